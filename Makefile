@@ -1,0 +1,57 @@
+# tsunagu — every target sets up what it needs. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export TSUNAGU_PORT ?= $(PORT)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-sqlite test-postgres test-browser lint typecheck bench lock browser clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+install: $(BIN)/.installed ## Create the virtualenv and install pinned dependencies
+
+run: install ## Migrate, load the seed data (first time), serve on http://127.0.0.1:$(PORT)
+	$(BIN)/tsunagu serve
+
+browser: ## Install Debian's Chromium for the browser tests (needs root or sudo)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+test: install browser ## Run the whole suite on SQLite, then on PostgreSQL ($(PG_TEST_URL))
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+	TSUNAGU_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -n 2 --dist loadfile
+
+test-sqlite: install ## Run the suite on SQLite only
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+test-postgres: install ## Run the suite on PostgreSQL only
+	TSUNAGU_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -n 2 --dist loadfile
+
+lint: install ## ruff, mypy --strict and import-linter
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+
+bench: install ## Search benchmark at 1M datasets (SQLite, PostgreSQL, Datasette) -> docs/benchmarks.md
+	$(BIN)/python -m bench.search --pg-url $(PG_TEST_URL)
+
+lock: ## Re-resolve requirements.lock from pyproject.toml
+	@test -x $(BIN)/uv || $(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock --python $(BIN)/python
+
+clean: ## Remove the virtualenv and local data (var/)
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""tsunagu (つなぐ) — an open-source national data platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,27 @@
+"""Accounts: organizations (members), users and API tokens."""
+
+from .models import ApiToken, Organization, User
+from .services import (
+    Caller,
+    authenticate,
+    create_organization,
+    create_token,
+    get_organization,
+    hash_token,
+    revoke_token,
+    validate_name,
+)
+
+__all__ = [
+    "ApiToken",
+    "Caller",
+    "Organization",
+    "User",
+    "authenticate",
+    "create_organization",
+    "create_token",
+    "get_organization",
+    "hash_token",
+    "revoke_token",
+    "validate_name",
+]

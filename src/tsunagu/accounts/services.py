@@ -1,0 +1,129 @@
+"""Use cases of the accounts context: organizations, users and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tsunagu.kernel import (
+    Conflict,
+    NotFound,
+    Unauthorized,
+    ValidationProblem,
+    is_valid_lg_code,
+    naive_utcnow,
+    validate_corporate_number,
+)
+
+from .models import ApiToken, Organization
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}$")
+TOKEN_PREFIX = "tsu_"
+
+
+def validate_name(value: str, what: str = "name") -> str:
+    """URL-safe identifier: 2–100 lowercase ASCII letters, digits, '-' or '_' (CKAN's rule)."""
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise ValidationProblem(
+            f"{what} {value!r} must be 2-100 characters of lowercase a-z, 0-9, '-' or '_'",
+            field=what,
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the organization a token belongs to."""
+
+    organization_id: int
+    organization_name: str
+    token_id: int
+
+
+def hash_token(token: str) -> str:
+    # Tokens are 256-bit random values, so a fast hash is enough (no dictionary to attack);
+    # a slow KDF would only add latency to every API call.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def get_organization(session: Session, name_or_id: str) -> Organization:
+    org = session.scalar(select(Organization).where(Organization.name == name_or_id))
+    if org is None and name_or_id.isdigit():
+        org = session.get(Organization, int(name_or_id))
+    if org is None:
+        raise NotFound(f"organization {name_or_id!r} not found")
+    return org
+
+
+def create_organization(
+    session: Session,
+    name: str,
+    title: str,
+    *,
+    title_en: str = "",
+    corporate_number: str | None = None,
+    lg_code: str | None = None,
+    description: str = "",
+    url: str = "",
+) -> Organization:
+    validate_name(name)
+    if not title or len(title) > 300:
+        raise ValidationProblem("title is required and at most 300 characters", field="title")
+    if corporate_number:
+        validate_corporate_number(corporate_number)
+    if lg_code and not is_valid_lg_code(lg_code):
+        raise ValidationProblem(f"lg_code {lg_code!r} is not a valid 6-digit code", field="lg_code")
+    if session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
+        raise Conflict(f"organization {name!r} already exists")
+    org = Organization(
+        name=name,
+        title=title,
+        title_en=title_en,
+        corporate_number=corporate_number or None,
+        lg_code=lg_code or None,
+        description=description,
+        url=url,
+    )
+    session.add(org)
+    session.flush()
+    return org
+
+
+def create_token(session: Session, organization: str, label: str = "") -> tuple[ApiToken, str]:
+    """Create a token for ``organization``; returns the row and the token (shown only once)."""
+    org = get_organization(session, organization)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        token_hash=hash_token(token), prefix=token[:10], organization_id=org.id, label=label
+    )
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def authenticate(session: Session, token: str) -> Caller:
+    """Resolve a presented token to its organization, or raise Unauthorized."""
+    if token.lower().startswith("bearer "):
+        token = token[7:]
+    token = token.strip()
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked:
+        raise Unauthorized("the API token is not valid")
+    row.last_used = naive_utcnow()
+    return Caller(
+        organization_id=row.organization_id,
+        organization_name=row.organization.name,
+        token_id=row.id,
+    )
+
+
+def revoke_token(session: Session, prefix: str) -> int:
+    rows = session.scalars(select(ApiToken).where(ApiToken.prefix == prefix)).all()
+    for row in rows:
+        row.revoked = True
+    return len(rows)

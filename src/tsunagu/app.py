@@ -1,0 +1,71 @@
+"""Composition root: builds the engine, the app and its routes from settings. Nothing else does."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine, MetaData
+from starlette.requests import Request
+from starlette.types import ASGIApp
+
+from tsunagu import __version__
+from tsunagu.db import Base, make_engine, make_sessionmaker
+from tsunagu.http import RateLimits, install_error_handlers, problem_response
+from tsunagu.http.middleware import Metrics, RequestMiddleware, configure_logging
+from tsunagu.kernel import PayloadTooLarge, Settings, load_settings
+
+
+def all_metadata() -> MetaData:
+    """Every context's tables (for Alembic autogenerate and checks)."""
+    import tsunagu.accounts.models
+    import tsunagu.catalog.models  # noqa: F401
+
+    return Base.metadata
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    engine = engine or make_engine(settings.effective_database_url)
+
+    app = FastAPI(
+        title="tsunagu",
+        version=__version__,
+        summary="National data platform: catalog, base registries, service mesh, trust.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.metrics = Metrics()
+    app.state.rate_limits = RateLimits(
+        {"write": settings.rate_limit_write, "search": settings.rate_limit_search}
+    )
+    app.state.secret_key = settings.resolved_secret_key()
+
+    install_error_handlers(app)
+    _include_routes(app)
+
+    async def too_large(scope: dict[str, object], problem: PayloadTooLarge) -> ASGIApp:
+        return problem_response(Request(scope), problem)  # type: ignore[arg-type]
+
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=app.state.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        behind_tls=settings.behind_tls,
+        on_too_large=too_large,
+    )
+    return app
+
+
+def _include_routes(app: FastAPI) -> None:
+    from tsunagu.catalog import api as catalog_api
+    from tsunagu.catalog import ckan_api
+    from tsunagu.web import health, pages
+
+    app.include_router(health.router)
+    app.include_router(ckan_api.router)
+    app.include_router(catalog_api.router)
+    app.include_router(pages.router)

@@ -1,0 +1,257 @@
+"""Use cases of the catalog: datasets, their distributions and data dictionary, and search."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from tsunagu.accounts import Caller, get_organization
+from tsunagu.kernel import Conflict, Forbidden, NotFound, ValidationProblem, naive_utcnow
+
+from . import search as search_index
+from .models import (
+    DataElement,
+    Dataset,
+    DatasetMunicipality,
+    DatasetTag,
+    Distribution,
+    Group,
+    License,
+)
+from .schemas import DatasetIn, ResourceIn
+from .text import sort_key
+
+
+def validation_problem(exc: ValidationError) -> ValidationProblem:
+    """Turn a pydantic error into one readable problem listing every field at fault."""
+    errors = [
+        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return ValidationProblem(summary, errors=errors)
+
+
+def parse_dataset(data: dict[str, Any]) -> DatasetIn:
+    if not isinstance(data, dict):
+        raise ValidationProblem("a dataset must be a JSON object")
+    try:
+        parsed: DatasetIn = DatasetIn.from_ckan(data)
+    except ValidationError as exc:
+        raise validation_problem(exc) from exc
+    return parsed
+
+
+def _dataset_query() -> Any:
+    return select(Dataset).options(
+        selectinload(Dataset.distributions).selectinload(Distribution.elements),
+        selectinload(Dataset.tags),
+        selectinload(Dataset.groups),
+        selectinload(Dataset.municipalities),
+        selectinload(Dataset.services),
+    )
+
+
+def get_dataset(session: Session, name_or_id: str, caller: Caller | None = None) -> Dataset:
+    """A visible dataset by name or id; private ones only for their organization."""
+    ds = session.scalar(_dataset_query().where(Dataset.name == name_or_id))
+    if ds is None:
+        ds = session.scalar(_dataset_query().where(Dataset.id == name_or_id))
+    if ds is None or ds.state == "deleted":
+        raise NotFound(f"dataset {name_or_id!r} not found")
+    if ds.private and (caller is None or caller.organization_id != ds.organization_id):
+        raise NotFound(f"dataset {name_or_id!r} not found")
+    return ds
+
+
+def get_datasets(session: Session, pks: list[int]) -> list[Dataset]:
+    """Datasets by primary key, in the order given (search hits)."""
+    if not pks:
+        return []
+    rows = {d.pk: d for d in session.scalars(_dataset_query().where(Dataset.pk.in_(pks)))}
+    return [rows[pk] for pk in pks if pk in rows]
+
+
+def _license(session: Session, license_id: str | None) -> str | None:
+    if not license_id:
+        return None
+    if session.get(License, license_id) is None:
+        raise ValidationProblem(f"unknown license_id {license_id!r}", field="license_id")
+    return license_id
+
+
+def _groups(session: Session, names: Iterable[str]) -> list[Group]:
+    wanted = list(dict.fromkeys(names))
+    found = {g.name: g for g in session.scalars(select(Group).where(Group.name.in_(wanted)))}
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise ValidationProblem(f"unknown group(s): {', '.join(missing)}", field="groups")
+    return [found[n] for n in wanted]
+
+
+def _check_writer(session: Session, caller: Caller | None, owner_org: str) -> int:
+    if caller is None:
+        raise Forbidden("writing to the catalog needs an API token")
+    org = get_organization(session, owner_org)
+    if org.id != caller.organization_id:
+        raise Forbidden(
+            f"the token belongs to {caller.organization_name!r}, not to {org.name!r}"
+        )
+    return org.id
+
+
+def _apply(session: Session, ds: Dataset, data: DatasetIn, org_id: int) -> None:
+    if data.temporal_start and data.temporal_end and data.temporal_start > data.temporal_end:
+        raise ValidationProblem("temporal_start is after temporal_end", field="temporal_start")
+    ds.name = data.name
+    ds.title = data.title
+    ds.title_en = data.title_en
+    ds.title_sort = sort_key(data.title)
+    ds.notes = data.notes or ""
+    ds.notes_en = data.notes_en
+    ds.organization_id = org_id
+    ds.license_id = _license(session, data.license_id)
+    ds.url = data.url or ""
+    ds.version = data.version or ""
+    ds.author = data.author or ""
+    ds.author_email = data.author_email or ""
+    ds.maintainer = data.maintainer or ""
+    ds.maintainer_email = data.maintainer_email or ""
+    ds.frequency = data.frequency
+    ds.temporal_start = data.temporal_start
+    ds.temporal_end = data.temporal_end
+    ds.issued = data.issued.replace(tzinfo=None) if data.issued else None
+    ds.modified = data.modified.replace(tzinfo=None) if data.modified else None
+    ds.private = data.private
+    ds.extras = {e.key: e.value for e in data.extras}
+    ds.tags = [DatasetTag(name=n) for n in dict.fromkeys(t.name for t in data.tags)]
+    ds.groups = _groups(session, (g.name for g in data.groups))
+    ds.municipalities = [
+        DatasetMunicipality(lg_code=c) for c in dict.fromkeys(data.municipalities)
+    ]
+    existing = {r.id: r for r in ds.distributions}
+    ds.distributions = [
+        _resource(existing.get(r.id or ""), r, position) for position, r in enumerate(data.resources)
+    ]
+    ds.metadata_modified = naive_utcnow()
+
+
+def _resource(row: Distribution | None, data: ResourceIn, position: int) -> Distribution:
+    if row is None:
+        row = Distribution(id=data.id or str(uuid.uuid4()), created=data.created)
+        row.created = (data.created or naive_utcnow()).replace(tzinfo=None)
+    row.position = position
+    row.name = data.name
+    row.description = data.description
+    row.url = data.url
+    row.download_url = data.download_url
+    row.format = data.format
+    row.media_type = data.mimetype or ""
+    row.byte_size = data.size
+    row.checksum = data.hash
+    row.checksum_algorithm = data.hash_algorithm
+    row.language = data.language
+    row.modified = data.last_modified.replace(tzinfo=None) if data.last_modified else None
+    row.elements = [
+        DataElement(
+            position=i,
+            name=e.name,
+            label_ja=e.label_ja,
+            definition=e.definition,
+            data_type=e.data_type,
+            unit=e.unit,
+            pattern=e.pattern,
+            required=e.required,
+            code_list_name=e.code_list,
+        )
+        for i, e in enumerate(data.data_dictionary)
+    ]
+    return row
+
+
+def create_dataset(
+    session: Session, caller: Caller | None, data: DatasetIn, *, dataset_id: str | None = None
+) -> Dataset:
+    org_id = _check_writer(session, caller, data.owner_org)
+    if session.scalar(select(Dataset.pk).where(Dataset.name == data.name)) is not None:
+        raise Conflict(f"a dataset named {data.name!r} already exists", field="name")
+    ds = Dataset(id=dataset_id or str(uuid.uuid4()), metadata_created=naive_utcnow())
+    with session.no_autoflush:
+        _apply(session, ds, data, org_id)
+    session.add(ds)
+    session.flush()
+    reindex(session, [ds])
+    return ds
+
+
+def update_dataset(session: Session, caller: Caller | None, name_or_id: str, data: DatasetIn) -> Dataset:
+    """Replace a dataset's metadata (CKAN package_update semantics)."""
+    ds = get_dataset(session, name_or_id, caller)
+    _check_writer(session, caller, ds.organization.name)
+    org_id = _check_writer(session, caller, data.owner_org)
+    if data.name != ds.name and session.scalar(select(Dataset.pk).where(Dataset.name == data.name)):
+        raise Conflict(f"a dataset named {data.name!r} already exists", field="name")
+    with session.no_autoflush:
+        _apply(session, ds, data, org_id)
+    session.flush()
+    reindex(session, [ds])
+    return ds
+
+
+def delete_dataset(session: Session, caller: Caller | None, name_or_id: str) -> Dataset:
+    """Soft-delete (CKAN state=deleted): gone from search and reads, kept for history."""
+    ds = get_dataset(session, name_or_id, caller)
+    _check_writer(session, caller, ds.organization.name)
+    ds.state = "deleted"
+    ds.metadata_modified = naive_utcnow()
+    session.flush()
+    search_index.unindex(session, [ds.pk])
+    return ds
+
+
+def index_document(ds: Dataset) -> search_index.IndexDocument:
+    org = ds.organization
+    facets: list[tuple[str, str]] = [("organization", org.name)]
+    if ds.license_id:
+        facets.append(("license_id", ds.license_id))
+    facets += [("tags", t.name) for t in ds.tags]
+    facets += [("groups", g.name) for g in ds.groups]
+    facets += [("municipality", m.lg_code) for m in ds.municipalities]
+    facets += [("res_format", r.format.upper()) for r in ds.distributions if r.format]
+    keywords = " ".join(
+        [t.name for t in ds.tags] + [org.title, org.title_en] + [g.title for g in ds.groups]
+    )
+    body = " ".join(
+        [ds.notes, ds.title_en, ds.notes_en]
+        + [f"{r.name} {r.description}" for r in ds.distributions]
+    )
+    return search_index.IndexDocument(
+        pk=ds.pk, title=ds.title, keywords=keywords, body=body, facets=tuple(facets)
+    )
+
+
+def reindex(session: Session, datasets: list[Dataset]) -> None:
+    search_index.index_documents(
+        session, [index_document(d) for d in datasets if d.state == "active"]
+    )
+
+
+def rebuild_search_index(session: Session, batch: int = 500) -> int:
+    """Reindex every active dataset (after a bulk load or a tokenizer change)."""
+    total = 0
+    last = 0
+    while True:
+        rows = session.scalars(
+            _dataset_query().where(Dataset.pk > last, Dataset.state == "active")
+            .order_by(Dataset.pk).limit(batch)
+        ).all()
+        if not rows:
+            return total
+        reindex(session, list(rows))
+        total += len(rows)
+        last = rows[-1].pk

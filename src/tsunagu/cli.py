@@ -1,0 +1,186 @@
+"""The ``tsunagu`` command line. Errors print one plain line and exit with status 2."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import Engine
+
+from tsunagu import __version__
+from tsunagu.kernel import Problem, Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _plain_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Problem as exc:
+            click.echo(f"error: {exc.detail}", err=True)
+            sys.exit(2)
+        except FileNotFoundError as exc:
+            click.echo(f"error: file not found: {exc.filename}", err=True)
+            sys.exit(2)
+        except ValueError as exc:  # settings and input parsing
+            first = str(exc).strip().splitlines()
+            click.echo(f"error: {first[0] if first else type(exc).__name__}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValueError as exc:
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        raise click.ClickException("invalid settings: " + " ".join(lines[:3])) from exc
+
+
+def _engine(settings: Settings, migrate_first: bool = True) -> Engine:
+    from tsunagu.db import make_engine, migrate
+
+    engine = make_engine(settings.effective_database_url)
+    if migrate_first:
+        migrate(engine)
+    return engine
+
+
+@click.group()
+@click.version_option(__version__, prog_name="tsunagu")
+def main() -> None:
+    """tsunagu (つなぐ): national data platform — catalog, registries, mesh, trust."""
+
+
+@main.command()
+@_plain_errors
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+    from tsunagu.db import current_revision
+
+    settings = _settings()
+    engine = _engine(settings)
+    click.echo(f"database at revision {current_revision(engine)}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default: TSUNAGU_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default: TSUNAGU_PORT).")
+@click.option("--seed/--no-seed", default=True, help="Load the seed data if the catalog is empty.")
+@_plain_errors
+def serve(host: str | None, port: int | None, seed: bool) -> None:
+    """Migrate, load seed data on first start, and serve the platform."""
+    import uvicorn
+
+    from tsunagu.app import create_app
+
+    overrides: dict[str, Any] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    settings = load_settings(**overrides)
+    engine = _engine(settings)
+    if seed:
+        from tsunagu.seed import seed_if_empty
+
+        seed_if_empty(engine, progress=True)
+    app = create_app(settings, engine)
+    click.echo(f"tsunagu {__version__} serving at {settings.effective_base_url}/", err=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+
+
+@main.command()
+@click.option("--only", multiple=True, help="Load only these seed sources (repeatable).")
+@_plain_errors
+def seed(only: tuple[str, ...]) -> None:
+    """Load the seed data (real catalogs and code lists); safe to run again."""
+    from tsunagu.seed import load_seed
+
+    settings = _settings()
+    engine = _engine(settings)
+    summary = load_seed(engine, only=only or None, progress=True)
+    for name, count in summary.items():
+        click.echo(f"{name}: {count}")
+
+
+@main.command()
+@_plain_errors
+def reindex() -> None:
+    """Rebuild the full-text search index from the catalog tables."""
+    from tsunagu.catalog import rebuild_search_index
+    from tsunagu.db import make_sessionmaker
+
+    settings = _settings()
+    engine = _engine(settings)
+    with make_sessionmaker(engine)() as session:
+        total = rebuild_search_index(session)
+        session.commit()
+    click.echo(f"reindexed {total} datasets")
+
+
+@main.group()
+def admin() -> None:
+    """Administration: organizations and API tokens."""
+
+
+@admin.command("create-org")
+@click.argument("name")
+@click.option("--title", required=True, help="Japanese name, e.g. 東京都.")
+@click.option("--title-en", default="", help="English name.")
+@click.option("--corporate-number", default=None, help="13-digit 法人番号 (check digit verified).")
+@click.option("--lg-code", default=None, help="6-digit 全国地方公共団体コード, for a municipality.")
+@_plain_errors
+def create_org(
+    name: str, title: str, title_en: str, corporate_number: str | None, lg_code: str | None
+) -> None:
+    """Create organization NAME (a URL slug such as tokyo-met)."""
+    from tsunagu.accounts import create_organization
+    from tsunagu.db import make_sessionmaker
+
+    engine = _engine(_settings())
+    with make_sessionmaker(engine)() as session:
+        org = create_organization(
+            session, name, title, title_en=title_en, corporate_number=corporate_number,
+            lg_code=lg_code,
+        )
+        session.commit()
+        click.echo(f"created organization {org.name} ({org.title})")
+
+
+@admin.command("create-token")
+@click.option("--org", "org", required=True, help="Organization name the token acts for.")
+@click.option("--label", default="", help="What the token is for.")
+@_plain_errors
+def create_token(org: str, label: str) -> None:
+    """Create an API token for an organization; the token is the last line of output."""
+    from tsunagu.accounts import create_token as make_token
+    from tsunagu.db import make_sessionmaker
+
+    engine = _engine(_settings())
+    with make_sessionmaker(engine)() as session:
+        row, token = make_token(session, org, label)
+        session.commit()
+        click.echo(f"token {row.prefix}… for organization {org}; it is shown only once:", err=True)
+        click.echo(token)
+
+
+@admin.command("revoke-token")
+@click.argument("prefix")
+@_plain_errors
+def revoke_token(prefix: str) -> None:
+    """Revoke the token(s) starting with PREFIX (as printed by create-token)."""
+    from tsunagu.accounts import revoke_token as revoke
+    from tsunagu.db import make_sessionmaker
+
+    engine = _engine(_settings())
+    with make_sessionmaker(engine)() as session:
+        count = revoke(session, prefix.rstrip("…"))
+        session.commit()
+    click.echo(f"revoked {count} token(s)")

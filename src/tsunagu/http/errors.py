@@ -1,0 +1,114 @@
+"""Rendering errors: RFC 9457 problem+json everywhere, CKAN's envelope under /api/3/."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from tsunagu.kernel import BadRequest, NotFound, Problem, ValidationProblem
+from tsunagu.kernel.errors import PROBLEM_BASE
+
+log = logging.getLogger("tsunagu.errors")
+
+# CKAN's error types (ckan/views/api.py) by our status code.
+_CKAN_TYPES = {
+    400: "Validation Error",
+    401: "Authorization Error",
+    403: "Authorization Error",
+    404: "Not Found Error",
+    409: "Validation Error",
+    413: "Validation Error",
+    422: "Validation Error",
+    429: "Rate Limit Error",
+}
+
+
+def ckan_error_body(problem: Problem, request: Request) -> dict[str, Any]:
+    error: dict[str, Any] = {
+        "__type": _CKAN_TYPES.get(problem.status, "Internal Server Error"),
+        "message": problem.detail,
+    }
+    field = problem.extensions.get("field")
+    if isinstance(field, str):
+        error[field] = [problem.detail]
+    for item in problem.extensions.get("errors", []) or []:
+        error.setdefault(item["field"], []).append(item["message"])
+    action = request.url.path.rsplit("/", 1)[-1]
+    return {
+        "help": f"{request.base_url}api/3/action/help_show?name={action}",
+        "success": False,
+        "error": error,
+    }
+
+
+def ckan_status(problem: Problem) -> int:
+    # CKAN answers validation errors with 409 CONFLICT; keep that for client compatibility.
+    return 409 if problem.status == 422 else problem.status
+
+
+def problem_response(request: Request, problem: Problem) -> Response:
+    headers = {}
+    if "retry_after" in problem.extensions:
+        headers["Retry-After"] = str(problem.extensions["retry_after"])
+    if request.url.path.startswith("/api/3/"):
+        return JSONResponse(
+            ckan_error_body(problem, request), status_code=ckan_status(problem), headers=headers
+        )
+    return JSONResponse(
+        problem.to_dict(instance=request.url.path),
+        status_code=problem.status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(request, exc)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
+                "message": err["msg"],
+            }
+            for err in exc.errors()
+        ]
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            return problem_response(request, BadRequest("request body is not valid JSON"))
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem_response(request, ValidationProblem(summary, errors=errors))
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return problem_response(request, NotFound(f"no such page: {request.url.path}"))
+        generic = Problem(str(exc.detail))
+        body = generic.to_dict(instance=request.url.path)
+        body.update(status=exc.status_code, title=str(exc.detail), type=PROBLEM_BASE + "http")
+        if request.url.path.startswith("/api/3/"):
+            problem = BadRequest(str(exc.detail))
+            return JSONResponse(
+                ckan_error_body(problem, request), status_code=exc.status_code
+            )
+        return JSONResponse(
+            body, status_code=exc.status_code, media_type="application/problem+json",
+            headers=getattr(exc, "headers", None),
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response(request, Problem("an unexpected error occurred; it was logged"))
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

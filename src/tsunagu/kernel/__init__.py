@@ -1,0 +1,47 @@
+"""Shared kernel: identifiers, errors, clock and settings. Imports nothing else of tsunagu."""
+
+from .clock import naive_utcnow, utcnow
+from .errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthorized,
+    ValidationProblem,
+)
+from .ids import (
+    corporate_number_check_digit,
+    individual_number_check_digit,
+    is_valid_corporate_number,
+    is_valid_individual_number,
+    is_valid_lg_code,
+    validate_corporate_number,
+)
+from .settings import Settings, load_settings
+
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "Problem",
+    "RateLimited",
+    "ServiceUnavailable",
+    "Settings",
+    "Unauthorized",
+    "ValidationProblem",
+    "corporate_number_check_digit",
+    "individual_number_check_digit",
+    "is_valid_corporate_number",
+    "is_valid_individual_number",
+    "is_valid_lg_code",
+    "load_settings",
+    "naive_utcnow",
+    "utcnow",
+    "validate_corporate_number",
+]

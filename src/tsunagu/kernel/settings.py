@@ -1,0 +1,114 @@
+"""Settings, from environment variables (``TSUNAGU_*``) and an optional TOML file.
+
+Precedence: environment > TOML file (``TSUNAGU_CONFIG``, default ``$TSUNAGU_DATA_DIR/tsunagu.toml``
+if it exists) > defaults. Every field is documented in docs/configuration.md; a test checks that.
+Secrets are read from the environment or from a file named by ``*_FILE`` and are never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("TSUNAGU_CONFIG")
+    if explicit:
+        return Path(explicit)
+    default = Path(os.environ.get("TSUNAGU_DATA_DIR", "var")) / "tsunagu.toml"
+    return default if default.exists() else None
+
+
+class Settings(BaseSettings):
+    """All runtime settings of a tsunagu process."""
+
+    model_config = SettingsConfigDict(env_prefix="TSUNAGU_", extra="forbid")
+
+    data_dir: Path = Field(Path("var"), description="Directory for the SQLite file and state.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL; empty means a SQLite file in data_dir. "
+        "Use postgresql+psycopg://user@host:5432/db for PostgreSQL.",
+    )
+    host: str = Field("127.0.0.1", description="Address the server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
+    base_url: str = Field("", description="Public URL of the site; derived from host/port if empty.")
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Key for CSRF tokens and signed cookies. Empty: a random key is created "
+        "in data_dir/secret_key on first start.",
+    )
+    secret_key_file: Path | None = Field(None, description="File holding secret_key.")
+    behind_tls: bool = Field(
+        False, description="Send HSTS and mark cookies Secure (set when served over HTTPS)."
+    )
+    max_body_bytes: int = Field(
+        2_000_000, ge=1024, description="Largest request body accepted, in bytes."
+    )
+    rate_limit_write: str = Field("60/minute", description="Write requests per client address.")
+    rate_limit_search: str = Field("600/minute", description="Search requests per client address.")
+    log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
+    log_json: bool = Field(True, description="Structured JSON logs on stderr.")
+    search_max_rows: int = Field(1000, ge=1, description="Largest page size of a search.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return upper
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tsunagu.sqlite3').resolve()}"
+
+    @property
+    def effective_base_url(self) -> str:
+        return self.base_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    def resolved_secret_key(self) -> str:
+        """The secret key: from the setting, its file, or a generated file in data_dir."""
+        if self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        if self.secret_key_file is not None:
+            return self.secret_key_file.read_text(encoding="utf-8").strip()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            import secrets
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and the TOML file; overrides win."""
+    return Settings(**overrides)
