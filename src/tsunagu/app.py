@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine, MetaData
 from starlette.requests import Request
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
 from tsunagu import __version__
 from tsunagu.db import Base, make_engine, make_sessionmaker
@@ -47,8 +47,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     _include_routes(app)
 
-    async def too_large(scope: dict[str, object], problem: PayloadTooLarge) -> ASGIApp:
-        return problem_response(Request(scope), problem)  # type: ignore[arg-type]
+    async def too_large(scope: Scope, problem: PayloadTooLarge) -> ASGIApp:
+        return problem_response(Request(scope), problem)
 
     app.add_middleware(
         RequestMiddleware,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -43,13 +44,18 @@ def _settings() -> Settings:
         raise click.ClickException("invalid settings: " + " ".join(lines[:3])) from exc
 
 
-def _engine(settings: Settings, migrate_first: bool = True) -> Engine:
+@contextlib.contextmanager
+def _engine(settings: Settings, migrate_first: bool = True) -> Iterator[Engine]:
+    """An engine for one command, migrated first and disposed of at the end."""
     from tsunagu.db import make_engine, migrate
 
     engine = make_engine(settings.effective_database_url)
-    if migrate_first:
-        migrate(engine)
-    return engine
+    try:
+        if migrate_first:
+            migrate(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @click.group()
@@ -65,8 +71,8 @@ def migrate() -> None:
     from tsunagu.db import current_revision
 
     settings = _settings()
-    engine = _engine(settings)
-    click.echo(f"database at revision {current_revision(engine)}")
+    with _engine(settings) as engine:
+        click.echo(f"database at revision {current_revision(engine)}")
 
 
 @main.command()
@@ -86,14 +92,16 @@ def serve(host: str | None, port: int | None, seed: bool) -> None:
     if port:
         overrides["port"] = port
     settings = load_settings(**overrides)
-    engine = _engine(settings)
-    if seed:
-        from tsunagu.seed import seed_if_empty
+    with _engine(settings) as engine:
+        if seed:
+            from tsunagu.seed import seed_if_empty
 
-        seed_if_empty(engine, progress=True)
-    app = create_app(settings, engine)
-    click.echo(f"tsunagu {__version__} serving at {settings.effective_base_url}/", err=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+            seed_if_empty(engine, progress=True)
+        app = create_app(settings, engine)
+        click.echo(f"tsunagu {__version__} serving at {settings.effective_base_url}/", err=True)
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level="warning", access_log=False
+        )
 
 
 @main.command()
@@ -104,10 +112,10 @@ def seed(only: tuple[str, ...]) -> None:
     from tsunagu.seed import load_seed
 
     settings = _settings()
-    engine = _engine(settings)
-    summary = load_seed(engine, only=only or None, progress=True)
-    for name, count in summary.items():
-        click.echo(f"{name}: {count}")
+    with _engine(settings) as engine:
+        summary = load_seed(engine, only=only or None, progress=True)
+        for name, count in summary.items():
+            click.echo(f"{name}: {count}")
 
 
 @main.command()
@@ -118,11 +126,11 @@ def reindex() -> None:
     from tsunagu.db import make_sessionmaker
 
     settings = _settings()
-    engine = _engine(settings)
-    with make_sessionmaker(engine)() as session:
-        total = rebuild_search_index(session)
-        session.commit()
-    click.echo(f"reindexed {total} datasets")
+    with _engine(settings) as engine:
+        with make_sessionmaker(engine)() as session:
+            total = rebuild_search_index(session)
+            session.commit()
+        click.echo(f"reindexed {total} datasets")
 
 
 @main.group()
@@ -144,10 +152,13 @@ def create_org(
     from tsunagu.accounts import create_organization
     from tsunagu.db import make_sessionmaker
 
-    engine = _engine(_settings())
-    with make_sessionmaker(engine)() as session:
+    with _engine(_settings()) as engine, make_sessionmaker(engine)() as session:
         org = create_organization(
-            session, name, title, title_en=title_en, corporate_number=corporate_number,
+            session,
+            name,
+            title,
+            title_en=title_en,
+            corporate_number=corporate_number,
             lg_code=lg_code,
         )
         session.commit()
@@ -163,11 +174,12 @@ def create_token(org: str, label: str) -> None:
     from tsunagu.accounts import create_token as make_token
     from tsunagu.db import make_sessionmaker
 
-    engine = _engine(_settings())
-    with make_sessionmaker(engine)() as session:
+    with _engine(_settings()) as engine, make_sessionmaker(engine)() as session:
         row, token = make_token(session, org, label)
         session.commit()
-        click.echo(f"token {row.prefix}… for organization {org}; it is shown only once:", err=True)
+        click.echo(
+            f"token {row.prefix}… for organization {org}; it is shown only once:", err=True
+        )
         click.echo(token)
 
 
@@ -179,8 +191,8 @@ def revoke_token(prefix: str) -> None:
     from tsunagu.accounts import revoke_token as revoke
     from tsunagu.db import make_sessionmaker
 
-    engine = _engine(_settings())
-    with make_sessionmaker(engine)() as session:
-        count = revoke(session, prefix.rstrip("…"))
-        session.commit()
-    click.echo(f"revoked {count} token(s)")
+    with _engine(_settings()) as engine:
+        with make_sessionmaker(engine)() as session:
+            count = revoke(session, prefix.rstrip("…"))
+            session.commit()
+        click.echo(f"revoked {count} token(s)")

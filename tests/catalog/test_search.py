@@ -38,7 +38,9 @@ DATASETS: list[dict[str, Any]] = [
 def catalog(session: Session, org_token: tuple[Caller, str]) -> Caller:
     caller = org_token[0]
     for data in DATASETS:
-        create_dataset(session, caller, parse_dataset({**data, "owner_org": caller.organization_name}))
+        create_dataset(
+            session, caller, parse_dataset({**data, "owner_org": caller.organization_name})
+        )
     session.commit()
     return caller
 
@@ -115,7 +117,10 @@ class TestFacetsAndFilters:
 
     def test_title_sort_is_codepoint_order(self, session: Session) -> None:
         assert names(session, sort="title") == [
-            "aed-list", "population-2024", "bus-stops", "tax-revenue"
+            "aed-list",
+            "population-2024",
+            "bus-stops",
+            "tax-revenue",
         ]  # 人 U+4EBA < 都営 U+90FD U+55B6 < 都税 U+90FD U+7A0E
 
     def test_deleted_datasets_disappear(self, session: Session, catalog: Caller) -> None:

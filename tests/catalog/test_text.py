@@ -23,7 +23,7 @@ def test_width_and_case_are_folded() -> None:
 
 
 def test_fts_syntax_characters_are_separators() -> None:
-    assert query_tokens('"人口" * NEAR \'税\'') == ["人口", "near", "税"]
+    assert query_tokens("\"人口\" * NEAR '税'") == ["人口", "near", "税"]
     assert query_tokens('"*()^:-') == []
 
 

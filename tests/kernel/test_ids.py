@@ -29,12 +29,16 @@ def test_rejects_corporate_numbers_with_wrong_check_digit(entry: dict[str, str])
         validate_corporate_number(entry["number"])
 
 
-@pytest.mark.parametrize("entry", VECTORS["individual_numbers_synthetic"], ids=lambda e: e["number"])
+@pytest.mark.parametrize(
+    "entry", VECTORS["individual_numbers_synthetic"], ids=lambda e: e["number"]
+)
 def test_individual_number_check_digit_matches_vectors(entry: dict[str, object]) -> None:
     assert is_valid_individual_number(str(entry["number"])) is entry["valid"]
 
 
-@pytest.mark.parametrize("bad", ["", "123", "12345678901234", "abcdefghijklm", "８７００１１０００５９０１"])
+@pytest.mark.parametrize(
+    "bad", ["", "123", "12345678901234", "abcdefghijklm", "８７００１１０００５９０１"]
+)
 def test_rejects_malformed_corporate_numbers(bad: str) -> None:
     assert not is_valid_corporate_number(bad)
 

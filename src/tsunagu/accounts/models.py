@@ -21,7 +21,9 @@ class Organization(Base):
     title: Mapped[str] = mapped_column(String(300))  # Japanese name
     title_en: Mapped[str] = mapped_column(String(300), default="")
     corporate_number: Mapped[str | None] = mapped_column(String(13), index=True)  # 法人番号
-    lg_code: Mapped[str | None] = mapped_column(String(6))  # 全国地方公共団体コード, if a municipality
+    lg_code: Mapped[str | None] = mapped_column(
+        String(6)
+    )  # 全国地方公共団体コード, if a municipality
     description: Mapped[str] = mapped_column(Text, default="")
     url: Mapped[str] = mapped_column(String(2000), default="")
     image_url: Mapped[str] = mapped_column(String(2000), default="")

@@ -32,7 +32,8 @@ LICENSES: tuple[tuple[str, str, str, str, bool, str], ...] = (
     ("cc-by-nc-nd-4.0", "クリエイティブ・コモンズ 表示-非営利-改変禁止 4.0 国際",
      "Creative Commons Attribution-NonCommercial-NoDerivatives 4.0",
      "https://creativecommons.org/licenses/by-nc-nd/4.0/", False, EU + "CC_BYNCND_4_0"),
-    ("cc-by-2.1-jp", "クリエイティブ・コモンズ 表示 2.1 日本", "Creative Commons Attribution 2.1 Japan",
+    ("cc-by-2.1-jp", "クリエイティブ・コモンズ 表示 2.1 日本",
+     "Creative Commons Attribution 2.1 Japan",
      "https://creativecommons.org/licenses/by/2.1/jp/", True, ""),
     ("odc-by", "Open Data Commons Attribution License", "Open Data Commons Attribution License",
      "https://opendatacommons.org/licenses/by/", True, EU + "ODC_BY"),
@@ -48,7 +49,13 @@ def ensure_licenses(session: Session) -> int:
     """Insert or refresh the known licences; returns how many there are."""
     for lid, title, title_en, url, is_open, eu in LICENSES:
         row = session.get(License, lid) or License(id=lid)
-        row.title, row.title_en, row.url, row.is_open, row.eu_uri = title, title_en, url, is_open, eu
+        row.title, row.title_en, row.url, row.is_open, row.eu_uri = (
+            title,
+            title_en,
+            url,
+            is_open,
+            eu,
+        )
         session.add(row)
     session.flush()
     return len(LICENSES)

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from tsunagu.accounts import Caller, get_organization
-from tsunagu.kernel import Conflict, Forbidden, NotFound, ValidationProblem, naive_utcnow
+from tsunagu.accounts import Caller, Organization, get_organization
+from tsunagu.kernel import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationProblem,
+    naive_utcnow,
+    validate_corporate_number,
+)
 
 from . import search as search_index
 from .models import (
@@ -47,7 +55,7 @@ def parse_dataset(data: dict[str, Any]) -> DatasetIn:
     return parsed
 
 
-def _dataset_query() -> Any:
+def _dataset_query() -> Select[Dataset]:
     return select(Dataset).options(
         selectinload(Dataset.distributions).selectinload(Distribution.elements),
         selectinload(Dataset.tags),
@@ -94,14 +102,30 @@ def _groups(session: Session, names: Iterable[str]) -> list[Group]:
     return [found[n] for n in wanted]
 
 
+def resolve_organization(session: Session, ref: str) -> Organization:
+    """An organization by name, id or 13-digit corporate number (法人番号, check digit verified)."""
+    if len(ref) == 13 and ref.isascii() and ref.isdigit():
+        try:
+            validate_corporate_number(ref)
+        except ValidationProblem as exc:
+            raise ValidationProblem(exc.detail, field="owner_org") from exc
+        org = session.scalar(select(Organization).where(Organization.corporate_number == ref))
+        if org is None:
+            raise NotFound(f"no organization has corporate number {ref}")
+        return org
+    return get_organization(session, ref)
+
+
 def _check_writer(session: Session, caller: Caller | None, owner_org: str) -> int:
     if caller is None:
         raise Forbidden("writing to the catalog needs an API token")
-    org = get_organization(session, owner_org)
+    try:
+        org = resolve_organization(session, owner_org)
+    except NotFound as exc:
+        # An unknown owner is a fault of the submitted record, not a missing page.
+        raise ValidationProblem(exc.detail, field="owner_org") from exc
     if org.id != caller.organization_id:
-        raise Forbidden(
-            f"the token belongs to {caller.organization_name!r}, not to {org.name!r}"
-        )
+        raise Forbidden(f"the token belongs to {caller.organization_name!r}, not to {org.name!r}")
     return org.id
 
 
@@ -125,26 +149,51 @@ def _apply(session: Session, ds: Dataset, data: DatasetIn, org_id: int) -> None:
     ds.frequency = data.frequency
     ds.temporal_start = data.temporal_start
     ds.temporal_end = data.temporal_end
-    ds.issued = data.issued.replace(tzinfo=None) if data.issued else None
-    ds.modified = data.modified.replace(tzinfo=None) if data.modified else None
+    ds.issued = _naive_utc(data.issued)
+    ds.modified = _naive_utc(data.modified)
     ds.private = data.private
     ds.extras = {e.key: e.value for e in data.extras}
     ds.tags = [DatasetTag(name=n) for n in dict.fromkeys(t.name for t in data.tags)]
     ds.groups = _groups(session, (g.name for g in data.groups))
-    ds.municipalities = [
-        DatasetMunicipality(lg_code=c) for c in dict.fromkeys(data.municipalities)
-    ]
+    ds.municipalities = [DatasetMunicipality(lg_code=c) for c in dict.fromkeys(data.municipalities)]
     existing = {r.id: r for r in ds.distributions}
+    _check_resource_ids(session, existing, data.resources)
     ds.distributions = [
-        _resource(existing.get(r.id or ""), r, position) for position, r in enumerate(data.resources)
+        _resource(existing.get(r.id or ""), r, position)
+        for position, r in enumerate(data.resources)
     ]
     ds.metadata_modified = naive_utcnow()
 
 
+def _naive_utc(value: datetime | None) -> datetime | None:
+    """Stored datetimes are naive UTC; convert aware ones instead of dropping their offset."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _check_resource_ids(
+    session: Session, existing: dict[str, Distribution], resources: list[ResourceIn]
+) -> None:
+    """Resource ids are unique: a new one must not be taken by another dataset or repeated."""
+    given = [r.id for r in resources if r.id]
+    repeated = sorted({i for i in given if given.count(i) > 1})
+    if repeated:
+        raise ValidationProblem(f"resource id(s) repeated: {', '.join(repeated)}", field="resources")
+    new = [i for i in given if i not in existing]
+    if new:
+        taken = session.scalars(select(Distribution.id).where(Distribution.id.in_(new))).all()
+        if taken:
+            raise Conflict(
+                f"resource id(s) already used by another dataset: {', '.join(sorted(taken))}",
+                field="resources",
+            )
+
+
 def _resource(row: Distribution | None, data: ResourceIn, position: int) -> Distribution:
     if row is None:
-        row = Distribution(id=data.id or str(uuid.uuid4()), created=data.created)
-        row.created = (data.created or naive_utcnow()).replace(tzinfo=None)
+        row = Distribution(id=data.id or str(uuid.uuid4()))
+        row.created = _naive_utc(data.created) or naive_utcnow()
     row.position = position
     row.name = data.name
     row.description = data.description
@@ -156,7 +205,7 @@ def _resource(row: Distribution | None, data: ResourceIn, position: int) -> Dist
     row.checksum = data.hash
     row.checksum_algorithm = data.hash_algorithm
     row.language = data.language
-    row.modified = data.last_modified.replace(tzinfo=None) if data.last_modified else None
+    row.modified = _naive_utc(data.last_modified)
     row.elements = [
         DataElement(
             position=i,
@@ -189,7 +238,9 @@ def create_dataset(
     return ds
 
 
-def update_dataset(session: Session, caller: Caller | None, name_or_id: str, data: DatasetIn) -> Dataset:
+def update_dataset(
+    session: Session, caller: Caller | None, name_or_id: str, data: DatasetIn
+) -> Dataset:
     """Replace a dataset's metadata (CKAN package_update semantics)."""
     ds = get_dataset(session, name_or_id, caller)
     _check_writer(session, caller, ds.organization.name)
@@ -247,8 +298,10 @@ def rebuild_search_index(session: Session, batch: int = 500) -> int:
     last = 0
     while True:
         rows = session.scalars(
-            _dataset_query().where(Dataset.pk > last, Dataset.state == "active")
-            .order_by(Dataset.pk).limit(batch)
+            _dataset_query()
+            .where(Dataset.pk > last, Dataset.state == "active")
+            .order_by(Dataset.pk)
+            .limit(batch)
         ).all()
         if not rows:
             return total

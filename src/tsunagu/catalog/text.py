@@ -49,10 +49,9 @@ def runs(text: str) -> Iterator[tuple[bool, str]]:
             kind = False
         else:
             kind = None
-        if kind is None or (current and kind != current_cjk):
-            if current:
-                yield current_cjk, "".join(current)
-                current = []
+        if current and (kind is None or kind != current_cjk):
+            yield current_cjk, "".join(current)
+            current = []
         if kind is not None:
             current_cjk = kind
             current.append(ch)

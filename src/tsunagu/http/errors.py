@@ -70,11 +70,13 @@ def problem_response(request: Request, problem: Problem) -> Response:
 
 def install_error_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, Problem)
+        if not isinstance(exc, Problem):  # registered for Problem only
+            raise exc
         return problem_response(request, exc)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
+        if not isinstance(exc, RequestValidationError):
+            raise exc
         errors = [
             {
                 "field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
@@ -88,7 +90,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(request, ValidationProblem(summary, errors=errors))
 
     async def on_http(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
+        if not isinstance(exc, HTTPException):  # registered for HTTPException only
+            raise exc
         if exc.status_code == 404:
             return problem_response(request, NotFound(f"no such page: {request.url.path}"))
         generic = Problem(str(exc.detail))
@@ -96,11 +99,11 @@ def install_error_handlers(app: FastAPI) -> None:
         body.update(status=exc.status_code, title=str(exc.detail), type=PROBLEM_BASE + "http")
         if request.url.path.startswith("/api/3/"):
             problem = BadRequest(str(exc.detail))
-            return JSONResponse(
-                ckan_error_body(problem, request), status_code=exc.status_code
-            )
+            return JSONResponse(ckan_error_body(problem, request), status_code=exc.status_code)
         return JSONResponse(
-            body, status_code=exc.status_code, media_type="application/problem+json",
+            body,
+            status_code=exc.status_code,
+            media_type="application/problem+json",
             headers=getattr(exc, "headers", None),
         )
 

@@ -103,9 +103,7 @@ class RequestMiddleware:
         finally:
             self._record(scope, status_holder["status"], start, request_id)
 
-    def _wrap_send(
-        self, send: Send, holder: dict[str, int], request_id: str, path: str
-    ) -> Send:
+    def _wrap_send(self, send: Send, holder: dict[str, int], request_id: str, path: str) -> Send:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 holder["status"] = message["status"]

@@ -60,7 +60,10 @@ def is_valid_individual_number(value: str) -> bool:
 
 
 def is_valid_lg_code(value: str) -> bool:
-    """True if ``value`` is a 6-digit 全国地方公共団体コード with a correct check digit (JIS X 0402)."""
+    """True if ``value`` is a 6-digit local government code with a valid check digit.
+
+    全国地方公共団体コード, JIS X 0402.
+    """
     if len(value) != 6 or not value.isascii() or not value.isdigit():
         return False
     # The check digit: 11 - (sum of digits weighted 6,5,4,3,2) mod 11, last digit of the result.

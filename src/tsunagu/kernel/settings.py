@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the server binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
-    base_url: str = Field("", description="Public URL of the site; derived from host/port if empty.")
+    base_url: str = Field(
+        "", description="Public URL of the site; derived from host/port if empty."
+    )
     secret_key: SecretStr = Field(
         SecretStr(""),
         description="Key for CSRF tokens and signed cookies. Empty: a random key is created "

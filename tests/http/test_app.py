@@ -1,0 +1,114 @@
+"""Cross-cutting HTTP behaviour: health, metrics, problem+json, limits and security headers."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+
+from tsunagu.app import create_app
+from tsunagu.http.middleware import JsonFormatter
+from tsunagu.kernel import Settings
+
+PROBLEM = "application/problem+json"
+
+
+def test_healthz_is_alive(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_readyz_reports_the_database(client: TestClient, app: FastAPI) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["database"] == app.state.engine.dialect.name
+
+
+def test_readyz_fails_with_problem_when_database_is_unreachable(settings: Settings) -> None:
+    dead = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with TestClient(create_app(settings, dead), raise_server_exceptions=False) as c:
+        response = c.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"].endswith("#unavailable")
+
+
+def test_metrics_count_requests(client: TestClient) -> None:
+    client.get("/healthz")
+    body = client.get("/metrics").text
+    assert 'tsunagu_http_requests_total{method="GET",route="/healthz",status="200"}' in body
+
+
+def test_openapi_is_3_1(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    assert "/healthz" in spec["paths"]
+
+
+def test_unknown_route_is_problem_json(client: TestClient) -> None:
+    response = client.get("/api/v1/no-such-thing", headers={"accept": "application/json"})
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == 404 and body["type"].endswith("#not-found")
+
+
+def test_security_headers_on_every_response(client: TestClient) -> None:
+    headers = client.get("/healthz").headers
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert "strict-transport-security" not in headers  # only behind TLS
+    assert headers["x-request-id"]
+
+
+def test_hsts_when_behind_tls(settings: Settings, app: FastAPI) -> None:
+    tls = create_app(settings.model_copy(update={"behind_tls": True}), app.state.engine)
+    with TestClient(tls) as c:
+        assert "max-age=" in c.get("/healthz").headers["strict-transport-security"]
+
+
+def test_request_body_over_the_limit_is_rejected(settings: Settings, app: FastAPI) -> None:
+    small = create_app(settings.model_copy(update={"max_body_bytes": 1024}), app.state.engine)
+    with TestClient(small, raise_server_exceptions=False) as c:
+        response = c.post("/api/v1/datasets", content=b"x" * 5000,
+                          headers={"content-type": "application/json"})  # fmt: skip
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM
+
+
+def test_search_rate_limit_answers_429_with_retry_after(settings: Settings, app: FastAPI) -> None:
+    limited = create_app(settings.model_copy(update={"rate_limit_search": "2/minute"}),
+                         app.state.engine)  # fmt: skip
+    limited.state.sessionmaker = app.state.sessionmaker
+    with TestClient(limited, raise_server_exceptions=False) as c:
+        codes = [c.get("/api/3/action/package_search").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_access_log_is_one_json_object_per_request(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tsunagu.access")
+    client.get("/healthz", headers={"x-request-id": "req-123", "authorization": "Bearer sekret"})
+    lines = [JsonFormatter().format(r) for r in caplog.records if r.name == "tsunagu.access"]
+    assert all("\n" not in line for line in lines)
+    entry = next(e for e in map(json.loads, lines) if e.get("request_id") == "req-123")
+    assert entry["status"] == 200 and entry["route"] == "/healthz"
+    assert "sekret" not in "".join(lines)
+
+
+def test_secret_key_is_never_logged(
+    settings: Settings, app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    create_app(settings, app.state.engine)
+    assert "test-secret-key" not in caplog.text
+    assert "test-secret-key" not in repr(settings)

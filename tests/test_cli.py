@@ -1,0 +1,113 @@
+"""The command line, run through click against a fresh database of the suite's kind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.conftest import _new_database
+from tsunagu.accounts import ApiToken, Organization, authenticate, hash_token
+from tsunagu.cli import main
+from tsunagu.db import make_engine
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    url, drop = _new_database(tmp_path, "cli")
+    yield {"TSUNAGU_DATA_DIR": str(tmp_path), "TSUNAGU_DATABASE_URL": url, "TSUNAGU_CONFIG": ""}
+    make_engine(url).dispose()
+    drop()
+
+
+def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_migrate_reports_the_revision(cli_env: dict[str, str]) -> None:
+    code, out, _ = run(cli_env, "migrate")
+    assert code == 0 and "revision" in out
+
+
+def test_create_org_and_token_prints_a_working_token_last(cli_env: dict[str, str]) -> None:
+    code, out, _ = run(cli_env, "admin", "create-org", "tokyo", "--title", "東京都",
+                       "--corporate-number", "8000012050001")  # fmt: skip
+    assert code == 0, out
+    code, out, err = run(cli_env, "admin", "create-token", "--org", "tokyo")
+    assert code == 0, err
+    token = out.strip().splitlines()[-1]
+    engine = make_engine(cli_env["TSUNAGU_DATABASE_URL"])
+    with Session(engine) as session:
+        assert authenticate(session, token).organization_name == "tokyo"
+        stored = session.scalars(select(ApiToken.token_hash)).all()
+        assert stored == [hash_token(token)]  # only the hash is at rest
+        assert token not in stored
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--corporate-number", "8000012050002"], "wrong check digit"),
+        (["--corporate-number", "12345"], "13 digits"),
+        (["--lg-code", "131058"], "lg_code"),
+    ],
+)
+def test_create_org_rejects_bad_input_with_one_plain_line(
+    cli_env: dict[str, str], args: list[str], message: str
+) -> None:
+    code, _, err = run(cli_env, "admin", "create-org", "bad", "--title", "悪い", *args)
+    assert code == 2
+    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+    engine = make_engine(cli_env["TSUNAGU_DATABASE_URL"])
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Organization)) == 0
+    engine.dispose()
+
+
+def test_duplicate_org_is_an_error_and_keeps_the_first(cli_env: dict[str, str]) -> None:
+    assert run(cli_env, "admin", "create-org", "osaka", "--title", "大阪府")[0] == 0
+    code, _, err = run(cli_env, "admin", "create-org", "osaka", "--title", "別の大阪")
+    assert code == 2 and "already exists" in err
+    engine = make_engine(cli_env["TSUNAGU_DATABASE_URL"])
+    with Session(engine) as session:
+        assert session.scalars(select(Organization.title)).all() == ["大阪府"]
+    engine.dispose()
+
+
+def test_bad_org_name_is_an_error(cli_env: dict[str, str]) -> None:
+    code, _, err = run(cli_env, "admin", "create-org", "Not A Slug", "--title", "x")
+    assert code == 2 and "lowercase" in err
+
+
+def test_token_for_unknown_org_is_an_error(cli_env: dict[str, str]) -> None:
+    code, out, err = run(cli_env, "admin", "create-token", "--org", "nowhere")
+    assert code == 2 and "not found" in err and out == ""
+
+
+def test_revoked_token_no_longer_authenticates(cli_env: dict[str, str]) -> None:
+    run(cli_env, "admin", "create-org", "kyoto", "--title", "京都府")
+    token = run(cli_env, "admin", "create-token", "--org", "kyoto")[1].strip().splitlines()[-1]
+    code, out, _ = run(cli_env, "admin", "revoke-token", token[:10])
+    assert code == 0 and "revoked 1" in out
+    engine = make_engine(cli_env["TSUNAGU_DATABASE_URL"])
+    with Session(engine) as session, pytest.raises(Exception, match="not valid"):
+        authenticate(session, token)
+    engine.dispose()
+
+
+def test_invalid_setting_is_one_plain_line(cli_env: dict[str, str]) -> None:
+    code, _, err = run({**cli_env, "TSUNAGU_PORT": "not-a-port"}, "migrate")
+    assert code != 0 and "invalid settings" in err
+
+
+def test_settings_file_is_read(cli_env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "custom.toml"
+    config.write_text('log_level = "nonsense"\n', encoding="utf-8")
+    code, _, err = run({**cli_env, "TSUNAGU_CONFIG": str(config)}, "migrate")
+    assert code != 0 and "log level" in err
