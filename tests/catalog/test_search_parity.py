@@ -30,8 +30,9 @@ from tsunagu.db import is_postgres, make_engine, migrate
 
 pytestmark = pytest.mark.postgres
 
-TERMS = ["人口", "世帯", "税", "バス", "保育所", "避難所", "介護保険", "統計", "一覧", "ごみ",
-         "図書館", "公園", "AED", "Wi-Fi", "予算", "選挙", "観光", "病院", "駐輪場", "消防"]  # fmt: skip
+TERMS = ["人口", "世帯", "税", "バス", "保育所", "避難所", "介護保険",
+         "統計", "一覧", "ごみ", "図書館", "公園", "AED", "Wi-Fi",
+         "予算", "選挙", "観光", "病院", "駐輪場", "消防"]  # fmt: skip
 FORMATS = ["CSV", "XLSX", "PDF", "JSON", "ZIP"]
 LICENSES = ["cc-by-4.0", "gov-std-2.0", "cc-zero"]
 
