@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,99}$")]
 ShortText = Annotated[str, StringConstraints(max_length=500)]
@@ -20,13 +27,23 @@ CKAN_READ_ONLY = frozenset(
         "license_url", "relationships_as_object", "relationships_as_subject", "tracking_summary",
         "package_id", "position", "created", "last_modified", "cache_url", "datastore_active",
         "resource_type", "url_type", "display_name", "title_string", "source", "spatial",
-        "data_services", "attribution",
+        "data_services", "attribution", "cache_last_updated", "mimetype_inner",
     }
 )  # fmt: skip
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; reject it here instead of failing in the database.
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if isinstance(value, str) and "\x00" in value:
+                    raise ValueError(f"{key} contains a NUL character")
+        return data
 
     @classmethod
     def from_ckan(cls, data: dict[str, Any]) -> Any:
@@ -58,7 +75,7 @@ class ExtraIn(_Strict):
 
 class DataElementIn(_Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    label_ja: ShortText = ""
+    label_ja: Annotated[str, StringConstraints(max_length=300)] = ""
     definition: LongText = ""
     data_type: Annotated[str, StringConstraints(max_length=50)] = "string"
     unit: Annotated[str, StringConstraints(max_length=50)] = ""
@@ -68,14 +85,14 @@ class DataElementIn(_Strict):
 
 
 class ResourceIn(_Strict):
-    id: str | None = None
+    id: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None = None
     name: ShortText = ""
     description: LongText = ""
     url: Url = ""
     download_url: Url = ""
     format: Annotated[str, StringConstraints(max_length=100)] = ""
     mimetype: Annotated[str, StringConstraints(max_length=200)] | None = None
-    size: Annotated[int, Field(ge=0)] | None = None
+    size: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None  # BIGINT
     hash: Annotated[str, StringConstraints(max_length=200)] = ""
     hash_algorithm: Annotated[str, StringConstraints(max_length=50)] = ""
     language: Annotated[str, StringConstraints(max_length=20)] = ""
@@ -90,6 +107,8 @@ class ResourceIn(_Strict):
             if cleaned.get(key) == "":
                 cleaned[key] = None
         cleaned.pop("mimetype_inner", None)
+        if cleaned.get("id") == "":
+            cleaned["id"] = None  # some clients send an empty id for a new resource
         if cleaned.get("size") in ("", None):
             cleaned["size"] = None
         return cls.model_validate(cleaned)

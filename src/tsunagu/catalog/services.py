@@ -129,6 +129,11 @@ def _check_writer(session: Session, caller: Caller | None, owner_org: str) -> in
     return org.id
 
 
+def authorize_edit(session: Session, caller: Caller | None, ds: Dataset) -> None:
+    """Raise Forbidden unless ``caller`` may change ``ds`` (a token of its organization)."""
+    _check_writer(session, caller, ds.organization.name)
+
+
 def _apply(session: Session, ds: Dataset, data: DatasetIn, org_id: int) -> None:
     if data.temporal_start and data.temporal_end and data.temporal_start > data.temporal_end:
         raise ValidationProblem("temporal_start is after temporal_end", field="temporal_start")
@@ -179,7 +184,9 @@ def _check_resource_ids(
     given = [r.id for r in resources if r.id]
     repeated = sorted({i for i in given if given.count(i) > 1})
     if repeated:
-        raise ValidationProblem(f"resource id(s) repeated: {', '.join(repeated)}", field="resources")
+        raise ValidationProblem(
+            f"resource id(s) repeated: {', '.join(repeated)}", field="resources"
+        )
     new = [i for i in given if i not in existing]
     if new:
         taken = session.scalars(select(Distribution.id).where(Distribution.id.in_(new))).all()
