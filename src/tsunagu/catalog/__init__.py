@@ -1,25 +1,49 @@
 """Catalog: datasets, distributions, data services, data dictionary, code lists and search."""
 
+from .ckan import (
+    ckan_timestamp,
+    group_dict,
+    license_dict,
+    merge_patch,
+    organization_dict,
+    package_dict,
+    resource_dict,
+    tag_dict,
+)
+from .licenses import LICENSES, ensure_licenses
 from .models import (
     CodeList,
     CodeListEntry,
     DataElement,
+    DataService,
     Dataset,
     DatasetFacet,
     DatasetGroup,
     DatasetMunicipality,
     DatasetTag,
-    DataService,
     Distribution,
     Group,
     License,
     Source,
 )
-from .licenses import LICENSES, ensure_licenses
+from .queries import (
+    facet_titles,
+    get_code_list,
+    get_group,
+    get_resource,
+    list_code_lists,
+    list_dataset_names,
+    list_groups,
+    list_licenses,
+    list_organizations,
+    list_tags,
+    organization_counts,
+)
 from .schemas import DatasetIn, ResourceIn
 from .search import FACET_FIELDS, SearchQuery, SearchResult, parse_fq
 from .search import search as search_datasets
 from .services import (
+    authorize_edit,
     create_dataset,
     delete_dataset,
     get_dataset,
@@ -27,6 +51,7 @@ from .services import (
     parse_dataset,
     rebuild_search_index,
     reindex,
+    resolve_organization,
     update_dataset,
     validation_problem,
 )
@@ -51,16 +76,37 @@ __all__ = [
     "SearchQuery",
     "SearchResult",
     "Source",
+    "authorize_edit",
+    "ckan_timestamp",
     "create_dataset",
     "delete_dataset",
     "ensure_licenses",
+    "facet_titles",
+    "get_code_list",
     "get_dataset",
     "get_datasets",
+    "get_group",
+    "get_resource",
+    "group_dict",
+    "license_dict",
+    "list_code_lists",
+    "list_dataset_names",
+    "list_groups",
+    "list_licenses",
+    "list_organizations",
+    "list_tags",
+    "merge_patch",
+    "organization_counts",
+    "organization_dict",
+    "package_dict",
     "parse_dataset",
     "parse_fq",
     "rebuild_search_index",
     "reindex",
+    "resolve_organization",
+    "resource_dict",
     "search_datasets",
+    "tag_dict",
     "update_dataset",
     "validation_problem",
 ]

@@ -1,5 +1,462 @@
-"""Routes (to be filled in)."""
+"""CKAN-compatible Action API at ``/api/3/action/<action>`` (and the ``/api/action/`` alias).
 
-from fastapi import APIRouter
+Existing CKAN clients (ckanapi, the CKAN harvesters, data.go.jp scripts) work unchanged: the same
+action names, parameters, GET or POST (JSON or form-encoded), the same envelope
+``{"help", "success", "result"}`` and the same error envelope. Errors are rendered here rather
+than by the app-wide handler because the ``/api/action/`` alias is outside ``/api/3/``.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+from starlette.responses import JSONResponse, Response
+
+from tsunagu import __version__
+from tsunagu.accounts import Caller
+from tsunagu.http import ckan_error_body, get_caller, get_session, rate_limit
+from tsunagu.http.errors import ckan_status
+from tsunagu.kernel import BadRequest, Forbidden, NotFound, Problem, ValidationProblem
+
+from . import ckan, queries
+from .models import Dataset
+from .search import SearchQuery, parse_fq
+from .search import search as run_search
+from .services import (
+    authorize_edit,
+    create_dataset,
+    delete_dataset,
+    get_dataset,
+    get_datasets,
+    parse_dataset,
+    resolve_organization,
+    update_dataset,
+)
+
+router = APIRouter(tags=["CKAN Action API"])
+
+DEFAULT_SORT = "score desc, metadata_modified desc"
+FACET_TITLES = {
+    "organization": "組織",
+    "groups": "グループ",
+    "tags": "タグ",
+    "res_format": "フォーマット",
+    "license_id": "ライセンス",
+    "municipality": "地方公共団体",
+}
+
+
+@dataclass
+class Call:
+    """One action call: its parameters (``data_dict``), the caller and the database session."""
+
+    request: Request
+    session: Session
+    params: dict[str, Any]
+    caller: Caller | None
+
+
+@dataclass(frozen=True)
+class Action:
+    fn: Callable[[Call], Any]
+    limit: str | None = None  # rate-limit kind
+    write: bool = False
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def _str(call: Call, key: str, *, required: bool = False, default: str = "") -> str:
+    value = call.params.get(key)
+    if value is None or value == "":
+        if required:
+            raise ValidationProblem("Missing value", field=key)
+        return default
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValidationProblem(f"{key} must be a string", field=key)
+    return str(value)
+
+
+def _int(call: Call, key: str, default: int) -> int:
+    value = call.params.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise ValidationProblem(f"{key} must be an integer", field=key)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise ValidationProblem(f"{key} must be an integer, got {value!r}", field=key)
+
+
+def _bool(call: Call, key: str, default: bool = False) -> bool:
+    value = call.params.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "on"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"false", "0", "no", "off"}:
+        return False
+    raise ValidationProblem(f"{key} must be true or false, got {value!r}", field=key)
+
+
+def _str_list(call: Call, key: str) -> list[str]:
+    """A list parameter: a JSON list, or a JSON-encoded list in a string (CKAN's facet.field)."""
+    value = call.params.get(key)
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValidationProblem(
+                f'{key} must be a JSON list of strings, e.g. ["organization", "tags"]', field=key
+            ) from None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationProblem(f"{key} must be a list of strings", field=key)
+    return value
+
+
+def _no_nul(value: Any, where: str = "") -> None:
+    # PostgreSQL rejects NUL in text; a stray one must be a 409, not a database error.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationProblem(f"{where or 'a parameter'} contains a NUL character", field=where)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k, where)
+            _no_nul(v, where if where else str(k))
+    elif isinstance(value, list):
+        for v in value:
+            _no_nul(v, where)
+
+
+async def _read_params(request: Request) -> dict[str, Any]:
+    """CKAN's data_dict: query string for GET; JSON or form body for POST."""
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method != "POST":
+        return params
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()
+        items = {k: v for k, v in form.items() if isinstance(v, str)}
+        # `curl -d '{...}'` sends JSON labelled as a form; CKAN reads it as JSON, so do we.
+        if len(items) == 1 and next(iter(items.values())) == "":
+            only = next(iter(items))
+            if only.lstrip().startswith("{"):
+                return {**params, **_json_object(only.encode())}
+        return {**params, **items}
+    body = await request.body()
+    if not body.strip():
+        return params
+    return {**params, **_json_object(body)}
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("request body must be a JSON object")
+    return data
+
+
+def _help_url(request: Request, name: str) -> str:
+    return f"{request.base_url}api/3/action/help_show?name={name}"
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+async def call_action(
+    action: str, request: Request, session: Annotated[Session, Depends(get_session)]
+) -> Response:
+    """Dispatch to the named action and wrap its result (or error) in CKAN's envelope."""
+    try:
+        spec = ACTIONS.get(action)
+        if spec is None:
+            raise NotFound(f"Action name not known: {action}")
+        if spec.write and request.method != "POST":
+            raise BadRequest(f"{action} changes data and must be called with POST")
+        if spec.limit:
+            rate_limit(spec.limit)(request)
+        params = await _read_params(request)
+        _no_nul(params)
+        result = await run_in_threadpool(_run, spec, request, session, params)
+    except Problem as problem:
+        headers = {}
+        if "retry_after" in problem.extensions:
+            headers["Retry-After"] = str(problem.extensions["retry_after"])
+        return JSONResponse(
+            ckan_error_body(problem, request), status_code=ckan_status(problem), headers=headers
+        )
+    body = {"help": _help_url(request, action), "success": True, "result": result}
+    return JSONResponse(body)
+
+
+_DESCRIPTION = (
+    "CKAN 2.10-compatible Action API (see docs/api.md for actions and parameters). Reads accept "
+    "GET with query parameters or POST; writes need POST and a token in the Authorization (or "
+    "X-CKAN-API-Key) header. `/api/action/<action>` is an alias."
+)
+for _method in ("GET", "POST"):
+    router.add_api_route(
+        "/api/3/action/{action}",
+        call_action,
+        methods=[_method],
+        summary=f"Call a CKAN action ({_method})",
+        description=_DESCRIPTION,
+        operation_id=f"ckan_action_{_method.lower()}",
+        response_class=JSONResponse,
+    )
+router.add_api_route(
+    "/api/action/{action}", call_action, methods=["GET", "POST"], include_in_schema=False
+)
+
+
+def _run(spec: Action, request: Request, session: Session, params: dict[str, Any]) -> Any:
+    caller = get_caller(request)
+    if spec.write and caller is None:
+        raise Forbidden("this action needs an API token in the Authorization header")
+    return spec.fn(Call(request, session, params, caller))
+
+
+# ---------------------------------------------------------------- actions
+
+
+def status_show(call: Call) -> dict[str, Any]:
+    """Site information: CKAN version compatibility, site URL and extensions."""
+    settings = call.request.app.state.settings
+    return {
+        "site_title": "tsunagu",
+        "site_description": "National data platform catalog",
+        "site_url": settings.effective_base_url,
+        "ckan_version": "2.10.4",
+        "tsunagu_version": __version__,
+        "error_emails_to": None,
+        "locale_default": "ja",
+        "extensions": ["tsunagu"],
+    }
+
+
+def help_show(call: Call) -> str:
+    """The documentation of an action (parameter ``name``)."""
+    name = _str(call, "name", required=True)
+    spec = ACTIONS.get(name)
+    if spec is None:
+        raise NotFound(f"Action name not known: {name}")
+    return spec.fn.__doc__ or ""
+
+
+def package_list(call: Call) -> list[str]:
+    """Names of all public datasets (``limit``, ``offset``)."""
+    limit = _int(call, "limit", -1)
+    offset = _int(call, "offset", 0)
+    if offset < 0:
+        raise ValidationProblem("offset must not be negative", field="offset")
+    return queries.list_dataset_names(call.session, None if limit < 0 else limit, offset)
+
+
+def package_search(call: Call) -> dict[str, Any]:
+    """Search datasets: q, fq, facet.field, facet.limit, rows, start, sort, include_private."""
+    q = _str(call, "q")
+    if q.strip() in ("*:*", "*"):
+        q = ""  # Solr's match-all
+    filters = parse_fq(_str(call, "fq"))
+    for extra in _str_list(call, "fq_list"):
+        filters += parse_fq(extra)
+    facet_fields = _str_list(call, "facet.field") if _bool(call, "facet", True) else []
+    facet_limit = _int(call, "facet.limit", 50)
+    if facet_limit < 0:
+        facet_limit = 1000  # CKAN: -1 means unlimited
+    sort = _str(call, "sort", default=DEFAULT_SORT)
+    include_private = _bool(call, "include_private") and call.caller is not None
+    query = SearchQuery(
+        q=q,
+        filters=filters,
+        facet_fields=tuple(dict.fromkeys(facet_fields)),
+        facet_limit=facet_limit,
+        sort=sort,
+        rows=_int(call, "rows", 10),
+        start=_int(call, "start", 0),
+        private_org_ids=(call.caller.organization_id,) if include_private and call.caller else (),
+    )
+    max_rows = call.request.app.state.settings.search_max_rows
+    result = run_search(call.session, query, max_rows=max_rows)
+    datasets = get_datasets(call.session, result.dataset_pks)
+    return {
+        "count": result.count,
+        "sort": sort,
+        "results": [ckan.package_dict(d) for d in datasets],
+        **search_facets(call.session, result.facets),
+    }
+
+
+def search_facets(session: Session, facets: dict[str, list[tuple[str, int]]]) -> dict[str, Any]:
+    """CKAN's two facet shapes: ``facets`` {field: {value: n}} and ``search_facets``."""
+    plain: dict[str, dict[str, int]] = {}
+    rich: dict[str, Any] = {}
+    for field, values in facets.items():
+        titles = queries.facet_titles(session, field, [v for v, _ in values])
+        plain[field] = dict(values)
+        rich[field] = {
+            "title": FACET_TITLES.get(field, field),
+            "items": [{"name": v, "display_name": titles.get(v, v), "count": n} for v, n in values],
+        }
+    return {"facets": plain, "search_facets": rich}
+
+
+def _package_ident(call: Call) -> str:
+    ident = call.params.get("id") or call.params.get("name")
+    if not isinstance(ident, str) or not ident:
+        raise ValidationProblem("Missing value: give the dataset's id or name", field="id")
+    return ident
+
+
+def _show(call: Call, ds: Dataset) -> dict[str, Any]:
+    # Reload after commit so relationships (licence, organization) reflect the new values.
+    call.session.expire_all()
+    return ckan.package_dict(get_dataset(call.session, ds.id, call.caller))
+
+
+def package_show(call: Call) -> dict[str, Any]:
+    """One dataset by ``id`` or name (private ones only with a token of their organization)."""
+    return ckan.package_dict(get_dataset(call.session, _package_ident(call), call.caller))
+
+
+def package_create(call: Call) -> dict[str, Any]:
+    """Create a dataset from a CKAN package dict; needs a token of ``owner_org``."""
+    data = parse_dataset(call.params)
+    ds = create_dataset(call.session, call.caller, data)
+    call.session.commit()
+    return _show(call, ds)
+
+
+def package_update(call: Call) -> dict[str, Any]:
+    """Replace a dataset (by ``id`` or ``name``) with the given package dict."""
+    ds = get_dataset(call.session, _package_ident(call), call.caller)
+    authorize_edit(call.session, call.caller, ds)
+    data = parse_dataset(call.params)
+    ds = update_dataset(call.session, call.caller, ds.id, data)
+    call.session.commit()
+    return _show(call, ds)
+
+
+def package_patch(call: Call) -> dict[str, Any]:
+    """Change only the given fields of a dataset (by ``id`` or ``name``)."""
+    ds = get_dataset(call.session, _package_ident(call), call.caller)
+    authorize_edit(call.session, call.caller, ds)
+    merged = ckan.merge_patch(ckan.package_dict(ds), call.params)
+    data = parse_dataset(merged)
+    ds = update_dataset(call.session, call.caller, ds.id, data)
+    call.session.commit()
+    return _show(call, ds)
+
+
+def package_delete(call: Call) -> None:
+    """Delete a dataset (``id`` or name): it leaves search and reads, history is kept."""
+    delete_dataset(call.session, call.caller, _package_ident(call))
+    call.session.commit()
+
+
+def _paging(call: Call) -> tuple[int | None, int]:
+    limit = _int(call, "limit", -1)
+    offset = _int(call, "offset", 0)
+    if offset < 0:
+        raise ValidationProblem("offset must not be negative", field="offset")
+    return (None if limit < 0 else limit), offset
+
+
+def organization_list(call: Call) -> list[Any]:
+    """Organization names, or dicts with ``all_fields`` (``sort``, ``limit``, ``offset``)."""
+    limit, offset = _paging(call)
+    pairs = queries.list_organizations(
+        call.session, sort=_str(call, "sort", default="name asc"), limit=limit, offset=offset
+    )
+    if _bool(call, "all_fields"):
+        return [ckan.organization_dict(o, n) for o, n in pairs]
+    return [o.name for o, _ in pairs]
+
+
+def organization_show(call: Call) -> dict[str, Any]:
+    """One organization by ``id`` or name; ``include_datasets`` adds up to 1000 datasets."""
+    ident = _str(call, "id", required=True)
+    org = resolve_organization(call.session, ident)
+    count = queries.organization_counts(call.session).get(org.id, 0)
+    out = ckan.organization_dict(org, count)
+    if _bool(call, "include_datasets"):
+        result = run_search(
+            call.session,
+            SearchQuery(filters=(("organization", org.name),), sort="name", rows=1000),
+        )
+        out["packages"] = [
+            ckan.package_dict(d) for d in get_datasets(call.session, result.dataset_pks)
+        ]
+    return out
+
+
+def group_list(call: Call) -> list[Any]:
+    """Group (theme) names, or dicts with ``all_fields``."""
+    limit, offset = _paging(call)
+    pairs = queries.list_groups(
+        call.session, sort=_str(call, "sort", default="name asc"), limit=limit, offset=offset
+    )
+    if _bool(call, "all_fields"):
+        return [ckan.group_dict(g, n) for g, n in pairs]
+    return [g.name for g, _ in pairs]
+
+
+def group_show(call: Call) -> dict[str, Any]:
+    """One group by ``id`` or name."""
+    group, count = queries.get_group(call.session, _str(call, "id", required=True))
+    return ckan.group_dict(group, count)
+
+
+def tag_list(call: Call) -> list[Any]:
+    """Tags of public datasets; ``query`` filters by substring, ``all_fields`` gives dicts."""
+    names = queries.list_tags(call.session, _str(call, "query"))
+    if _bool(call, "all_fields"):
+        return [ckan.tag_dict(n) for n in names]
+    return names
+
+
+def license_list(call: Call) -> list[dict[str, Any]]:
+    """Licences datasets may carry."""
+    return [ckan.license_dict(lic) for lic in queries.list_licenses(call.session)]
+
+
+def resource_show(call: Call) -> dict[str, Any]:
+    """One resource (distribution) by ``id``."""
+    res = queries.get_resource(call.session, _str(call, "id", required=True), call.caller)
+    return ckan.resource_dict(res, res.dataset.id)
+
+
+ACTIONS: dict[str, Action] = {
+    "status_show": Action(status_show),
+    "help_show": Action(help_show),
+    "package_list": Action(package_list),
+    "package_search": Action(package_search, limit="search"),
+    "package_show": Action(package_show),
+    "package_create": Action(package_create, limit="write", write=True),
+    "package_update": Action(package_update, limit="write", write=True),
+    "package_patch": Action(package_patch, limit="write", write=True),
+    "package_delete": Action(package_delete, limit="write", write=True),
+    "organization_list": Action(organization_list),
+    "organization_show": Action(organization_show),
+    "group_list": Action(group_list),
+    "group_show": Action(group_show),
+    "tag_list": Action(tag_list),
+    "license_list": Action(license_list),
+    "resource_show": Action(resource_show),
+}
+
+__all__ = ["ACTIONS", "router", "search_facets"]
