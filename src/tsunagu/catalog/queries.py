@@ -162,7 +162,7 @@ def facet_titles(session: Session, field: str, values: list[str]) -> dict[str, s
         rows = session.execute(select(License.id, License.title).where(License.id.in_(values)))
     else:
         return {}
-    return dict(rows)
+    return {str(name): str(title) for name, title in rows.all()}
 
 
 def list_code_lists(session: Session) -> list[CodeList]:
