@@ -68,4 +68,4 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(health.router)
     app.include_router(ckan_api.router)
     app.include_router(catalog_api.router)
-    app.include_router(pages.router)
+    pages.install(app)  # routes, /static and HTML error pages

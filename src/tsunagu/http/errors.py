@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -52,10 +53,29 @@ def ckan_status(problem: Problem) -> int:
     return 409 if problem.status == 422 else problem.status
 
 
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not an API path): it gets an HTML error page, not JSON."""
+    if request.url.path.startswith(("/api/", "/static/")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
 def problem_response(request: Request, problem: Problem) -> Response:
     headers = {}
     if "retry_after" in problem.extensions:
         headers["Retry-After"] = str(problem.extensions["retry_after"])
+    # The web layer registers the renderer (http must not import it: layers point one way).
+    renderer: Callable[[Request, Problem], Response] | None = getattr(
+        request.app.state, "html_problem_renderer", None
+    )
+    if renderer is not None and wants_html(request):
+        try:
+            response = renderer(request, problem)
+        except Exception:  # a broken error page must not hide the error: fall back to JSON
+            log.exception("HTML error page failed", extra={"path": request.url.path})
+        else:
+            response.headers.update(headers)
+            return response
     if request.url.path.startswith("/api/3/"):
         return JSONResponse(
             ckan_error_body(problem, request), status_code=ckan_status(problem), headers=headers
