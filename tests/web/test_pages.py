@@ -535,3 +535,14 @@ def test_search_is_rate_limited(client: TestClient) -> None:
 
 def test_both_languages_have_the_same_messages() -> None:
     assert set(MESSAGES["ja"]) == set(MESSAGES["en"])
+
+
+def test_dataset_without_description_says_so(
+    client: TestClient, session: Session, org_token: tuple[Caller, str]
+) -> None:
+    make(session, org_token[0], name="bare", title="説明のないデータ")
+    session.commit()
+    page = client.get("/dataset/bare", headers=HTML).text
+    assert MESSAGES["ja"]["dataset.no_description"] in page
+    english = client.get("/dataset/bare?lang=en", headers=HTML).text
+    assert MESSAGES["en"]["dataset.no_description"] in english
