@@ -8,6 +8,7 @@ Sources (``tsunagu seed --only NAME``), loaded in this order:
 ``tokyo-2026``     two 2026-era records of the same portal
 ``data-go-jp``     a DATA GO JP record (消費者庁)
 ``data-gov-uk``    a data.gov.uk record (British Geological Survey)
+``ckan-portals``   Japan's CKAN portals (xckan site list) with their Action API as data services
 ``standards``      推奨データセット / 自治体標準オープンデータセット schemas with data dictionaries
 
 Every step is idempotent (see :mod:`tsunagu.seed.writer`); each source commits on its own when
@@ -31,6 +32,7 @@ from tsunagu.catalog import Dataset, Source, ensure_licenses
 from . import sources
 from .ckan import package_to_record, unwrap
 from .codelists import all_code_lists, write_code_list
+from .portals import read_portals
 from .records import BadRecord
 from .standards import public_toilet_seishikiban, recommended_datasets
 from .tokyo import ReadResult, read_dump, read_packages
@@ -141,6 +143,15 @@ def _load_data_gov_uk(bind: Bind, progress: bool) -> Counts:
         )
 
 
+def _load_ckan_portals(bind: Bind, progress: bool) -> Counts:
+    records, bad = read_portals(sources.XCKAN_SITES)
+    with _session(bind) as session:
+        return _store(
+            session, sources.ckan_portals(), ReadResult(records=records, bad=bad),
+            progress=progress,
+        )  # fmt: skip
+
+
 def _load_standards(bind: Bind, progress: bool) -> Counts:
     with _session(bind) as session:
         suisho = _store(
@@ -185,6 +196,7 @@ SEED_SOURCES: dict[str, Callable[[Bind, bool], Counts]] = {
     "tokyo-2026": _load_tokyo_2026,
     "data-go-jp": _load_data_go_jp,
     "data-gov-uk": _load_data_gov_uk,
+    "ckan-portals": _load_ckan_portals,
     "standards": _load_standards,
 }
 

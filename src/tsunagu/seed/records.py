@@ -64,6 +64,17 @@ class ResourceRecord:
     elements: list[ElementRecord] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ServiceRecord:
+    """An API that serves the dataset (dcat:DataService)."""
+
+    id: str
+    title: str
+    endpoint_url: str
+    description: str = ""
+    endpoint_description: str = ""
+
+
 @dataclass
 class DatasetRecord:
     id: str
@@ -93,5 +104,6 @@ class DatasetRecord:
     groups: list[GroupRecord] = field(default_factory=list)
     municipalities: list[str] = field(default_factory=list)
     resources: list[ResourceRecord] = field(default_factory=list)
+    services: list[ServiceRecord] = field(default_factory=list)
     # Set by the mapper when the licence had to fall back (unknown or missing); for the counts.
     license_fallback: bool = False

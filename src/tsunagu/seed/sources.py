@@ -11,6 +11,7 @@ DATA = Path(__file__).parent / "data"
 TOKYO_DUMP = DATA / "tokyo-metro-ckan-package_show" / "tokyo_package_show.jsonl.gz"
 TOKYO_2026 = DATA / "tokyo-ckan-stac-fixtures"
 DATA_GO_JP = DATA / "xckan" / "catalog.json"
+XCKAN_SITES = DATA / "xckan" / "xckan_sitelist.json"
 DATA_GOV_UK = DATA / "data-gov-uk" / "package_show.json"
 ABR_PREF = DATA / "abr-data" / "mt_pref_all.csv.zip"
 ABR_CITY = DATA / "abr-data" / "mt_city_all.csv.zip"
@@ -114,4 +115,15 @@ def standard_datasets() -> Source:
         "出典：デジタル庁「自治体標準オープンデータセット データ項目定義書A」"
         "（2026年8月1日版）13.公衆トイレ一覧。機械可読化は tsunagu-bosai/open-infra-japan（MIT）。",
         "公共データ利用規約（第1.0版）（PDL1.0）",
+    )
+
+
+def ckan_portals() -> Source:
+    return _source(
+        "ckan-portals",
+        "国内の CKAN オープンデータカタログ一覧（xckan）",
+        "https://search.ckan.jp/",
+        "出典：NII-CPS-Center/xckan のサイト一覧（xckan_sitelist.json、2022年2月時点）。"
+        "各カタログサイトの名称・運営団体・CKAN API の URL。",
+        "各サイトの利用規約に従う（一覧はメタデータ）",
     )

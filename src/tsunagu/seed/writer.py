@@ -25,6 +25,7 @@ from tqdm import tqdm
 from tsunagu.accounts import Organization
 from tsunagu.catalog import (
     DataElement,
+    DataService,
     Dataset,
     DatasetGroup,
     DatasetMunicipality,
@@ -222,11 +223,13 @@ def write_datasets(
                 update(Dataset).where(Dataset.pk == pk)
                 .values(_dataset_row(rec, source_id, org_ids))
             )  # fmt: skip
-            for child in (DatasetTag, DatasetGroup, DatasetMunicipality, Distribution):
+            for child in (DatasetTag, DatasetGroup, DatasetMunicipality, Distribution, DataService):
                 session.execute(delete(child).where(child.dataset_pk == pk))
             pks.append(pk)
         if to_replace:
-            stats.distributions += _children(session, [(r, pk) for r, pk in to_replace], group_ids)
+            stats.distributions += _children(
+                session, [(r, pk) for r, pk in to_replace], group_ids, org_ids
+            )
             stats.updated = len(to_replace)
             bar.update(len(to_replace))
         for part in chunks(to_insert):
@@ -235,7 +238,7 @@ def write_datasets(
                 session.execute(insert(Dataset).returning(Dataset.id, Dataset.pk), rows).all()
             )
             pairs = [(r, new_pks[r.id]) for r in part]
-            stats.distributions += _children(session, pairs, group_ids)
+            stats.distributions += _children(session, pairs, group_ids, org_ids)
             pks += [pk for _, pk in pairs]
             stats.inserted += len(part)
             bar.update(len(part))
@@ -261,9 +264,28 @@ def _dataset_row(rec: DatasetRecord, source_id: str, org_ids: dict[str, int]) ->
 
 
 def _children(
-    session: Session, pairs: list[tuple[DatasetRecord, int]], group_ids: dict[str, int]
+    session: Session,
+    pairs: list[tuple[DatasetRecord, int]],
+    group_ids: dict[str, int],
+    org_ids: dict[str, int],
 ) -> int:
-    """Insert tags, groups, municipalities, distributions and data elements; returns #dists."""
+    """Insert tags, groups, municipalities, services, distributions and data elements.
+
+    Returns the number of distributions written.
+    """
+    _insert(
+        session,
+        DataService.__table__,
+        [
+            {
+                "id": s.id, "organization_id": org_ids[r.organization.name], "dataset_pk": pk,
+                "title": s.title, "description": s.description, "endpoint_url": s.endpoint_url,
+                "endpoint_description": s.endpoint_description, "openapi": None,
+            }
+            for r, pk in pairs
+            for s in r.services
+        ],
+    )  # fmt: skip
     _insert(session, DatasetTag.__table__,
             [{"dataset_pk": pk, "name": t} for r, pk in pairs for t in r.tags])  # fmt: skip
     _insert(
