@@ -8,6 +8,7 @@ Each test runs inside a transaction that is rolled back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -62,16 +63,25 @@ def _new_database(tmp_path: Path, label: str) -> tuple[str, Any]:
     return url.set(database=name).render_as_string(hide_password=False), drop
 
 
+@contextlib.contextmanager
+def migrated_engine(tmp_path: Path, label: str) -> Iterator[Engine]:
+    """A new database built by the migrations, with the licences; dropped afterwards."""
+    url, drop = _new_database(tmp_path, label)
+    eng = make_engine(url)
+    try:
+        migrate(eng)
+        with eng.begin() as conn:
+            ensure_licenses(Session(bind=conn))
+        yield eng
+    finally:
+        eng.dispose()
+        drop()
+
+
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    url, drop = _new_database(tmp_path_factory.mktemp("db"), "suite")
-    eng = make_engine(url)
-    migrate(eng)
-    with eng.begin() as conn:
-        ensure_licenses(Session(bind=conn))
-    yield eng
-    eng.dispose()
-    drop()
+    with migrated_engine(tmp_path_factory.mktemp("db"), "suite") as eng:
+        yield eng
 
 
 @pytest.fixture
@@ -165,14 +175,8 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def live_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A database of its own for a live server (committed data, not rolled back)."""
-    url, drop = _new_database(tmp_path_factory.mktemp("live"), "live")
-    eng = make_engine(url)
-    migrate(eng)
-    with eng.begin() as conn:
-        ensure_licenses(Session(bind=conn))
-    yield eng
-    eng.dispose()
-    drop()
+    with migrated_engine(tmp_path_factory.mktemp("live"), "live") as eng:
+        yield eng
 
 
 @pytest.fixture(scope="module")
