@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version=__version__,
         summary="National data platform: catalog, base registries, service mesh, trust.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served by tsunagu.web.apidocs without a CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -63,9 +63,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 def _include_routes(app: FastAPI) -> None:
     from tsunagu.catalog import api as catalog_api
     from tsunagu.catalog import ckan_api
-    from tsunagu.web import health, pages
+    from tsunagu.web import apidocs, health, pages
 
     app.include_router(health.router)
+    apidocs.install(app)
     app.include_router(ckan_api.router)
     app.include_router(catalog_api.router)
     pages.install(app)  # routes, /static and HTML error pages

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 from fastapi import FastAPI
@@ -112,3 +113,14 @@ def test_secret_key_is_never_logged(
     create_app(settings, app.state.engine)
     assert "test-secret-key" not in caplog.text
     assert "test-secret-key" not in repr(settings)
+
+
+def test_api_docs_page_loads_its_assets_from_this_server(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") for s in sources), sources
+    for source in sources:
+        assert client.get(source).status_code == 200, source
+    bundle = client.get("/docs-assets/swagger-ui-bundle.js").text
+    assert '"5.' in bundle  # Swagger UI 5 renders OpenAPI 3.1
