@@ -17,7 +17,8 @@ from tsunagu.kernel import PayloadTooLarge, Settings, load_settings
 def all_metadata() -> MetaData:
     """Every context's tables (for Alembic autogenerate and checks)."""
     import tsunagu.accounts.models
-    import tsunagu.catalog.models  # noqa: F401
+    import tsunagu.catalog.models
+    import tsunagu.db.outbox  # noqa: F401
 
     return Base.metadata
 

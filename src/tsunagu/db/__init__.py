@@ -3,14 +3,20 @@
 from .base import Base
 from .engine import is_postgres, is_sqlite, make_engine, make_sessionmaker
 from .migrate import current_revision, head_revision, migrate
+from .outbox import OutboxEvent, events_for, mark_published, pending, record_events
 
 __all__ = [
     "Base",
+    "OutboxEvent",
     "current_revision",
+    "events_for",
     "head_revision",
     "is_postgres",
     "is_sqlite",
     "make_engine",
     "make_sessionmaker",
+    "mark_published",
     "migrate",
+    "pending",
+    "record_events",
 ]

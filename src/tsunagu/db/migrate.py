@@ -23,21 +23,25 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
     return config
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
+def migrate(engine: Engine, revision: str = "heads") -> None:
     """Upgrade the database behind ``engine`` to ``revision``."""
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 
 
-def migrate_connection(connection: Connection, revision: str = "head") -> None:
+def migrate_connection(connection: Connection, revision: str = "heads") -> None:
     """Upgrade inside an existing connection/transaction (tests roll it back)."""
     command.upgrade(alembic_config(connection), revision)
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+# "heads", not "head": contexts may add migrations on parallel branches (each registry its own)
+# until a merge revision joins them; upgrading to every head is correct either way.
 
 
-def current_revision(engine: Engine) -> str | None:
+def head_revision() -> str:
+    return ",".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+
+
+def current_revision(engine: Engine) -> str:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return ",".join(sorted(MigrationContext.configure(connection).get_current_heads()))

@@ -13,6 +13,7 @@ from .errors import (
     Unauthorized,
     ValidationProblem,
 )
+from .events import Event
 from .ids import (
     corporate_number_check_digit,
     individual_number_check_digit,
@@ -26,6 +27,7 @@ from .settings import Settings, load_settings
 __all__ = [
     "BadRequest",
     "Conflict",
+    "Event",
     "Forbidden",
     "NotFound",
     "PayloadTooLarge",

@@ -1,0 +1,74 @@
+"""The transactional outbox: events stored with the change that caused them.
+
+A context calls :func:`record_events` inside the transaction that changes its tables, so an
+event exists if and only if the change was committed. Delivery (the mesh's push, issue
+"public service mesh") reads :func:`pending` in ``seq`` order and marks rows published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from tsunagu.kernel import naive_utcnow
+from tsunagu.kernel.events import Event
+
+from .base import Base
+
+
+class OutboxEvent(Base):
+    """One recorded event; ``seq`` gives the order of commits' events within this database."""
+
+    __tablename__ = "event_outbox"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    topic: Mapped[str] = mapped_column(String(200), index=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=naive_utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+
+    def to_event(self) -> Event:
+        return Event(
+            topic=self.topic, key=self.key, data=self.data, occurred_at=self.occurred_at, id=self.id
+        )
+
+
+def record_events(session: Session, events: Iterable[Event]) -> int:
+    """Add events to the outbox in the caller's transaction; returns how many."""
+    rows = [
+        OutboxEvent(id=e.id, topic=e.topic, key=e.key, data=dict(e.data), occurred_at=e.occurred_at)
+        for e in events
+    ]
+    session.add_all(rows)
+    return len(rows)
+
+
+def pending(session: Session, limit: int = 100, topic_prefix: str = "") -> Sequence[OutboxEvent]:
+    """Unpublished events, oldest first."""
+    query = select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+    if topic_prefix:
+        query = query.where(OutboxEvent.topic.startswith(topic_prefix))
+    return session.scalars(query.order_by(OutboxEvent.seq).limit(limit)).all()
+
+
+def events_for(session: Session, topic_prefix: str, key: str | None = None) -> Sequence[Event]:
+    """Recorded events of a topic prefix (and key), in order — for history views and tests."""
+    query = select(OutboxEvent).where(OutboxEvent.topic.startswith(topic_prefix))
+    if key is not None:
+        query = query.where(OutboxEvent.key == key)
+    return [row.to_event() for row in session.scalars(query.order_by(OutboxEvent.seq))]
+
+
+def mark_published(session: Session, seqs: Iterable[int]) -> None:
+    session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.seq.in_(list(seqs)))
+        .values(published_at=naive_utcnow())
+    )
