@@ -18,7 +18,8 @@ def all_metadata() -> MetaData:
     """Every context's tables (for Alembic autogenerate and checks)."""
     import tsunagu.accounts.models
     import tsunagu.catalog.models
-    import tsunagu.db.outbox  # noqa: F401
+    import tsunagu.db.outbox
+    import tsunagu.registries.address.models  # noqa: F401
 
     return Base.metadata
 

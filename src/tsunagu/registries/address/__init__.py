@@ -1,0 +1,32 @@
+"""Address base registry (アドレス・ベース・レジストリ, ABR): tables, import, lookups, postal codes.
+
+Public API for other contexts (the geocoder reads through ``iter_*``; rows are plain dicts keyed
+by ABR column names, with ``rep_lat``/``rep_lon`` where a position is known).
+"""
+
+from .csvfile import RowError
+from .errors import AddressImportError
+from .importer import FileReport, import_files
+from .reading import (
+    iter_blocks,
+    iter_municipalities,
+    iter_parcels,
+    iter_prefectures,
+    iter_residences,
+    iter_towns,
+    valid_on,
+)
+
+__all__ = [
+    "AddressImportError",
+    "FileReport",
+    "RowError",
+    "import_files",
+    "iter_blocks",
+    "iter_municipalities",
+    "iter_parcels",
+    "iter_prefectures",
+    "iter_residences",
+    "iter_towns",
+    "valid_on",
+]

@@ -1,0 +1,303 @@
+"""Importing ABR distribution files: streaming, idempotent, resumable, newest file wins.
+
+Rules (docs/address-registry.md):
+
+- Each CSV is imported in one transaction, together with its checkpoint row in
+  ``address_import_file`` (keyed by the zip's SHA-256 and the CSV's name). A file that fails
+  halfway leaves the previous data untouched; the next run skips the files already done and
+  imports the rest — that is the resume. Importing a file again is a no-op.
+- Newest wins per municipality: ``address_import_source`` remembers, per kind and lg_code, the
+  date of the file the rows came from; rows of a municipality in an *older* file are skipped
+  (counted as ``superseded``).
+- Events (``address.<entity>.new|changed|abolished``, data ``before``/``after``) go to the
+  outbox in the same transaction, but not on the first load of a municipality's rows of a kind:
+  that is an initial load (800k events for the country), not a change. Position files emit none.
+- Rows a newer file no longer lists stay, with ``withdrawn_date`` set (and an ``abolished``
+  event); rows with an ``ablt_date`` stay as published. Nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
+from tsunagu.db import record_events
+from tsunagu.kernel import Event, naive_utcnow
+
+from .csvfile import CsvSource, RowError, RowReader, open_sources
+from .errors import AddressImportError
+from .models import Kind, import_file, import_source
+
+BATCH = 5000
+Key = tuple[str, ...]
+Row = dict[str, Any]
+
+
+@dataclass
+class FileReport:
+    """What importing one CSV did."""
+
+    label: str
+    kind: str
+    file_date: date
+    skipped: bool = False  # already imported (same content)
+    rows: int = 0
+    inserted: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    superseded: int = 0  # rows of municipalities a newer file already holds
+    events: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"{self.label}: already imported"
+        return (
+            f"{self.label} ({self.kind}, {self.file_date}): {self.rows} rows, "
+            f"{self.inserted} new, {self.changed} changed, {self.unchanged} unchanged, "
+            f"{self.withdrawn} withdrawn, {self.superseded} superseded, "
+            f"{len(self.errors)} broken, {self.events} events"
+        )
+
+
+def import_files(
+    bind: Engine | Connection | Session,
+    paths: Iterable[Path],
+    *,
+    progress: bool = False,
+    on_file: Callable[[FileReport], None] | None = None,
+) -> list[FileReport]:
+    """Import ABR files (zips or CSVs) in the order given; one transaction per CSV.
+
+    Raises :class:`AddressImportError` for a file that cannot be read at all; files before it
+    stay imported.
+    """
+    reports = []
+    for path in paths:
+        for source in open_sources(Path(path)):
+            report = import_source_file(bind, source, progress=progress)
+            reports.append(report)
+            if on_file:
+                on_file(report)
+    return reports
+
+
+@contextmanager
+def _transaction(bind: Engine | Connection | Session) -> Iterator[Connection]:
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            yield conn
+    else:
+        conn = bind.connection() if isinstance(bind, Session) else bind
+        # Inside the caller's transaction (tests, seed with a Session): a savepoint per file.
+        with conn.begin_nested():
+            yield conn
+
+
+def import_source_file(
+    bind: Engine | Connection | Session, source: CsvSource, *, progress: bool = False
+) -> FileReport:
+    """Import one CSV in one transaction (see the module docstring for the rules)."""
+    with _transaction(bind) as conn:
+        done = conn.execute(
+            select(import_file.c.sha256).where(
+                import_file.c.sha256 == source.sha256, import_file.c.member == source.member
+            )
+        ).first()
+        if done:
+            return FileReport(source.label, source.kind.name, source.file_date, skipped=True)
+        report = _FileImport(conn, source, progress).run()
+        conn.execute(
+            insert(import_file).values(
+                sha256=source.sha256, member=source.member, file_name=source.path.name,
+                kind=source.kind.name, file_date=source.file_date, rows=report.rows,
+                errors=len(report.errors), imported_at=naive_utcnow(),
+            )
+        )  # fmt: skip
+        return report
+
+
+def _plain(row: Row) -> Row:
+    """JSON-ready copy of a row for an event (dates as ISO strings)."""
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
+
+
+class _FileImport:
+    """The state of one file's import: municipalities seen, rows buffered, events collected."""
+
+    def __init__(self, conn: Connection, source: CsvSource, progress: bool) -> None:
+        self.conn = conn
+        self.source = source
+        self.kind: Kind = source.kind
+        self.table: Table = source.kind.table
+        self.progress = progress
+        self.report = FileReport(source.label, source.kind.name, source.file_date)
+        self.stored: dict[str, date] = dict(
+            conn.execute(
+                select(import_source.c.lg_code, import_source.c.file_date).where(
+                    import_source.c.kind == self.kind.name
+                )
+            ).all()
+        )
+        self.fresh: set[str] = set()  # municipalities loaded for the first time by this file
+        self.existing: dict[str, dict[Key, Row]] = {}  # current rows of the others
+        self.seen: dict[str, set[Key]] = {}
+        self.inserts: list[Row] = []
+        self.updates: list[Row] = []
+        self.events: list[Event] = []
+        self.session = Session(bind=conn)
+        self.provenance = {"source_file": source.path.name, "source_date": source.file_date}
+
+    def run(self) -> FileReport:
+        rows = RowReader(self.source)
+        with tqdm(desc=self.source.label, unit=" rows", disable=not self.progress,
+                  leave=False, mininterval=0.5) as bar:  # fmt: skip
+            for _line, item in rows:
+                bar.update()
+                if isinstance(item, RowError):
+                    self.report.errors.append(item)
+                    continue
+                self.report.rows += 1
+                self._take(item)
+                if len(self.inserts) >= BATCH or len(self.updates) >= BATCH:
+                    self._flush()
+        self._withdraw_missing()
+        self._flush()
+        self._record_sources()
+        self.session.close()
+        return self.report
+
+    def _take(self, item: Row) -> None:
+        lg_code = item["lg_code"]
+        previous = self.stored.get(lg_code)
+        if previous is not None and previous > self.source.file_date:
+            self.report.superseded += 1
+            return
+        item.update(self.provenance, withdrawn_date=None)
+        if previous is None:
+            self.fresh.add(lg_code)
+            self.inserts.append(item)
+            self.report.inserted += 1
+            return
+        current = self.existing.get(lg_code)
+        if current is None:
+            current = self.existing[lg_code] = self._load(lg_code)
+            self.seen[lg_code] = set()
+        key = tuple(item[k] for k in self.kind.keys)
+        if key in self.seen[lg_code]:  # a duplicate line: the later one wins, no second event
+            self.updates.append(item)
+            return
+        self.seen[lg_code].add(key)
+        old = current.get(key)
+        if old is None:
+            self.inserts.append(item)
+            self.report.inserted += 1
+            self._event("new", key, None, item)
+        elif any(old[f] != item[f] for f in self.kind.fields) or old["withdrawn_date"]:
+            self.updates.append(item)
+            self.report.changed += 1
+            abolished = item.get("ablt_date") and not old.get("ablt_date")
+            self._event("abolished" if abolished else "changed", key, old, item)
+        else:
+            self.report.unchanged += 1
+            if (
+                old["source_file"] != item["source_file"]
+                or old["source_date"] != item["source_date"]
+            ):
+                self.updates.append(item)  # same content, newer provenance
+
+    def _load(self, lg_code: str) -> dict[Key, Row]:
+        rows = self.conn.execute(select(self.table).where(self.table.c.lg_code == lg_code))
+        return {tuple(r[k] for k in self.kind.keys): dict(r) for r in rows.mappings()}
+
+    def _withdraw_missing(self) -> None:
+        for lg_code, current in self.existing.items():
+            seen = self.seen[lg_code]
+            for key, row in current.items():
+                if key in seen or row["withdrawn_date"] is not None:
+                    continue
+                after = row | {"withdrawn_date": self.source.file_date}
+                self.updates.append(after)
+                self.report.withdrawn += 1
+                self._event("abolished", key, row, None)
+
+    def _event(self, change: str, key: Key, before: Row | None, after: Row | None) -> None:
+        if self.kind.is_position:
+            return
+        fields = ("lg_code", *self.kind.keys[1:], *self.kind.fields)
+        self.events.append(
+            Event(
+                topic=f"address.{self.kind.entity}.{change}",
+                key="/".join(key).rstrip("/"),
+                data={
+                    "before": _plain({f: before[f] for f in fields}) if before else None,
+                    "after": _plain({f: after[f] for f in fields}) if after else None,
+                    "source_file": self.source.path.name,
+                    "source_date": self.source.file_date.isoformat(),
+                },
+            )
+        )
+
+    def _flush(self) -> None:
+        if self.inserts:
+            _upsert(self.conn, self.table, self.kind.keys, self.inserts)
+            self.inserts = []
+        if self.updates:
+            _update(self.conn, self.table, self.kind.keys, self.updates)
+            self.updates = []
+        if self.events:
+            self.report.events += record_events(self.session, self.events)
+            self.session.flush()
+            self.events = []
+
+    def _record_sources(self) -> None:
+        now = naive_utcnow()
+        values = {"file_name": self.source.path.name, "file_date": self.source.file_date,
+                  "imported_at": now}  # fmt: skip
+        if self.fresh:
+            self.conn.execute(
+                insert(import_source),
+                [{"kind": self.kind.name, "lg_code": lg} | values for lg in sorted(self.fresh)],
+            )
+        if self.existing:
+            self.conn.execute(
+                update(import_source)
+                .where(import_source.c.kind == self.kind.name,
+                       import_source.c.lg_code == bindparam("b_lg_code"))
+                .values(values),
+                [{"b_lg_code": lg} for lg in sorted(self.existing)],
+            )  # fmt: skip
+
+
+def _upsert(conn: Connection, table: Table, keys: tuple[str, ...], rows: list[Row]) -> None:
+    """Insert rows; a key seen twice in one file keeps the later line (ON CONFLICT UPDATE)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    else:  # pragma: no cover - tsunagu runs on SQLite and PostgreSQL only
+        raise AddressImportError(f"unsupported database {conn.dialect.name}")
+    stmt = dialect_insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={c.name: stmt.excluded[c.name] for c in table.c if c.name not in keys},
+    )
+    conn.execute(stmt, rows)
+
+
+def _update(conn: Connection, table: Table, keys: tuple[str, ...], rows: list[Row]) -> None:
+    names = [c.name for c in table.c if c.name not in keys]
+    # executemany UPDATE: the SET columns are the parameters named like columns.
+    stmt = update(table).where(and_(*(table.c[k] == bindparam(f"b_{k}") for k in keys)))
+    conn.execute(
+        stmt, [{n: r.get(n) for n in names} | {f"b_{k}": r[k] for k in keys} for r in rows]
+    )
