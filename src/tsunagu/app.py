@@ -19,7 +19,9 @@ def all_metadata() -> MetaData:
     import tsunagu.accounts.models
     import tsunagu.catalog.models
     import tsunagu.db.outbox
-    import tsunagu.registries.address.models  # noqa: F401
+    import tsunagu.registries.address.models
+    import tsunagu.registries.corporations.models
+    import tsunagu.registries.laws.models  # noqa: F401
 
     return Base.metadata
 
@@ -65,10 +67,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 def _include_routes(app: FastAPI) -> None:
     from tsunagu.catalog import api as catalog_api
     from tsunagu.catalog import ckan_api
+    from tsunagu.registries.corporations import api as corporations_api
+    from tsunagu.registries.laws import api as laws_api
     from tsunagu.web import apidocs, health, pages
 
     app.include_router(health.router)
     apidocs.install(app)
     app.include_router(ckan_api.router)
     app.include_router(catalog_api.router)
+    app.include_router(corporations_api.router)
+    app.include_router(laws_api.router)
     pages.install(app)  # routes, /static and HTML error pages

@@ -1,0 +1,302 @@
+"""The National Tax Agency's file layout: reading and writing CSV (Shift_JIS, Unicode) and XML.
+
+Spec: 国税庁 法人番号公表サイト「法人番号システム Web-API 仕様書 Ver.4」and「データ内容の解説」
+(全件データ・差分データ). A file is an optional header line
+``lastUpdateDate,count,divideNumber,divideSize`` and then 30-column rows (:data:`FIELDS`);
+the XML (type 12) has the same header as elements of ``<corporations>`` and one
+``<corporation>`` per row. Type 01 is Shift_JIS (we decode it as cp932, its Windows superset),
+type 02 "Unicode" is UTF-8.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from tsunagu.kernel import is_valid_corporate_number
+
+FIELDS = (
+    "sequenceNumber", "corporateNumber", "process", "correct", "updateDate", "changeDate",
+    "name", "nameImageId", "kind", "prefectureName", "cityName", "streetNumber",
+    "addressImageId", "prefectureCode", "cityCode", "postCode", "addressOutside",
+    "addressOutsideImageId", "closeDate", "closeCause", "successorCorporateNumber",
+    "changeCause", "assignmentDate", "latest", "enName", "enPrefectureName", "enCityName",
+    "enAddressOutside", "furigana", "hihyoji",
+)  # fmt: skip
+HEADER_FIELDS = ("lastUpdateDate", "count", "divideNumber", "divideSize")
+# Column (camelCase, NTA) -> attribute (snake_case, ours) for every column we store.
+COLUMNS = {f: re.sub(r"(?<!^)(?=[A-Z])", "_", f).lower() for f in FIELDS[1:]}
+# Text the NTA writes between double quotes in its CSV.
+QUOTED = frozenset({
+    "name", "prefectureName", "cityName", "streetNumber", "addressOutside", "changeCause",
+    "enName", "enPrefectureName", "enCityName", "enAddressOutside", "furigana",
+})  # fmt: skip
+DATE_FIELDS = ("updateDate", "changeDate", "closeDate", "assignmentDate")
+
+PROCESSES = {
+    "01": "new",  # 新規
+    "11": "renamed",  # 商号又は名称の変更
+    "12": "moved",  # 国内所在地の変更
+    "13": "moved",  # 国外所在地の変更
+    "21": "closed",  # 登記記録の閉鎖等
+    "22": "revived",  # 登記記録の復活等
+    "71": "merged",  # 吸収合併
+    "72": "merger_invalidated",  # 吸収合併無効
+    "81": "struck_off",  # 商号の登記の抹消
+    "99": "deleted",  # 削除
+}
+
+
+class TruncatedFile(ValueError):
+    """The file ends early: its header promises more rows than it holds, or it breaks mid-row."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """The first line (CSV) or first elements (XML) of a published file."""
+
+    last_update_date: date | None = None
+    count: int | None = None
+    divide_number: int | None = None
+    divide_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """A validated row: stored attribute names (snake_case) to values."""
+
+    line: int
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row we cannot accept, with its line (CSV) or element position (XML) and the reason."""
+
+    line: int
+    reason: str
+    raw: str
+
+
+@dataclass
+class Parsed:
+    """Everything read from one file."""
+
+    file_format: str
+    header: Header = field(default_factory=Header)
+    rows: list[Row | BadRow] = field(default_factory=list)
+
+
+def parse_date(text: str, *, required: bool) -> date | None:
+    """An NTA date (YYYY-MM-DD); empty is None unless required. 0000-00-00 is an error."""
+    if not text:
+        if required:
+            raise ValueError("is empty")
+        return None
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else _bad_date(text)
+    except ValueError:
+        return _bad_date(text)
+
+
+def _bad_date(text: str) -> date:
+    raise ValueError(f"is not a date: {text!r}")
+
+
+def validate(values: Mapping[str, str]) -> dict[str, Any]:
+    """Check one row's columns (camelCase) and return stored values (snake_case); ValueError."""
+    number = values["corporateNumber"]
+    if not is_valid_corporate_number(number):
+        raise ValueError(f"corporateNumber {number!r} fails the check digit")
+    if values["process"] not in PROCESSES:
+        raise ValueError(f"process {values['process']!r} is not a known 処理区分")
+    for flag in ("correct", "latest"):
+        if values[flag] not in ("0", "1"):
+            raise ValueError(f"{flag} {values[flag]!r} is not 0 or 1")
+    if values["hihyoji"] not in ("0", "1", ""):
+        raise ValueError(f"hihyoji {values['hihyoji']!r} is not 0 or 1")
+    if not values["name"]:
+        raise ValueError("name is empty")
+    successor = values["successorCorporateNumber"]
+    if successor and not is_valid_corporate_number(successor):
+        raise ValueError(f"successorCorporateNumber {successor!r} fails the check digit")
+    out: dict[str, Any] = {COLUMNS[f]: values[f] for f in FIELDS[1:]}
+    for name in DATE_FIELDS:
+        try:
+            out[COLUMNS[name]] = parse_date(values[name], required=name in DATE_FIELDS[:2])
+        except ValueError as exc:
+            raise ValueError(f"{name} {exc}") from None
+    out["correct"] = values["correct"] == "1"
+    out["latest"] = values["latest"] == "1"
+    out["hihyoji"] = values["hihyoji"] == "1"
+    return out
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def _choose_encoding(lines: list[bytes]) -> str:
+    """UTF-8 if most non-ASCII lines decode as UTF-8, else Shift_JIS (cp932)."""
+    utf8 = other = 0
+    for raw in lines:
+        if raw.isascii():
+            continue
+        try:
+            raw.decode("utf-8")
+            utf8 += 1
+        except UnicodeDecodeError:
+            other += 1
+    return "utf-8" if utf8 >= other else "cp932"
+
+
+def parse_csv(data: bytes, encoding: str | None = None) -> Parsed:
+    """Read an NTA CSV file (either encoding, with or without the header line)."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    complete = data.endswith(b"\n") or not data
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    encoding = encoding or _choose_encoding(lines)
+    parsed = Parsed("csv-unicode" if encoding == "utf-8" else "csv-sjis")
+    for number, raw in enumerate(lines, start=1):
+        raw = raw.removesuffix(b"\r")
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            parsed.rows.append(
+                BadRow(number, f"not {encoding}: {exc.reason} at byte {exc.start}",
+                       raw.decode(encoding, errors="replace"))
+            )  # fmt: skip
+            continue
+        cells = next(csv.reader([text]), [])
+        if number == 1 and len(cells) == len(HEADER_FIELDS):
+            parsed.header = _header(cells)
+            continue
+        last = number == len(lines)
+        if last and not complete and len(cells) < len(FIELDS):
+            raise TruncatedFile(f"line {number} ends after {len(cells)} of 30 columns")
+        parsed.rows.append(_row(number, dict(zip(FIELDS, cells, strict=False)), cells, text))
+    _check_count(parsed)
+    return parsed
+
+
+def _header(cells: list[str]) -> Header:
+    try:
+        return Header(
+            last_update_date=parse_date(cells[0], required=False),
+            count=int(cells[1]),
+            divide_number=int(cells[2]),
+            divide_size=int(cells[3]),
+        )
+    except ValueError as exc:
+        raise ValueError(f"line 1 is not a valid header ({exc})") from None
+
+
+def _row(line: int, values: dict[str, str], cells: list[str], raw: str) -> Row | BadRow:
+    if len(cells) != len(FIELDS):
+        return BadRow(line, f"{len(cells)} columns, expected {len(FIELDS)}", raw)
+    try:
+        return Row(line, validate(values))
+    except ValueError as exc:
+        return BadRow(line, str(exc), raw)
+
+
+def _check_count(parsed: Parsed) -> None:
+    header = parsed.header
+    # The count is of the whole result; only a single-part file must hold all of it.
+    if header.count is not None and header.divide_size == 1 and header.count != len(parsed.rows):
+        raise TruncatedFile(
+            f"the header promises {header.count} rows but the file holds {len(parsed.rows)}"
+        )
+
+
+# --- XML -----------------------------------------------------------------------------------
+
+
+def parse_xml(data: bytes) -> Parsed:
+    """Read an NTA XML file (type 12); a row's 'line' is its position among <corporation>s."""
+    try:
+        # The XML comes from the NTA or our own export; ElementTree does not expand external
+        # entities, and the file size is bounded by the caller.
+        root = ET.fromstring(data)  # noqa: S314
+    except ET.ParseError as exc:
+        raise TruncatedFile(f"the XML is not complete or not well-formed: {exc}") from None
+    if root.tag != "corporations":
+        raise ValueError(f"expected <corporations>, found <{root.tag}>")
+    parsed = Parsed("xml")
+    cells = {name: (root.findtext(name) or "").strip() for name in HEADER_FIELDS}
+    if cells["count"]:
+        parsed.header = _header([cells[name] for name in HEADER_FIELDS])
+    for position, element in enumerate(root.iter("corporation"), start=1):
+        values = {name: (element.findtext(name) or "").strip() for name in FIELDS}
+        unknown = [child.tag for child in element if child.tag not in FIELDS]
+        raw = ET.tostring(element, encoding="unicode")
+        if unknown:
+            parsed.rows.append(BadRow(position, f"unknown elements {unknown}", raw))
+            continue
+        parsed.rows.append(_row(position, values, list(values), raw))
+    _check_count(parsed)
+    return parsed
+
+
+def parse_file(data: bytes, encoding: str | None = None) -> Parsed:
+    """Read CSV or XML by content."""
+    if data.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"<"):
+        return parse_xml(data)
+    return parse_csv(data, encoding)
+
+
+# --- Writing -------------------------------------------------------------------------------
+
+
+def _cell(record: Mapping[str, Any], name: str) -> str:
+    value = record.get(COLUMNS[name])
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def write_csv(records: Iterable[Mapping[str, Any]], header: Header) -> str:
+    """NTA CSV (type 02 layout, CRLF line ends) with the header line."""
+    out = io.StringIO()
+    head = [header.last_update_date.isoformat() if header.last_update_date else "",
+            header.count, header.divide_number, header.divide_size]  # fmt: skip
+    out.write(",".join("" if v is None else str(v) for v in head) + "\r\n")
+    for sequence, record in enumerate(records, start=1):
+        cells = [str(sequence)]
+        for name in FIELDS[1:]:
+            value = _cell(record, name)
+            cells.append(
+                '"' + value.replace('"', '""') + '"' if value and name in QUOTED else value
+            )
+        out.write(",".join(cells) + "\r\n")
+    return out.getvalue()
+
+
+def write_xml(records: Iterable[Mapping[str, Any]], header: Header) -> str:
+    """NTA XML (type 12 layout)."""
+    root = ET.Element("corporations")
+    head = {"lastUpdateDate": header.last_update_date.isoformat() if header.last_update_date
+            else "", "count": header.count, "divideNumber": header.divide_number,
+            "divideSize": header.divide_size}  # fmt: skip
+    for name, value in head.items():
+        ET.SubElement(root, name).text = "" if value is None else str(value)
+    for sequence, record in enumerate(records, start=1):
+        element = ET.SubElement(root, "corporation")
+        ET.SubElement(element, "sequenceNumber").text = str(sequence)
+        for name in FIELDS[1:]:
+            ET.SubElement(element, name).text = _cell(record, name) or None
+    return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode")
+
+
+def iter_rows(parsed: Parsed) -> Iterator[Row]:
+    """The accepted rows only."""
+    return (row for row in parsed.rows if isinstance(row, Row))
