@@ -10,6 +10,8 @@ Sources (``tsunagu seed --only NAME``), loaded in this order:
 ``data-gov-uk``    a data.gov.uk record (British Geological Survey)
 ``ckan-portals``   Japan's CKAN portals (xckan site list) with their Action API as data services
 ``standards``      推奨データセット / 自治体標準オープンデータセット schemas with data dictionaries
+``corporations``   法人番号: NTA sample files (CSV Shift_JIS/Unicode, XML) and gBizINFO answers
+``laws``           法令: e-Gov 法令API v2 answers (個人情報の保護に関する法律 and its list)
 
 Every step is idempotent (see :mod:`tsunagu.seed.writer`); each source commits on its own when
 given an Engine, so an interrupted load keeps what finished.
@@ -29,7 +31,7 @@ from tqdm import tqdm
 
 from tsunagu.catalog import Dataset, Source, ensure_licenses
 
-from . import sources
+from . import registers, sources
 from .ckan import package_to_record, unwrap
 from .codelists import all_code_lists, write_code_list
 from .portals import read_portals
@@ -198,6 +200,8 @@ SEED_SOURCES: dict[str, Callable[[Bind, bool], Counts]] = {
     "data-gov-uk": _load_data_gov_uk,
     "ckan-portals": _load_ckan_portals,
     "standards": _load_standards,
+    "corporations": registers.load_corporations,
+    "laws": registers.load_laws,
 }
 
 

@@ -82,13 +82,13 @@ def get_unit(session: Session, revision: LawRevision, path: str) -> LawArticle:
 
 def children(session: Session, unit: LawArticle) -> Sequence[LawArticle]:
     """The units directly below ``unit``, in order."""
-    depth = unit.path.count("/") + 2
+    depth = unit.path.count("/") + 2  # "article/1" → "article/1/paragraph/1"
     rows = session.scalars(
         select(LawArticle).where(LawArticle.revision_id == unit.revision_id,
                                  LawArticle.path.startswith(unit.path + "/", autoescape=True))
         .order_by(LawArticle.position)
     ).all()  # fmt: skip
-    return [r for r in rows if r.path.count("/") == depth - 1]
+    return [r for r in rows if r.path.count("/") == depth]
 
 
 def _like(column: object, word: str) -> object:
