@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 def _include_routes(app: FastAPI) -> None:
     from tsunagu.catalog import api as catalog_api
     from tsunagu.catalog import ckan_api
+    from tsunagu.registries.address import api as address_api
     from tsunagu.registries.corporations import api as corporations_api
     from tsunagu.registries.laws import api as laws_api
     from tsunagu.web import apidocs, health, pages
@@ -75,6 +76,7 @@ def _include_routes(app: FastAPI) -> None:
     apidocs.install(app)
     app.include_router(ckan_api.router)
     app.include_router(catalog_api.router)
+    app.include_router(address_api.router)
     app.include_router(corporations_api.router)
     app.include_router(laws_api.router)
     pages.install(app)  # routes, /static and HTML error pages

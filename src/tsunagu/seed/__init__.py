@@ -12,6 +12,7 @@ Sources (``tsunagu seed --only NAME``), loaded in this order:
 ``standards``      推奨データセット / 自治体標準オープンデータセット schemas with data dictionaries
 ``corporations``   法人番号: NTA sample files (CSV Shift_JIS/Unicode, XML) and gBizINFO answers
 ``laws``           法令: e-Gov 法令API v2 answers (個人情報の保護に関する法律 and its list)
+``address``        アドレス・ベース・レジストリ: ABR files (towns, residences, parcels, positions)
 
 Every step is idempotent (see :mod:`tsunagu.seed.writer`); each source commits on its own when
 given an Engine, so an interrupted load keeps what finished.
@@ -30,8 +31,10 @@ from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from tsunagu.catalog import Dataset, Source, ensure_licenses
+from tsunagu.registries.address import has_address_data
 
 from . import registers, sources
+from .address import load_address
 from .ckan import package_to_record, unwrap
 from .codelists import all_code_lists, write_code_list
 from .portals import read_portals
@@ -202,6 +205,7 @@ SEED_SOURCES: dict[str, Callable[[Bind, bool], Counts]] = {
     "standards": _load_standards,
     "corporations": registers.load_corporations,
     "laws": registers.load_laws,
+    "address": load_address,
 }
 
 
@@ -231,8 +235,14 @@ def load_seed(
 
 
 def seed_if_empty(engine: Bind, progress: bool = False) -> dict[str, int]:
-    """Load the seed on first start; an installation that has any dataset is left as it is."""
+    """Load the seed on first start; an installation that has any dataset is left as it is.
+
+    The one exception: an installation seeded before the address registry existed gets the
+    ABR files on its next start (the import is checkpointed, so this happens once).
+    """
     with _session(engine) as session:
         if session.scalar(select(Dataset.pk).limit(1)) is not None:
-            return {}
+            if has_address_data(session):
+                return {}
+            return load_seed(engine, only=("address",), progress=progress)
     return load_seed(engine, progress=progress)

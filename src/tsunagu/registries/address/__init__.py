@@ -8,6 +8,7 @@ from .csvfile import RowError
 from .errors import AddressImportError
 from .importer import FileReport, import_files
 from .reading import (
+    has_address_data,
     iter_blocks,
     iter_municipalities,
     iter_parcels,
@@ -21,6 +22,7 @@ __all__ = [
     "AddressImportError",
     "FileReport",
     "RowError",
+    "has_address_data",
     "import_files",
     "iter_blocks",
     "iter_municipalities",

@@ -23,6 +23,7 @@ from .models import (
     POSITIONS_OF,
     Kind,
     block,
+    import_file,
     municipality,
     parcel,
     prefecture,
@@ -31,6 +32,11 @@ from .models import (
 )
 
 STREAM_BATCH = 5000
+
+
+def has_address_data(session: Session) -> bool:
+    """True once any ABR file has been imported."""
+    return session.execute(select(import_file.c.sha256).limit(1)).first() is not None
 
 
 def today() -> date:
