@@ -259,3 +259,30 @@ def laws_import(files: tuple[str, ...]) -> None:
             for problem in report.problems:
                 click.echo(f"{name}: {problem}", err=True)
             click.echo(report.summary())
+
+
+@main.group()
+def address() -> None:
+    """Address base registry (アドレス・ベース・レジストリ): import ABR files."""
+
+
+@address.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--max-errors", default=50, show_default=True, help="Broken rows to print per file.")
+@_plain_errors
+def address_import(paths: tuple[str, ...], max_errors: int) -> None:
+    """Import ABR PATHS (zipped or plain CSV) — each CSV in one transaction, resumable."""
+    from pathlib import Path
+
+    from tsunagu.registries.address import FileReport, import_files
+
+    def report(file: FileReport) -> None:
+        for error in file.errors[:max_errors]:
+            click.echo(f"{file.label}:{error.line}: {error.message}", err=True)
+        if len(file.errors) > max_errors:
+            more = len(file.errors) - max_errors
+            click.echo(f"{file.label}: … {more} more broken rows", err=True)
+        click.echo(file.summary())
+
+    with _engine(_settings()) as engine:
+        import_files(engine, [Path(p) for p in paths], progress=True, on_file=report)
