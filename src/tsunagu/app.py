@@ -68,6 +68,7 @@ def _include_routes(app: FastAPI) -> None:
     from tsunagu.catalog import api as catalog_api
     from tsunagu.catalog import ckan_api
     from tsunagu.registries.address import api as address_api
+    from tsunagu.registries.address.geocoder import api as geocoder_api
     from tsunagu.registries.corporations import api as corporations_api
     from tsunagu.registries.laws import api as laws_api
     from tsunagu.web import apidocs, health, pages
@@ -77,6 +78,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(ckan_api.router)
     app.include_router(catalog_api.router)
     app.include_router(address_api.router)
+    app.include_router(geocoder_api.router)
     app.include_router(corporations_api.router)
     app.include_router(laws_api.router)
     pages.install(app)  # routes, /static and HTML error pages

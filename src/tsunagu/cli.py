@@ -286,3 +286,28 @@ def address_import(paths: tuple[str, ...], max_errors: int) -> None:
 
     with _engine(_settings()) as engine:
         import_files(engine, [Path(p) for p in paths], progress=True, on_file=report)
+
+
+@address.command("geocode")
+@click.argument("addresses", nargs=-1)
+@click.option("--target", type=click.Choice(["all", "residential", "parcel"]), default="all",
+              show_default=True, help="住居表示 (residential), 地番 (parcel) or both.")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["json", "ndjson", "csv", "geojson"]),
+              default="json", show_default=True, help="abr-geocoder's output format.")  # fmt: skip
+@_plain_errors
+def address_geocode(addresses: tuple[str, ...], target: str, fmt: str) -> None:
+    """Geocode ADDRESSES, or one address per line on stdin, streaming the results."""
+    from tsunagu.db import make_sessionmaker
+    from tsunagu.registries.address.geocoder import build_index
+    from tsunagu.registries.address.geocoder.commands import geocode_stream, read_lines
+    from tsunagu.registries.address.geocoder.dbsource import DbAddressSource
+    from tsunagu.registries.address.geocoder.matcher import Geocoder
+
+    with _engine(_settings()) as engine:
+        geocoder = Geocoder(build_index(DbAddressSource(make_sessionmaker(engine))))
+    lines = iter(addresses) if addresses else read_lines(click.get_text_stream("stdin"))
+    out = click.get_text_stream("stdout")
+    for chunk in geocode_stream(geocoder, lines, target, fmt):
+        out.write(chunk)
+        if fmt == "ndjson":  # a pipe reader sees each result as soon as it is ready
+            out.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from tsunagu.registries.address.geocoder.index import (
@@ -35,7 +35,7 @@ _REST_UNIT = re.compile(r"(?<=[0-9])(?:番地|号)")
 _REST_LEAD = re.compile(r"[\s0-9\-のノ番地号]+")
 
 
-class MatchLevel(str, Enum):
+class MatchLevel(StrEnum):
     """abr-geocoder's match levels, coarsest first."""
 
     UNKNOWN = "unknown"
