@@ -305,8 +305,8 @@ def address_geocode(addresses: tuple[str, ...], target: str, fmt: str) -> None:
 
     with _engine(_settings()) as engine:
         geocoder = Geocoder(build_index(DbAddressSource(make_sessionmaker(engine))))
-    lines = iter(addresses) if addresses else read_lines(click.get_text_stream("stdin"))
-    out = click.get_text_stream("stdout")
+    lines = iter(addresses) if addresses else read_lines(sys.stdin)
+    out = sys.stdout
     for chunk in geocode_stream(geocoder, lines, target, fmt):
         out.write(chunk)
         if fmt == "ndjson":  # a pipe reader sees each result as soon as it is ready
