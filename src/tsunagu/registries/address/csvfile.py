@@ -148,7 +148,9 @@ class RowReader:
                 f"{self.source.label}: the file is truncated or damaged ({exc})"
             ) from exc
         except UnicodeDecodeError as exc:
-            raise AddressImportError(f"{self.source.label}: not UTF-8 text ({exc.reason})") from exc
+            raise AddressImportError(
+                f"{self.source.label}: not UTF-8 text, or damaged ({exc.reason})"
+            ) from exc
         except csv.Error as exc:
             raise AddressImportError(f"{self.source.label}: unreadable CSV ({exc})") from exc
 

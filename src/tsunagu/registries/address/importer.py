@@ -55,6 +55,7 @@ class FileReport:
     unchanged: int = 0
     withdrawn: int = 0
     superseded: int = 0  # rows of municipalities a newer file already holds
+    duplicates: int = 0  # lines repeating an earlier line's key (the later line wins)
     events: int = 0
     errors: list[RowError] = field(default_factory=list)
 
@@ -65,6 +66,7 @@ class FileReport:
             f"{self.label} ({self.kind}, {self.file_date}): {self.rows} rows, "
             f"{self.inserted} new, {self.changed} changed, {self.unchanged} unchanged, "
             f"{self.withdrawn} withdrawn, {self.superseded} superseded, "
+            f"{self.duplicates} duplicate keys, "
             f"{len(self.errors)} broken, {self.events} events"
         )
 
@@ -149,12 +151,14 @@ class _FileImport:
             ).all()
         )
         self.fresh: set[str] = set()  # municipalities loaded for the first time by this file
-        self.existing: dict[str, dict[Key, Row]] = {}  # current rows of the others
-        self.seen: dict[str, set[Key]] = {}
+        self.incoming: dict[str, dict[Key, Row]] = {}  # rows of the others, compared at the end
+        self.keys_seen: set[Key] = set()
         self.inserts: list[Row] = []
         self.updates: list[Row] = []
         self.events: list[Event] = []
-        self.session = Session(bind=conn)
+        # The outbox is written through a Session on the file's connection; its own savepoint
+        # is released (committed into the file's transaction) when the file is done.
+        self.session = Session(bind=conn, join_transaction_mode="create_savepoint")
         self.provenance = {"source_file": source.path.name, "source_date": source.file_date}
 
     def run(self) -> FileReport:
@@ -170,9 +174,10 @@ class _FileImport:
                 self._take(item)
                 if len(self.inserts) >= BATCH or len(self.updates) >= BATCH:
                     self._flush()
-        self._withdraw_missing()
         self._flush()
+        self._compare()
         self._record_sources()
+        self.session.commit()
         self.session.close()
         return self.report
 
@@ -183,52 +188,52 @@ class _FileImport:
             self.report.superseded += 1
             return
         item.update(self.provenance, withdrawn_date=None)
+        key = tuple(item[k] for k in self.kind.keys)
+        # Real ABR files repeat some keys (e.g. 和歌山県 2026: 10 町字 twice, the later line with
+        # the corrected flag); the later line wins, as it does for the database upsert.
+        duplicate = key in self.keys_seen
+        self.keys_seen.add(key)
+        self.report.duplicates += duplicate
         if previous is None:
             self.fresh.add(lg_code)
             self.inserts.append(item)
-            self.report.inserted += 1
+            self.report.inserted += not duplicate
             return
-        current = self.existing.get(lg_code)
-        if current is None:
-            current = self.existing[lg_code] = self._load(lg_code)
-            self.seen[lg_code] = set()
-        key = tuple(item[k] for k in self.kind.keys)
-        if key in self.seen[lg_code]:  # a duplicate line: the later one wins, no second event
-            self.updates.append(item)
-            return
-        self.seen[lg_code].add(key)
-        old = current.get(key)
-        if old is None:
-            self.inserts.append(item)
-            self.report.inserted += 1
-            self._event("new", key, None, item)
-        elif any(old[f] != item[f] for f in self.kind.fields) or old["withdrawn_date"]:
-            self.updates.append(item)
-            self.report.changed += 1
-            abolished = item.get("ablt_date") and not old.get("ablt_date")
-            self._event("abolished" if abolished else "changed", key, old, item)
-        else:
-            self.report.unchanged += 1
-            if (
-                old["source_file"] != item["source_file"]
-                or old["source_date"] != item["source_date"]
-            ):
-                self.updates.append(item)  # same content, newer provenance
+        # Municipalities already loaded are compared once the whole file is read, so a
+        # duplicate line is compared as the final version, not twice.
+        self.incoming.setdefault(lg_code, {})[key] = item
+
+    def _compare(self) -> None:
+        """New, changed and withdrawn rows of the municipalities that were loaded before."""
+        for lg_code, incoming in self.incoming.items():
+            current = self._load(lg_code)
+            for key, item in incoming.items():
+                old = current.get(key)
+                if old is None:
+                    self.inserts.append(item)
+                    self.report.inserted += 1
+                    self._event("new", key, None, item)
+                elif any(old[f] != item[f] for f in self.kind.fields) or old["withdrawn_date"]:
+                    self.updates.append(item)
+                    self.report.changed += 1
+                    abolished = item.get("ablt_date") and not old.get("ablt_date")
+                    self._event("abolished" if abolished else "changed", key, old, item)
+                else:
+                    self.report.unchanged += 1
+                    if (old["source_file"], old["source_date"]) != (
+                        item["source_file"], item["source_date"],
+                    ):  # fmt: skip
+                        self.updates.append(item)  # same content, newer provenance
+            for key, row in current.items():
+                if key not in incoming and row["withdrawn_date"] is None:
+                    self.updates.append(row | {"withdrawn_date": self.source.file_date})
+                    self.report.withdrawn += 1
+                    self._event("abolished", key, row, None)
+            self._flush()
 
     def _load(self, lg_code: str) -> dict[Key, Row]:
         rows = self.conn.execute(select(self.table).where(self.table.c.lg_code == lg_code))
         return {tuple(r[k] for k in self.kind.keys): dict(r) for r in rows.mappings()}
-
-    def _withdraw_missing(self) -> None:
-        for lg_code, current in self.existing.items():
-            seen = self.seen[lg_code]
-            for key, row in current.items():
-                if key in seen or row["withdrawn_date"] is not None:
-                    continue
-                after = row | {"withdrawn_date": self.source.file_date}
-                self.updates.append(after)
-                self.report.withdrawn += 1
-                self._event("abolished", key, row, None)
 
     def _event(self, change: str, key: Key, before: Row | None, after: Row | None) -> None:
         if self.kind.is_position:
@@ -268,13 +273,13 @@ class _FileImport:
                 insert(import_source),
                 [{"kind": self.kind.name, "lg_code": lg} | values for lg in sorted(self.fresh)],
             )
-        if self.existing:
+        if self.incoming:
             self.conn.execute(
                 update(import_source)
                 .where(import_source.c.kind == self.kind.name,
                        import_source.c.lg_code == bindparam("b_lg_code"))
                 .values(values),
-                [{"b_lg_code": lg} for lg in sorted(self.existing)],
+                [{"b_lg_code": lg} for lg in sorted(self.incoming)],
             )  # fmt: skip
 
 

@@ -101,8 +101,12 @@ def _iter(
         query = query.where(area)
     query = query.order_by(*(table.c[k] for k in kind.keys))
     result = session.execute(query.execution_options(yield_per=STREAM_BATCH))
-    for row in result.mappings():
-        yield as_dict(row, kind.keys)
+    try:
+        for row in result.mappings():
+            yield as_dict(row, kind.keys)
+    finally:
+        # A caller that stops early must not leave PostgreSQL's server-side cursor open.
+        result.close()
 
 
 def iter_prefectures(session: Session, as_of: date | None = None) -> Iterator[dict[str, Any]]:
