@@ -1,0 +1,136 @@
+"""Geocoding against the real ABR files: each writing style, levels, output, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from tsunagu.registries.address.geocoder import Geocoder
+
+KIOI = {"lg_code": "131016", "machiaza_id": "0056000", "oaza_cho": "紀尾井町"}
+HONKOMAGOME = {"lg_code": "131059", "oaza_cho": "本駒込", "blk_num": "28", "rsdt_num": "16"}
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "東京都文京区本駒込2丁目28番16号",
+        "東京都文京区本駒込二丁目二十八番十六号",
+        "東京都文京区本駒込２－２８－１６",
+        "東京都文京区本駒込2-28-16",
+        "東京都文京区本駒込２ー２８ー１６",
+        "東京都文京区本駒込2‐28‐16",
+        "文京区本駒込2-28-16",
+        "東京都 文京区 本駒込 2-28-16",
+        "東京都文京区本駒込2丁目28-16",
+    ],
+)
+def test_every_writing_of_one_residence_matches_it(geocoder: Geocoder, written: str) -> None:
+    result = geocoder.geocode(written)
+    assert result.match_level == "residential_detail"
+    assert {k: getattr(result, k) for k in HONKOMAGOME} == HONKOMAGOME
+    assert result.chome == "二丁目" or result.chome == "２丁目" or result.chome
+    assert result.others == []
+
+
+def test_building_names_and_rooms_are_kept_in_others(geocoder: Geocoder) -> None:
+    result = geocoder.geocode("和歌山県和歌山市葵町1-2　葵ビル 302号室")
+    assert result.match_level == "residential_detail"
+    assert result.others == ["葵ビル 302号室"]
+    assert result.output == "和歌山県和歌山市葵町1-2 葵ビル 302号室"
+
+
+def test_town_without_residence_data_stops_at_machiaza(geocoder: Geocoder) -> None:
+    result = geocoder.geocode("東京都千代田区紀尾井町1-3")
+    assert result.match_level == "machiaza"
+    assert {k: getattr(result, k) for k in KIOI} == KIOI
+    assert result.others == ["1-3"]
+
+
+def test_parcels_in_yakushima(geocoder: Geocoder) -> None:
+    result = geocoder.geocode("鹿児島県熊毛郡屋久島町安房1番地")
+    assert result.match_level == "parcel"
+    assert result.prc_id == "000010000000000"
+    assert result.prc_num1 == "1"
+
+
+def test_parcel_target_skips_residences(geocoder: Geocoder) -> None:
+    result = geocoder.geocode("和歌山市葵町1-2", target="residential")
+    assert result.match_level == "residential_detail"
+    result = geocoder.geocode("和歌山市葵町1-2", target="parcel")
+    assert result.match_level == "machiaza"
+
+
+@pytest.mark.parametrize(
+    ("written", "city", "town"),
+    [
+        ("北海道ニセコ町字富士見55番地", "ニセコ町", "富士見"),  # 郡 omitted
+        ("京都府与謝郡伊根町日出651", "伊根町", "日出"),  # 字 omitted
+        ("岐阜県不破郡関ｹ原町関ヶ原3132-3", "関ケ原町", "関ケ原"),  # ケ/ヶ, half-width
+        ("大阪府茨木市平田1-8-20", "茨木市", "平田"),  # 丁目 hyphenated
+        ("京都府京都市東山区本町22丁目742", "京都市", "本町"),
+        ("伏見区淀美豆町1244", "京都市", "淀美豆町"),  # 京都市 and 京都府 omitted
+        ("京都府京都市上京区烏丸通上立売上る相国寺門前町647", "京都市", "相国寺門前町"),
+        ("北海道札幌市西区八軒７条東１丁目１－１", "札幌市", "八軒七条東"),
+        ("神奈川県鎌倉市山之内189", "鎌倉市", "山ノ内"),
+        ("新潟県小千谷市大字籔川41", "小千谷市", "薮川"),
+    ],
+)
+def test_variant_styles_reach_the_town(
+    geocoder: Geocoder, written: str, city: str, town: str
+) -> None:
+    result = geocoder.geocode(written)
+    assert result.city == city
+    assert (result.oaza_cho or result.koaza or "").replace("大字", "").replace("藪", "薮") in (
+        town,
+        town.replace("薮", "藪"),
+    ) or town in (result.oaza_cho or "") + (result.koaza or "")
+
+
+def test_chome_written_either_way_matches_either_abr_spelling(geocoder: Geocoder) -> None:
+    # 中央区 writes 丁目 as "１丁目" in ABR, 千代田区 as "一丁目"
+    chuo = geocoder.geocode("東京都中央区銀座一丁目1")
+    chiyoda = geocoder.geocode("東京都千代田区内幸町1丁目1")
+    assert chuo.lg_code == "131024" and chuo.chome and chuo.machiaza_id == "0004001"
+    assert chiyoda.lg_code == "131016" and chiyoda.machiaza_id == "0001001"
+
+
+def test_ambiguous_city_gives_a_lower_level_not_a_wrong_one(geocoder: Geocoder) -> None:
+    result = geocoder.geocode("府中市")  # 東京都 and 広島県 both have one
+    assert result.match_level == "unknown"
+    assert result.lg_code is None
+    tokyo = geocoder.geocode("東京都府中市")
+    assert tokyo.match_level == "city" and tokyo.lg_code == "132063"
+
+
+def test_city_level_keeps_the_rest(geocoder: Geocoder) -> None:
+    result = geocoder.geocode("千代田区")
+    assert result.match_level == "city"
+    assert result.output == "東京都千代田区"
+    assert result.others == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "   ",
+        "\x00\x01\x02",
+        "😀🏠",
+        "hello world",
+        "1600 Pennsylvania Ave",
+        "x" * 10_240,
+        "東京都" * 3000,
+        "\ufeff\u200b",
+        "-----",
+        "番地番地番地",
+    ],
+)
+def test_bad_input_gives_a_result_never_an_error(geocoder: Geocoder, bad: str) -> None:
+    result = geocoder.geocode(bad)
+    assert result.match_level in ("unknown", "prefecture")
+    assert result.input == bad
+
+
+def test_unknown_target_is_an_error(geocoder: Geocoder) -> None:
+    with pytest.raises(ValueError, match="target"):
+        geocoder.geocode("東京都", target="everything")
