@@ -68,7 +68,7 @@ def test_accept_header_picks_csv(client: TestClient, loaded: Session) -> None:
         ("/api/v1/corporations?name=", 422),
         ("/api/v1/corporations?name=株式会社", 200),
         ("/api/v1/corporations?name=x&match=regex", 422),
-        ("/api/v1/corporations?name=%00", 200),
+        ("/api/v1/corporations?name=%00", 422),
         ("/api/v1/corporations/diff?from=2020-01-01&to=2019-01-01", 422),
         ("/api/v1/corporations/diff?from=yesterday&to=2019-01-01", 422),
         ("/api/v1/corporations/diff?to=2019-01-01", 422),

@@ -48,8 +48,8 @@ def test_xml_round_trip_imports_the_same_units(loaded: Session) -> None:
 
 
 def test_xml_without_file_name_id_derives_the_law_id(session: Session) -> None:
-    xml = ('<Law Era="Heisei" Year="15" Num="057" LawType="Act" Lang="ja"><LawNum>平成十五年法律第五十七号'
-           '</LawNum><LawBody><LawTitle>個人情報の保護に関する法律</LawTitle><MainProvision>'
+    xml = ('<Law Era="Heisei" Year="15" Num="057" LawType="Act" Lang="ja"><LawNum>'
+           '平成十五年法律第五十七号</LawNum><LawBody><LawTitle>個人情報の保護に関する法律</LawTitle><MainProvision>'
            '<Article Num="1"><ArticleTitle>第一条</ArticleTitle><Paragraph Num="1"><ParagraphNum/>'
            '<ParagraphSentence><Sentence>目的。</Sentence></ParagraphSentence></Paragraph>'
            '</Article></MainProvision></LawBody></Law>')  # fmt: skip
@@ -104,9 +104,12 @@ def test_search_by_title_and_keyword(client: TestClient, loaded: Session) -> Non
         ("/api/v1/laws?q=", 422),
         ("/api/v1/laws?q=%20", 422),
         ("/api/v1/laws?q=%25_", 200),
+        ("/api/v1/laws?q=%00", 422),
     ],
 )
-def test_bad_input_is_problem_json(client: TestClient, loaded: Session, url: str, status: int) -> None:
+def test_bad_input_is_problem_json(
+    client: TestClient, loaded: Session, url: str, status: int
+) -> None:
     response = client.get(url)
     assert response.status_code == status, response.text
     if status >= 400:

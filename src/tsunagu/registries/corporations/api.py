@@ -20,7 +20,18 @@ from tsunagu.kernel import ValidationProblem
 from . import nta, services
 from .models import CorporationRecord
 
-router = APIRouter(prefix="/api/v1/corporations", tags=["Corporate registry (法人番号)"])
+
+def _reject_nul(request: Request) -> None:
+    # PostgreSQL cannot compare text with NUL; answer 422 instead of failing in the database.
+    if "\x00" in request.url.path or any("\x00" in v for v in request.query_params.values()):
+        raise ValidationProblem("the request URL contains a NUL character")
+
+
+router = APIRouter(
+    prefix="/api/v1/corporations",
+    tags=["Corporate registry (法人番号)"],
+    dependencies=[Depends(_reject_nul)],
+)
 SessionDep = Annotated[Session, Depends(get_session)]
 PROBLEM = {"description": "Problem (RFC 9457)", "content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 422: PROBLEM, 429: PROBLEM}

@@ -43,7 +43,7 @@ def link_addresses(session: Session, resolver: Resolver | None = None) -> int:
                CorporationRecord.lg_code.is_not(None))
     ).all()  # fmt: skip
     for row_id, lg_code, street in rows:
-        machiaza = resolver(session, lg_code, street)
+        machiaza = resolver(session, str(lg_code), str(street))
         if machiaza:
             session.execute(
                 update(CorporationRecord).where(CorporationRecord.id == row_id)

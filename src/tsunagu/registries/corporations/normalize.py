@@ -8,6 +8,7 @@ and 「(株)日立製作所」 share the key 「日立製作所」.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -49,6 +50,7 @@ def furigana_key(furigana: str) -> str:
     return _DROP_RE.sub("", fold(furigana))
 
 
+@functools.lru_cache(maxsize=4096)  # about 1,900 municipalities, millions of rows
 def lg_code(prefecture_code: str, city_code: str) -> str | None:
     """The 6-digit 全国地方公共団体コード (with its check digit) of NTA's 2+3 digit codes."""
     base = prefecture_code + city_code
