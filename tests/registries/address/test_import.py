@@ -1,4 +1,4 @@
-"""Importing real ABR files: provenance, newest wins, as-of, re-import, events, bad input, resume."""
+"""Importing real ABR files: provenance, newest wins, as-of, re-import, events, bad rows, resume."""
 
 from __future__ import annotations
 

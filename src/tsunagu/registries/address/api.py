@@ -32,7 +32,8 @@ from .schemas import (
 
 def _reject_nul(request: Request) -> None:
     # PostgreSQL cannot compare text with NUL; answer 422 instead of failing in the database.
-    if "\x00" in request.url.path or "\x00" in str(request.query_params):
+    values = [request.url.path, *request.path_params.values(), *request.query_params.values()]
+    if any("\x00" in str(v) for v in values):
         raise ValidationProblem("the request URL contains a NUL character")
 
 
