@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Dialect, Engine, Table, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
@@ -284,19 +285,46 @@ class _FileImport:
 
 
 def _upsert(conn: Connection, table: Table, keys: tuple[str, ...], rows: list[Row]) -> None:
-    """Insert rows; a key seen twice in one file keeps the later line (ON CONFLICT UPDATE)."""
-    if conn.dialect.name == "postgresql":
+    """Insert rows; a key seen twice in one file keeps the later line (ON CONFLICT UPDATE).
+
+    The statement is compiled once and run through the driver's executemany: SQLAlchemy's
+    per-row parameter processing was a third of the national import's time.
+    """
+    sql, order = _upsert_sql(conn.dialect, table, keys)
+    if order is None:  # PostgreSQL: named parameters, dates passed as dates
+        names = [c.name for c in table.c]
+        conn.exec_driver_sql(sql, [{n: r.get(n) for n in names} for r in rows])
+        return
+    # SQLite: positional parameters; dates as ISO text, the storage format of SQLAlchemy's Date
+    conn.exec_driver_sql(
+        sql,
+        [tuple(_iso(r.get(n)) for n in order) for r in rows],
+    )
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+@cache
+def _upsert_sql(
+    dialect: Dialect, table: Table, keys: tuple[str, ...]
+) -> tuple[str, tuple[str, ...] | None]:
+    if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif conn.dialect.name == "sqlite":
+    elif dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
     else:  # pragma: no cover - tsunagu runs on SQLite and PostgreSQL only
-        raise AddressImportError(f"unsupported database {conn.dialect.name}")
+        raise AddressImportError(f"unsupported database {dialect.name}")
     stmt = dialect_insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c[k] for k in keys],
         set_={c.name: stmt.excluded[c.name] for c in table.c if c.name not in keys},
     )
-    conn.execute(stmt, rows)
+    compiled = stmt.compile(dialect=dialect)
+    if dialect.name == "sqlite":
+        return str(compiled), tuple(compiled.positiontup or ())
+    return str(compiled), None
 
 
 def _update(conn: Connection, table: Table, keys: tuple[str, ...], rows: list[Row]) -> None:
