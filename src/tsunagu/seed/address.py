@@ -18,11 +18,12 @@ from tsunagu.registries.address import import_files
 from .sources import DATA
 
 ABR = DATA / "abr-data"
+SLICES = DATA / "abr-geocoder-v1-slices"
 CURRENT_PREFS = ("13", "30", "45")
 
 
 def address_files() -> list[Path]:
-    """The shipped ABR files in import order."""
+    """The shipped ABR files in import order (each blockList.json gives two sources)."""
     return [
         ABR / "mt_pref_all.csv.zip",
         ABR / "mt_pref_pos_all.csv.zip",
@@ -35,6 +36,7 @@ def address_files() -> list[Path]:
         *(ABR / f"mt_rsdtdsp_rsdt_pos_pref{p}.csv.zip" for p in ("13", "30")),
         ABR / "mt_parcel_city465054.csv.zip",
         ABR / "mt_parcel_pos_city465054.csv.zip",
+        *sorted(SLICES.rglob("blockList.json")),  # 住居表示 街区 of four 東京都 町字
     ]
 
 

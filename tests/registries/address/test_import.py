@@ -13,6 +13,7 @@ from tsunagu.db import events_for
 from tsunagu.registries.address import (
     AddressImportError,
     import_files,
+    iter_blocks,
     iter_municipalities,
     iter_residences,
     iter_towns,
@@ -238,3 +239,19 @@ def test_municipalities_and_prefectures_with_positions(connection: Connection) -
     cities = list(iter_municipalities(session, ["130001"]))
     chiyoda = next(c for c in cities if c["lg_code"] == "131016")
     assert chiyoda["city"] == "千代田区" and chiyoda["rep_lat"] is not None
+
+
+def test_abr_geocoder_block_lists_load_as_blocks_with_positions(connection: Connection) -> None:
+    slices = ABR / "abr-geocoder-v1-test-dataset" / "dataset" / "tokyo" / "chiyoda"
+    paths = [slices / "kioicho" / "blockList.json", slices / "kudanminami/1chome/blockList.json"]
+    reports = import_files(connection, paths)
+    assert [(r.kind, r.rows) for r in reports] == [
+        ("mt_rsdtdsp_blk", 7), ("mt_rsdtdsp_blk_pos", 7),
+        ("mt_rsdtdsp_blk", 6), ("mt_rsdtdsp_blk_pos", 6),
+    ]  # fmt: skip
+    blocks = list(iter_blocks(Session(bind=connection), ["131016"]))
+    assert len(blocks) == 13
+    kioi = next(b for b in blocks if b["machiaza_id"] == "0056000" and b["blk_id"] == "001")
+    assert (kioi["blk_num"], kioi["city"]) == ("1", "千代田区")
+    assert (kioi["rep_lat"], kioi["rep_lon"]) == (35.679921, 139.737183)
+    assert all(r.skipped for r in import_files(connection, paths))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import migrated_engine
 from tsunagu.db import events_for
 from tsunagu.registries.address import (
+    iter_blocks,
     iter_municipalities,
     iter_parcels,
     iter_residences,
@@ -37,8 +38,12 @@ def test_loads_every_shipped_file_without_broken_rows(
 ) -> None:
     engine, counts = national
     assert all(Path(p).exists() for p in address_files())
-    assert counts["files"] == len(address_files()) == 63
-    assert counts["broken"] == 0 and counts["events"] == 0  # first loads emit no events
+    # 63 ABR CSVs and 4 blockList.json files (街区 rows and positions each)
+    assert len(address_files()) == 67 and counts["files"] == 71
+    assert counts["broken"] == 0
+    # First loads emit no events; only the second 千代田区 街区 slice adds 6 街区 to a
+    # municipality that already had some (from the first slice).
+    assert counts["events"] == 6
     assert counts["seconds"] < 240
     with Session(engine) as session:
         towns = session.scalar(select(func.count()).select_from(town))
@@ -80,11 +85,13 @@ def test_read_interface_streams_every_kind_with_positions(
         assert sum(p["rep_lon"] is not None for p in yakushima) > 80_000
         cities = list(iter_municipalities(session))
         assert len(cities) > 1_800
+        blocks = list(iter_blocks(session, ["130001"]))
+        assert len(blocks) == 64 and all(b["rep_lat"] for b in blocks)
 
 
 def test_reloading_the_seed_skips_every_file(national: tuple[Engine, dict[str, int]]) -> None:
     engine, _ = national
     again = load_address(engine)
-    assert again["skipped_files"] == again["files"] == 63 and again["rows"] == 0
+    assert again["skipped_files"] == again["files"] == 71 and again["rows"] == 0
     with Session(engine) as session:
-        assert events_for(session, "address.") == []
+        assert len(events_for(session, "address.")) == 6  # from the first load, none added

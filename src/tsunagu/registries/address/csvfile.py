@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from .errors import AddressImportError
 from .models import DATES, KINDS, Kind
@@ -69,13 +69,33 @@ class CsvSource:
     kind: Kind
     file_date: date
     sha256: str
+    partial: bool = False  # ABR distributions hold whole municipalities
 
     @property
     def label(self) -> str:
         return f"{self.path.name}:{self.member}" if self.member else self.path.name
 
+    def rows(self) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+        return iter(RowReader(self))
 
-def _sha256(path: Path) -> str:
+
+class Source(Protocol):
+    """Anything the importer can read: a kind, a file date, a content hash and rows."""
+
+    path: Path
+    member: str
+    kind: Kind
+    file_date: date
+    sha256: str
+    partial: bool  # holds only some rows of its municipalities: missing rows are not withdrawn
+
+    @property
+    def label(self) -> str: ...
+
+    def rows(self) -> Iterator[tuple[int, dict[str, Any] | RowError]]: ...
+
+
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -92,7 +112,7 @@ def open_sources(path: Path) -> list[CsvSource]:
     """The CSVs of a zip (or one plain CSV); raises :class:`AddressImportError` if unreadable."""
     if not path.is_file():
         raise AddressImportError(f"{path}: no such file")
-    sha = _sha256(path)
+    sha = sha256_of(path)
     if path.suffix.lower() == ".csv":
         kind = kind_of(path.name)
         if kind is None:

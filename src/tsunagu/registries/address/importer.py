@@ -18,7 +18,7 @@ Rules (docs/address-registry.md):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,9 +33,10 @@ from tqdm import tqdm
 from tsunagu.db import record_events
 from tsunagu.kernel import Event, naive_utcnow
 
-from .csvfile import CsvSource, RowError, RowReader, open_sources
+from .csvfile import RowError, Source, open_sources
 from .errors import AddressImportError
 from .models import Kind, import_file, import_source
+from .slices import open_block_list
 
 BATCH = 5000
 Key = tuple[str, ...]
@@ -81,12 +82,17 @@ def import_files(
 ) -> list[FileReport]:
     """Import ABR files (zips or CSVs) in the order given; one transaction per CSV.
 
+    An abr-geocoder v1 ``blockList.json`` (see :mod:`.slices`) is read as 街区 rows and positions.
+
     Raises :class:`AddressImportError` for a file that cannot be read at all; files before it
     stay imported.
     """
     reports = []
-    for path in paths:
-        for source in open_sources(Path(path)):
+    for path in map(Path, paths):
+        sources: Sequence[Source] = (
+            open_block_list(path) if path.suffix == ".json" else open_sources(path)
+        )
+        for source in sources:
             report = import_source_file(bind, source, progress=progress)
             reports.append(report)
             if on_file:
@@ -107,7 +113,7 @@ def _transaction(bind: Engine | Connection | Session) -> Iterator[Connection]:
 
 
 def import_source_file(
-    bind: Engine | Connection | Session, source: CsvSource, *, progress: bool = False
+    bind: Engine | Connection | Session, source: Source, *, progress: bool = False
 ) -> FileReport:
     """Import one CSV in one transaction (see the module docstring for the rules)."""
     with _transaction(bind) as conn:
@@ -137,7 +143,7 @@ def _plain(row: Row) -> Row:
 class _FileImport:
     """The state of one file's import: municipalities seen, rows buffered, events collected."""
 
-    def __init__(self, conn: Connection, source: CsvSource, progress: bool) -> None:
+    def __init__(self, conn: Connection, source: Source, progress: bool) -> None:
         self.conn = conn
         self.source = source
         self.kind: Kind = source.kind
@@ -163,7 +169,7 @@ class _FileImport:
         self.provenance = {"source_file": source.path.name, "source_date": source.file_date}
 
     def run(self) -> FileReport:
-        rows = RowReader(self.source)
+        rows = self.source.rows()
         with tqdm(desc=self.source.label, unit=" rows", disable=not self.progress,
                   leave=False, mininterval=0.5) as bar:  # fmt: skip
             for _line, item in rows:
@@ -225,7 +231,8 @@ class _FileImport:
                         item["source_file"], item["source_date"],
                     ):  # fmt: skip
                         self.updates.append(item)  # same content, newer provenance
-            for key, row in current.items():
+            missing = [] if self.source.partial else current.items()
+            for key, row in missing:
                 if key not in incoming and row["withdrawn_date"] is None:
                     self.updates.append(row | {"withdrawn_date": self.source.file_date})
                     self.report.withdrawn += 1
