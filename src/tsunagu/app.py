@@ -11,7 +11,7 @@ from tsunagu import __version__
 from tsunagu.db import Base, make_engine, make_sessionmaker
 from tsunagu.http import RateLimits, install_error_handlers, problem_response
 from tsunagu.http.middleware import Metrics, RequestMiddleware, configure_logging
-from tsunagu.kernel import PayloadTooLarge, Settings, load_settings
+from tsunagu.kernel import Problem, Settings, load_settings
 
 
 def all_metadata() -> MetaData:
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     _include_routes(app)
 
-    async def too_large(scope: Scope, problem: PayloadTooLarge) -> ASGIApp:
+    async def reject(scope: Scope, problem: Problem) -> ASGIApp:
         return problem_response(Request(scope), problem)
 
     app.add_middleware(
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         metrics=app.state.metrics,
         max_body_bytes=settings.max_body_bytes,
         behind_tls=settings.behind_tls,
-        on_too_large=too_large,
+        on_reject=reject,
     )
     return app
 

@@ -124,3 +124,14 @@ def test_api_docs_page_loads_its_assets_from_this_server(client: TestClient) -> 
         assert client.get(source).status_code == 200, source
     bundle = client.get("/docs-assets/swagger-ui-bundle.js").text
     assert '"5.' in bundle  # Swagger UI 5 renders OpenAPI 3.1
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/datasets?q=%00", "/api/3/action/package_search?q=a%00b", "/dataset?q=%00",
+     "/api/v1/datasets/x%00y"],
+)  # fmt: skip
+def test_nul_in_the_url_is_rejected_for_every_route(client: TestClient, url: str) -> None:
+    response = client.get(url, headers={"accept": "application/json"})
+    assert response.status_code in (409, 422), response.text
+    assert "NUL" in response.text

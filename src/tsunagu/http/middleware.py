@@ -8,11 +8,12 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tsunagu.kernel import PayloadTooLarge
+from tsunagu.kernel import PayloadTooLarge, Problem, ValidationProblem
 
 log = logging.getLogger("tsunagu.access")
 
@@ -56,13 +57,13 @@ class RequestMiddleware:
         metrics: Metrics,
         max_body_bytes: int,
         behind_tls: bool,
-        on_too_large: Callable[[Scope, PayloadTooLarge], Awaitable[ASGIApp]],
+        on_reject: Callable[[Scope, Problem], Awaitable[ASGIApp]],
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.behind_tls = behind_tls
-        self.on_too_large = on_too_large
+        self.on_reject = on_reject
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,11 +76,13 @@ class RequestMiddleware:
         path: str = scope["path"]
 
         declared = _header(scope, b"content-length")
+        problem: Problem | None = _nul_in_url(scope)
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
             problem = PayloadTooLarge(
                 f"request body is {declared} bytes; at most {self.max_body_bytes} allowed"
             )
-            responder = await self.on_too_large(scope, problem)
+        if problem is not None:
+            responder = await self.on_reject(scope, problem)
             await responder(scope, receive, self._wrap_send(send, status_holder, request_id, path))
             self._record(scope, status_holder["status"], start, request_id)
             return
@@ -133,6 +136,16 @@ class RequestMiddleware:
                 "client": (scope.get("client") or ("", 0))[0],
             },
         )
+
+
+def _nul_in_url(scope: Scope) -> Problem | None:
+    """A NUL in the decoded path or a query value: no route can use it, and PostgreSQL text
+    cannot hold it, so it is rejected here once for every route rather than failing later."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    decoded = [v for pair in parse_qsl(query, keep_blank_values=True) for v in pair]
+    if "\x00" in scope.get("path", "") or any("\x00" in v for v in decoded):
+        return ValidationProblem("the request URL contains a NUL character", field="url")
+    return None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
