@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from tsunagu.db import OutboxEvent, record_events
+from tsunagu.db import record_events
 from tsunagu.kernel import Event, Problem
 
 from . import gbizinfo, nta
@@ -232,27 +232,13 @@ def _store_batch(
         # Core executemany: the ORM's bulk path costs more than the whole raw load.
         session.connection().execute(insert(_table(CorporationRecord)), new)
     report.inserted += len(new)
-    report.events += _record(session, events)
+    report.events += record_events(session, events)
     return conflicts
 
 
 def _table(model: type[Any]) -> Table:
     table: Table = model.__table__
     return table
-
-
-def _record(session: Session, events: list[Event]) -> int:
-    """The outbox rows :func:`tsunagu.db.record_events` writes, as one executemany."""
-    if len(events) < 100:
-        return record_events(session, events)
-    # A full file makes one event per corporation; ORM objects per event would dominate.
-    rows = [
-        {"id": e.id, "topic": e.topic, "key": e.key, "data": dict(e.data),
-         "occurred_at": e.occurred_at, "recorded_at": e.occurred_at}
-        for e in events
-    ]  # fmt: skip
-    session.connection().execute(insert(_table(OutboxEvent)), rows)
-    return len(rows)
 
 
 def import_many(
