@@ -1,4 +1,4 @@
-"""Bulk, idempotent writes of seed records: Core ``insert()`` executemany in batches.
+"""Bulk, idempotent writes of catalog records (seed and harvest): ``insert()`` executemany.
 
 Idempotency rules (the same on every run and in any source order):
 
@@ -8,6 +8,8 @@ Idempotency rules (the same on every run and in any source order):
   ``metadata_modified`` is newer → replaced; otherwise left alone (also keeps later edits);
 * two records with the same ``name`` but different ids: the newer ``metadata_modified`` wins and
   the other is counted as *superseded*. A dataset created by a user (no source) is never replaced.
+* with ``revive=True`` (harvesting) a withdrawn (``state="deleted"``) dataset of the same id is
+  always replaced and so becomes active again: it reappeared at its source.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from tsunagu.accounts import Organization
-from tsunagu.catalog import (
+from tsunagu.kernel import naive_utcnow
+
+from .models import (
     DataElement,
     DataService,
     Dataset,
@@ -33,14 +37,11 @@ from tsunagu.catalog import (
     Distribution,
     Group,
     Source,
-    get_datasets,
-    reindex,
 )
-from tsunagu.catalog.search import unindex
-from tsunagu.catalog.text import sort_key
-from tsunagu.kernel import naive_utcnow
-
 from .records import DatasetRecord, GroupRecord, OrgRecord
+from .search import unindex
+from .services import get_datasets, reindex
+from .text import sort_key
 
 BATCH = 1000
 INDEX_BATCH = 500
@@ -139,20 +140,24 @@ class _Existing:
     name: str
     modified: datetime
     source_id: str | None
+    state: str = "active"
 
 
 def _existing(session: Session, records: list[DatasetRecord]) -> list[_Existing]:
-    cols = (Dataset.pk, Dataset.id, Dataset.name, Dataset.metadata_modified, Dataset.source_id)
+    cols = (
+        Dataset.pk, Dataset.id, Dataset.name, Dataset.metadata_modified, Dataset.source_id,
+        Dataset.state,
+    )  # fmt: skip
     rows: dict[int, _Existing] = {}
     for part in chunks(records, 500):
         for column, keys in (
             (Dataset.id, [r.id for r in part]),
             (Dataset.name, [r.name for r in part]),
         ):
-            for pk, did, name, modified, source_id in session.execute(
+            for pk, did, name, modified, source_id, state in session.execute(
                 select(*cols).where(column.in_(keys))
             ):
-                rows[pk] = _Existing(pk, did, name, modified, source_id)
+                rows[pk] = _Existing(pk, did, name, modified, source_id, state)
     return list(rows.values())
 
 
@@ -178,6 +183,7 @@ def write_datasets(
     *,
     progress: bool = False,
     label: str = "",
+    revive: bool = False,
 ) -> WriteStats:
     """Store ``records`` (unique names and ids) for ``source_id``; see the module rules."""
     stats = WriteStats()
@@ -196,7 +202,7 @@ def write_datasets(
             clash = by_name.get(rec.name)
             if clash is not None and clash.pk != same.pk:
                 stats.superseded += 1  # renamed onto another dataset's name: keep both as they are
-            elif rec.metadata_modified > same.modified:
+            elif rec.metadata_modified > same.modified or (revive and same.state != "active"):
                 to_replace.append((rec, same.pk))
             else:
                 stats.unchanged += 1
