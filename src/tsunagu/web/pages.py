@@ -17,7 +17,7 @@ from tsunagu.catalog import SearchQuery, get_dataset, search_datasets
 from tsunagu.http import get_session, rate_limit
 from tsunagu.kernel import BadRequest, NotFound
 
-from . import queries
+from . import address_pages, queries
 from .csrf import require_csrf
 from .i18n import LANGUAGES, negotiate, translator
 from .render import STATIC_DIR, html_problem, render, set_lang_cookie
@@ -33,6 +33,7 @@ _SAFE_NEXT = re.compile(r"^/(?![/\\])[^\s]*$")
 def install(app: FastAPI) -> None:
     """Add the site to an app: its routes, ``/static`` and HTML error pages for browsers."""
     app.include_router(router)
+    app.include_router(address_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # http/errors.py renders problems with this when a browser asks for a page.
     app.state.html_problem_renderer = html_problem

@@ -12,6 +12,7 @@ from tsunagu.registries.address.geocoder.matcher import (
     MatchLevel,
 )
 from tsunagu.registries.address.geocoder.normalize import clean, fold
+from tsunagu.registries.address.geocoder.service import app_geocoder
 from tsunagu.registries.address.geocoder.source import (
     AddressSource,
     FileAddressSource,
@@ -27,6 +28,7 @@ __all__ = [
     "GeocodeResult",
     "Geocoder",
     "MatchLevel",
+    "app_geocoder",
     "build_index",
     "clean",
     "fold",

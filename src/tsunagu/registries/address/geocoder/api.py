@@ -10,10 +10,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from tsunagu.kernel import ValidationProblem
-from tsunagu.registries.address.geocoder.dbsource import DbAddressSource
 from tsunagu.registries.address.geocoder.formats import MEDIA_TYPES, render
 from tsunagu.registries.address.geocoder.matcher import Geocoder
-from tsunagu.registries.address.geocoder.service import GeocoderCache
+from tsunagu.registries.address.geocoder.service import app_geocoder
 
 MAX_ADDRESS_CHARS = 10_000
 MAX_BATCH = 10_000
@@ -37,11 +36,7 @@ class GeocodeBatch(BaseModel):
 
 def geocoder_for(request: Request) -> Geocoder:
     """The app's geocoder over the registry database (built once, rebuilt after imports)."""
-    cache: GeocoderCache | None = getattr(request.app.state, "address_geocoder", None)
-    if cache is None:
-        cache = GeocoderCache(DbAddressSource(request.app.state.sessionmaker))
-        request.app.state.address_geocoder = cache
-    return cache.get()
+    return app_geocoder(request.app.state)
 
 
 def _check(address: str) -> str:

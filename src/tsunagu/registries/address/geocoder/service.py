@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from tsunagu.registries.address.geocoder.index import build_index
 from tsunagu.registries.address.geocoder.matcher import Geocoder
@@ -48,3 +49,14 @@ class GeocoderCache:
                 self._geocoder = Geocoder(index)
             self._checked = time.monotonic()
             return self._geocoder
+
+
+def app_geocoder(state: Any) -> Geocoder:
+    """The geocoder of an app (``app.state``), over its registry database; built once."""
+    from tsunagu.registries.address.geocoder.dbsource import DbAddressSource
+
+    cache: GeocoderCache | None = getattr(state, "address_geocoder", None)
+    if cache is None:
+        cache = GeocoderCache(DbAddressSource(state.sessionmaker))
+        state.address_geocoder = cache
+    return cache.get()
