@@ -98,10 +98,22 @@ def serve(host: str | None, port: int | None, seed: bool) -> None:
 
             seed_if_empty(engine, progress=True)
         app = create_app(settings, engine)
+        _warm_address_index(app)
         click.echo(f"tsunagu {__version__} serving at {settings.effective_base_url}/", err=True)
         uvicorn.run(
             app, host=settings.host, port=settings.port, log_level="warning", access_log=False
         )
+
+
+def _warm_address_index(app: Any) -> None:
+    """Build the geocoder's index in the background, so the first address search is fast."""
+    import threading
+
+    from tsunagu.registries.address.geocoder import app_geocoder
+
+    threading.Thread(
+        target=app_geocoder, args=(app.state,), name="address-index", daemon=True
+    ).start()
 
 
 @main.command()
@@ -131,6 +143,15 @@ def reindex() -> None:
             total = rebuild_search_index(session)
             session.commit()
         click.echo(f"reindexed {total} datasets")
+        if settings.search_engine == "tantivy":
+            from tqdm import tqdm
+
+            from tsunagu.catalog.search_tantivy import TantivySearch
+
+            search = TantivySearch.for_settings(settings)
+            with tqdm(total=total, desc="tantivy", unit="datasets", disable=None) as bar:
+                built = search.rebuild(engine, progress=bar.update)
+            click.echo(f"built the tantivy index of {built} datasets in {search.path}")
 
 
 @main.group()
