@@ -21,7 +21,8 @@ def all_metadata() -> MetaData:
     import tsunagu.db.outbox
     import tsunagu.registries.address.models
     import tsunagu.registries.corporations.models
-    import tsunagu.registries.laws.models  # noqa: F401
+    import tsunagu.registries.laws.models
+    import tsunagu.trust.models  # noqa: F401
 
     return Base.metadata
 
@@ -71,6 +72,7 @@ def _include_routes(app: FastAPI) -> None:
     from tsunagu.registries.address.geocoder import api as geocoder_api
     from tsunagu.registries.corporations import api as corporations_api
     from tsunagu.registries.laws import api as laws_api
+    from tsunagu.trust import api as trust_api
     from tsunagu.web import apidocs, health, pages
 
     app.include_router(health.router)
@@ -81,4 +83,5 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(geocoder_api.router)
     app.include_router(corporations_api.router)
     app.include_router(laws_api.router)
+    app.include_router(trust_api.router)
     pages.install(app)  # routes, /static and HTML error pages

@@ -62,6 +62,34 @@ class Settings(BaseSettings):
     log_json: bool = Field(True, description="Structured JSON logs on stderr.")
     search_max_rows: int = Field(1000, ge=1, description="Largest page size of a search.")
 
+    trust_dev_mode: bool = Field(
+        True,
+        description="Generate the platform CA, TSA and trust-list keys on first start with a "
+        "passphrase stored beside them (loud warning). Set false in production.",
+    )
+    trust_dir: Path | None = Field(
+        None, description="Directory of the CA keys and certificates; empty: data_dir/trust."
+    )
+    trust_key_passphrase: SecretStr = Field(
+        SecretStr(""), description="Passphrase that encrypts the private keys at rest."
+    )
+    trust_key_passphrase_file: Path | None = Field(
+        None, description="File holding the key passphrase (a KMS-style mounted key file)."
+    )
+    trust_instance: str = Field("JP", description="Instance code that starts every member id.")
+    trust_list_validity: int = Field(
+        3600, ge=60, description="Seconds a signed trust list stays valid after it is issued."
+    )
+    trust_log_vkey_file: Path | None = Field(
+        None, description="Transparency-log verifier key (C2SP vkey) to publish in the trust list."
+    )
+    tsa_url: str = Field(
+        "", description="External RFC 3161 TSA URL; empty: the embedded TSA at /tsa."
+    )
+    tsa_policy: str = Field(
+        "0.4.0.2023.1.1", description="Policy OID the embedded TSA puts in every token."
+    )
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
