@@ -83,5 +83,8 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(geocoder_api.router)
     app.include_router(corporations_api.router)
     app.include_router(laws_api.router)
+    from tsunagu.ledger.api import router as ledger_router
+
+    app.include_router(ledger_router)
     app.include_router(trust_api.router)
     pages.install(app)  # routes, /static and HTML error pages

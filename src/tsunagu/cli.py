@@ -98,6 +98,7 @@ def serve(host: str | None, port: int | None, seed: bool) -> None:
 
             seed_if_empty(engine, progress=True)
         app = create_app(settings, engine)
+        _trust_banner(app.state.settings)
         _warm_address_index(app)
         click.echo(f"tsunagu {__version__} serving at {settings.effective_base_url}/", err=True)
         uvicorn.run(
@@ -332,3 +333,149 @@ def address_geocode(addresses: tuple[str, ...], target: str, fmt: str) -> None:
         out.write(chunk)
         if fmt == "ndjson":  # a pipe reader sees each result as soon as it is ready
             out.flush()
+
+
+def _trust_banner(settings: Settings) -> None:
+    """Open (in development mode: create) the hub's trust material before serving."""
+    from tsunagu.trust import TrustError, open_hub
+
+    try:
+        open_hub(settings)
+    except TrustError as exc:  # the site still serves; /trust and /tsa answer 503
+        click.echo(f"trust services unavailable: {exc.detail}", err=True)
+        return
+    if settings.trust_dev_mode:
+        click.echo(
+            "WARNING: trust development mode: CA, TSA and trust-list keys were generated locally; "
+            "NOT FOR PRODUCTION (set TSUNAGU_TRUST_DEV_MODE=false)",
+            err=True,
+        )
+
+
+@main.group()
+def trust() -> None:
+    """Platform CA, node certificates and the signed trust list."""
+
+
+@trust.command("init-ca")
+@_plain_errors
+def trust_init_ca() -> None:
+    """Create the root and issuing CA, the TSA certificate and the trust-list signer."""
+    from tsunagu.trust import init_ca
+    from tsunagu.trust.services import trust_directory
+
+    settings = _settings()
+    hub = init_ca(settings)
+    click.echo(f"created platform CA in {trust_directory(settings)}")
+    click.echo(f"root: {hub.ca.root.subject.rfc4514_string()}")
+
+
+@trust.command("issue")
+@click.option("--csr", "csr_path", required=True, type=click.Path(dir_okay=False),
+              help="PKCS #10 request (PEM or DER).")  # fmt: skip
+@click.option("--member", required=True, help="Member id, e.g. JP/GOV/8000012010001/node1.")
+@click.option("--url", default="", help="The node's URL (published in the trust list).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the certificate here instead of stdout.")  # fmt: skip
+@_plain_errors
+def trust_issue(csr_path: str, member: str, url: str, out: str | None) -> None:
+    """Issue a node certificate (TLS server+client) for a registered member from a CSR."""
+    from pathlib import Path
+
+    from tsunagu.db import make_sessionmaker
+    from tsunagu.trust import issue_node_certificate
+    from tsunagu.trust.services import load_hub
+
+    settings = _settings()
+    hub = load_hub(settings)
+    with _engine(settings) as engine, make_sessionmaker(engine)() as session:
+        row = issue_node_certificate(session, hub, Path(csr_path).read_bytes(), member, url)
+        session.commit()
+    click.echo(f"issued serial {row.serial} to {row.member_id} until {row.not_after:%Y-%m-%d}",
+               err=True)  # fmt: skip
+    if out:
+        Path(out).write_text(row.certificate_pem, encoding="ascii")
+    else:
+        click.echo(row.certificate_pem, nl=False)
+
+
+@trust.command("revoke")
+@click.argument("serial")
+@click.option("--reason", default="unspecified", show_default=True,
+              help="unspecified, key_compromise, affiliation_changed, superseded, "
+              "cessation_of_operation.")  # fmt: skip
+@_plain_errors
+def trust_revoke(serial: str, reason: str) -> None:
+    """Revoke the certificate with hex SERIAL; it leaves the next trust list and enters the CRL."""
+    from tsunagu.db import make_sessionmaker
+    from tsunagu.trust import revoke_certificate
+
+    with _engine(_settings()) as engine, make_sessionmaker(engine)() as session:
+        row = revoke_certificate(session, serial, reason)
+        session.commit()
+    click.echo(f"revoked {row.serial} ({row.member_id}) at {row.revoked_at:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def _trust_list_token(settings: Settings, source: str | None) -> str:
+    """The trust list from a file, a URL, or (default) built and signed from the local hub."""
+    if source and source.startswith(("http://", "https://")):
+        import httpx
+
+        reply = httpx.get(source, timeout=10)
+        reply.raise_for_status()
+        return reply.text.strip()
+    if source:
+        from pathlib import Path
+
+        return Path(source).read_text(encoding="ascii").strip()
+    from tsunagu.db import make_sessionmaker
+    from tsunagu.trust.services import load_hub
+    from tsunagu.trust.trustlist import build_trust_list, sign_trust_list
+
+    hub = load_hub(settings)
+    with _engine(settings) as engine, make_sessionmaker(engine)() as session:
+        document = build_trust_list(
+            session, hub, base_url=settings.effective_base_url,
+            validity_seconds=settings.trust_list_validity, tsa_url=settings.tsa_url,
+            log_vkey_file=settings.trust_log_vkey_file,
+        )  # fmt: skip
+    return sign_trust_list(document, hub)
+
+
+@trust.command("show")
+@click.option("--from", "source", default=None, help="File or URL of a trust list (JWS).")
+@_plain_errors
+def trust_show(source: str | None) -> None:
+    """Print the trust list's document as JSON (no verification: see `trust verify`)."""
+    import json
+
+    from tsunagu.trust.jws import b64url_decode
+
+    token = _trust_list_token(_settings(), source)
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("not a compact JWS")
+    click.echo(json.dumps(json.loads(b64url_decode(parts[1])), ensure_ascii=False, indent=2))
+
+
+@trust.command("verify")
+@click.option("--from", "source", default=None, help="File or URL of a trust list (JWS).")
+@click.option("--anchor", type=click.Path(dir_okay=False), default=None,
+              help="Pinned root certificate (PEM); default: the local root-ca.pem.")  # fmt: skip
+@_plain_errors
+def trust_verify(source: str | None, anchor: str | None) -> None:
+    """Verify a trust list's signature, chain to the anchor and expiry; exit 2 if invalid."""
+    from pathlib import Path
+
+    from cryptography import x509
+
+    from tsunagu.trust import verify_trust_list
+    from tsunagu.trust.services import trust_directory
+
+    settings = _settings()
+    anchor_path = Path(anchor) if anchor else trust_directory(settings) / "root-ca.pem"
+    root = x509.load_pem_x509_certificate(anchor_path.read_bytes())
+    checked = verify_trust_list(_trust_list_token(settings, source), root)
+    members = len(checked.document.get("members", []))
+    click.echo(f"valid trust list of {checked.document['instance']}: {members} members, "
+               f"expires {checked.expires_at:%Y-%m-%dT%H:%M:%SZ}")  # fmt: skip

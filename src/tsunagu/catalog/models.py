@@ -273,3 +273,19 @@ class DatasetFacet(Base):
     )
     field: Mapped[str] = mapped_column(String(30), primary_key=True)
     value: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class SearchChange(Base):
+    """Change log of the search index: one row per dataset (re)indexed or unindexed.
+
+    Written by the indexer in the same transaction as the change, so a search engine outside the
+    database (tantivy) replays exactly the committed changes, in ``seq`` order, in every process.
+    """
+
+    __tablename__ = "search_change"
+    # AUTOINCREMENT: SQLite must never hand out a seq again once a row with it was deleted.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_pk: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(DateTime)

@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
-from tsunagu.kernel import ValidationProblem
+from tsunagu.kernel import ValidationProblem, naive_utcnow
 
 from .text import MAX_QUERY_CHARS, MAX_QUERY_TOKENS, index_tokens, query_tokens
 
@@ -130,6 +130,20 @@ class SearchBackend(Protocol):
     def title_order(self) -> str: ...
 
     def binary(self, column: str) -> str: ...
+
+
+class SearchEngine(Protocol):
+    """A search engine outside the database (see :mod:`tsunagu.catalog.search_tantivy`).
+
+    It answers :func:`search` for sessions whose ``info["search_engine"]`` names it, from the
+    same index documents, replaying the ``search_change`` log the indexer writes.
+    """
+
+    def search(self, session: Session, query: SearchQuery, max_rows: int) -> SearchResult: ...
+
+
+# Session.info key the composition root sets to a SearchEngine (absent: the database answers).
+SEARCH_ENGINE_KEY = "search_engine"
 
 
 class SqliteFtsBackend:
@@ -246,11 +260,22 @@ def backend_for(dialect_name: str) -> SearchBackend:
     raise RuntimeError(f"no search backend for {dialect_name}")
 
 
+def _log_changes(session: Session, pks: list[int]) -> None:
+    """Append to ``search_change`` in the caller's transaction: external engines replay it."""
+    if pks:
+        now = naive_utcnow()
+        session.execute(
+            text("INSERT INTO search_change(dataset_pk, changed_at) VALUES (:pk, :at)"),
+            [{"pk": pk, "at": now} for pk in pks],
+        )
+
+
 def index_documents(session: Session, docs: list[IndexDocument]) -> None:
     """(Re)index datasets: full-text rows and facet rows, in the caller's transaction."""
     backend = backend_for(session.get_bind().dialect.name)
     backend.index(session, docs)
     pks = [d.pk for d in docs]
+    _log_changes(session, pks)
     if pks:
         session.execute(
             text("DELETE FROM dataset_facet WHERE dataset_pk IN :pks").bindparams(
@@ -267,6 +292,7 @@ def index_documents(session: Session, docs: list[IndexDocument]) -> None:
 
 def unindex(session: Session, pks: list[int]) -> None:
     backend_for(session.get_bind().dialect.name).delete(session, pks)
+    _log_changes(session, pks)
     if pks:
         session.execute(
             text("DELETE FROM dataset_facet WHERE dataset_pk IN :pks").bindparams(
@@ -277,7 +303,19 @@ def unindex(session: Session, pks: list[int]) -> None:
 
 
 def search(session: Session, query: SearchQuery, max_rows: int = 1000) -> SearchResult:
-    """Run a search: hits in order, total count and facet counts."""
+    """Run a search: hits in order, total count and facet counts.
+
+    The session's search engine answers if one is configured, else the database does.
+    """
+    validate_query(query, max_rows)
+    engine: SearchEngine | None = session.info.get(SEARCH_ENGINE_KEY)
+    if engine is not None:
+        return engine.search(session, query, max_rows)
+    return search_database(session, query, max_rows)
+
+
+def search_database(session: Session, query: SearchQuery, max_rows: int = 1000) -> SearchResult:
+    """:func:`search` answered by the database's own index (exact; the source of truth)."""
     validate_query(query, max_rows)
     backend = backend_for(session.get_bind().dialect.name)
     tokens = query_tokens(query.q)

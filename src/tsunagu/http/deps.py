@@ -18,6 +18,8 @@ def get_session(request: Request) -> Iterator[Session]:
     a write that later fails; anything not committed is rolled back when the session closes.
     """
     session: Session = request.app.state.sessionmaker()
+    # What the composition root attaches to every request's session (the search engine).
+    session.info.update(getattr(request.app.state, "session_info", {}))
     try:
         yield session
     finally:

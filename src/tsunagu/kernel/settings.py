@@ -90,6 +90,36 @@ class Settings(BaseSettings):
         "0.4.0.2023.1.1", description="Policy OID the embedded TSA puts in every token."
     )
 
+    log_origin: str = Field(
+        "",
+        description="Transparency log origin (checkpoint first line and key name); empty: the "
+        "scheme-less base URL + /log, as C2SP tlog-tiles recommends.",
+    )
+    log_key_file: Path | None = Field(
+        None,
+        description="Ed25519 private key (PKCS#8 PEM) that signs log checkpoints; empty: "
+        "data_dir/ledger/log.key, generated on first start (mode 0600).",
+    )
+    log_checkpoint_interval: float = Field(
+        5.0, ge=0, description="Seconds a checkpoint is served before a newer one is signed."
+    )
+    log_witnesses: str = Field(
+        "", description="Verifier keys (C2SP vkeys, type 0x04) of witnesses whose cosignatures "
+        "the log accepts and publishes; space- or comma-separated.",
+    )
+    witness_name: str = Field(
+        "", description="Key name of this node as a log witness; empty: base URL + /witness."
+    )
+    witness_key_file: Path | None = Field(
+        None,
+        description="Ed25519 key (PKCS#8 PEM) this node cosigns with; empty: "
+        "data_dir/ledger/witness.key, generated on first use.",
+    )
+    witness_logs: str = Field(
+        "", description="Verifier keys (C2SP vkeys) of the logs this node witnesses; "
+        "space- or comma-separated. Empty: not a witness.",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:

@@ -134,7 +134,9 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequenc
     return r
 
 
-def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> None:
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes
+) -> None:
     """Raise ProofError unless ``proof`` shows ``leaf`` at ``index`` in the tree ``root``."""
     _check_hashes(root=root)
     if root_from_inclusion_proof(index, size, leaf, proof) != root:

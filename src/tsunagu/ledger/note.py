@@ -189,7 +189,9 @@ def _parse_signature(line: str) -> Signature:
 
 def _known(note: Note, verifiers: list[Verifier]) -> list[tuple[Signature, Verifier]]:
     by_key = {(v.name, v.key_id): v for v in verifiers}
-    return [(s, by_key[(s.name, s.key_id)]) for s in note.signatures if (s.name, s.key_id) in by_key]
+    return [
+        (s, by_key[(s.name, s.key_id)]) for s in note.signatures if (s.name, s.key_id) in by_key
+    ]
 
 
 def open_note(data: bytes | str, verifiers: list[Verifier]) -> tuple[Note, list[Verifier]]:

@@ -195,8 +195,7 @@ def latest_checkpoint(session: Session, identity: LogIdentity) -> LogCheckpoint:
     ).first()
     size, root = tiles.tree_head(session)
     fresh = last is not None and (
-        last.size == size
-        or now - last.created_at < timedelta(seconds=identity.checkpoint_interval)
+        last.size == size or now - last.created_at < timedelta(seconds=identity.checkpoint_interval)
     )
     if last is not None and fresh:
         return last

@@ -42,7 +42,9 @@ def _offset(width: int, height: int, slot: int) -> int:
 class TileNodes:
     """Complete-subtree hashes read from the stored tiles (a :data:`merkle.NodeSource`)."""
 
-    def __init__(self, session: Session, overlay: dict[tuple[int, int], tuple[int, bytes]] | None = None):
+    def __init__(
+        self, session: Session, overlay: dict[tuple[int, int], tuple[int, bytes]] | None = None
+    ):
         self.session = session
         self.tiles: dict[tuple[int, int], tuple[int, bytes]] = dict(overlay or {})
 
@@ -82,7 +84,9 @@ def tree_head(session: Session, *, lock: bool = False) -> tuple[int, bytes]:
     return int(row[0]), bytes(row[1])
 
 
-def append_batch(session: Session, entries: Sequence[bytes], now: datetime) -> tuple[int, int, bytes]:
+def append_batch(
+    session: Session, entries: Sequence[bytes], now: datetime
+) -> tuple[int, int, bytes]:
     """Sequence ``entries`` at the end of the log; returns (first index, new size, new root).
 
     Runs in the caller's transaction; the entries are durable (and may be acknowledged) only
@@ -109,7 +113,8 @@ def append_batch(session: Session, entries: Sequence[bytes], now: datetime) -> t
         hashes: list[bytes] = []
         if kept:
             stored = reader.tile(level, index)
-            assert stored is not None, "a partial tile is missing"  # noqa: S101 - invariant
+            if stored is None:
+                raise RuntimeError(f"the partial tile {level}/{index} is missing")
             raw = stored[1][: kept * HASH_SIZE]
             hashes = [raw[i : i + HASH_SIZE] for i in range(0, len(raw), HASH_SIZE)]
             session.execute(
@@ -119,13 +124,13 @@ def append_batch(session: Session, entries: Sequence[bytes], now: datetime) -> t
         rows, up = [], []
         for offset in range(0, len(hashes), TILE_WIDTH):
             chunk = hashes[offset : offset + TILE_WIDTH]
-            nodes, root = build_nodes(chunk)
+            nodes, tile_root = build_nodes(chunk)
             tile_index = index + offset // TILE_WIDTH
             rows.append({"level": level, "tile_index": tile_index, "width": len(chunk),
                          "nodes": nodes})  # fmt: skip
             overlay[(level, tile_index)] = (len(chunk), nodes)
-            if root is not None:
-                up.append(root)
+            if tile_root is not None:
+                up.append(tile_root)
         session.execute(insert(LogTile), rows)
         level, new = level + 1, up
     root = subtree_root(TileNodes(session, overlay), 0, new_size)

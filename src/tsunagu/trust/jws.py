@@ -68,9 +68,14 @@ class _Registry(jws.JWSRegistry):
     algorithms = {**jws.JWSRegistry.algorithms, "EdDSA": _EDDSA}  # noqa: RUF012 -- joserfc's shape
 
 
-def registry(algorithms: list[str]) -> jws.JWSRegistry:
-    """A joserfc registry allowing exactly ``algorithms``."""
-    return _Registry(algorithms=algorithms)
+def registry(
+    algorithms: list[str], *, max_header: int = 512, max_payload: int = 128_000
+) -> jws.JWSRegistry:
+    """A joserfc registry allowing exactly ``algorithms`` (and the given sizes)."""
+    pinned = _Registry(algorithms=algorithms)
+    pinned.max_header_length = max_header
+    pinned.max_payload_length = max_payload
+    return pinned
 
 
 def b64url(data: bytes) -> str:

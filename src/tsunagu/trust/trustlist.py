@@ -43,6 +43,9 @@ FORMAT_VERSION = 1
 MEDIA_TYPE = "application/jose"
 TYP = "tsunagu-trust-list+jwt"
 CLOCK_SKEW = timedelta(minutes=5)
+# The header carries a certificate chain (x5c) and the payload every node's certificate.
+MAX_HEADER = 16_384
+MAX_PAYLOAD = 64_000_000
 
 
 def _b64der(cert: x509.Certificate) -> str:
@@ -153,7 +156,7 @@ def sign_trust_list(document: dict[str, Any], hub: Hub) -> str:
     }
     payload = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return jws.serialize_compact(
-        header, payload.encode("utf-8"), jwk_of(hub.list_key), registry=registry(["ES256"])
+        header, payload.encode("utf-8"), jwk_of(hub.list_key), registry=registry(["ES256"], max_header=MAX_HEADER, max_payload=MAX_PAYLOAD)
     )
 
 
@@ -211,7 +214,7 @@ def verify_trust_list(token: str, anchor: x509.Certificate, now: datetime | None
     if not isinstance(public, ec.EllipticCurvePublicKey):
         raise TrustListRejected("the trust-list signer key is not an EC key")
     try:
-        obj = jws.deserialize_compact(token, jwk_of(public), registry=registry(["ES256"]))
+        obj = jws.deserialize_compact(token, jwk_of(public), registry=registry(["ES256"], max_header=MAX_HEADER, max_payload=MAX_PAYLOAD))
         document = json.loads(obj.payload)
     except (JoseError, ValueError, TypeError):
         raise TrustListRejected("the trust list signature does not verify") from None
