@@ -19,6 +19,7 @@ def all_metadata() -> MetaData:
     import tsunagu.accounts.models
     import tsunagu.catalog.models
     import tsunagu.db.outbox
+    import tsunagu.ledger.models
     import tsunagu.registries.address.models
     import tsunagu.registries.corporations.models
     import tsunagu.registries.laws.models

@@ -479,3 +479,8 @@ def trust_verify(source: str | None, anchor: str | None) -> None:
     members = len(checked.document.get("members", []))
     click.echo(f"valid trust list of {checked.document['instance']}: {members} members, "
                f"expires {checked.expires_at:%Y-%m-%dT%H:%M:%SZ}")  # fmt: skip
+
+
+from tsunagu.ledger.cli import log as _log_commands  # noqa: E402 - after main exists
+
+main.add_command(_log_commands)
