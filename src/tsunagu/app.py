@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.session_info = _session_info(settings)
     app.state.metrics = Metrics()
     app.state.rate_limits = RateLimits(
         {"write": settings.rate_limit_write, "search": settings.rate_limit_search}
@@ -64,6 +65,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         on_reject=reject,
     )
     return app
+
+
+def _session_info(settings: Settings) -> dict[str, object]:
+    """Per-session context: the search engine chosen by ``TSUNAGU_SEARCH_ENGINE``."""
+    if settings.search_engine == "tantivy":
+        from tsunagu.catalog.search import SEARCH_ENGINE_KEY
+        from tsunagu.catalog.search_tantivy import TantivySearch
+
+        return {SEARCH_ENGINE_KEY: TantivySearch.for_settings(settings)}
+    return {}
 
 
 def _include_routes(app: FastAPI) -> None:

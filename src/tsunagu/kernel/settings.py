@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(True, description="Structured JSON logs on stderr.")
     search_max_rows: int = Field(1000, ge=1, description="Largest page size of a search.")
+    search_engine: Literal["database", "tantivy"] = Field(
+        "database",
+        description="Who answers searches: the database's full-text index (exact, default) or a "
+        "tantivy index in data_dir/search kept in step with the database.",
+    )
 
     trust_dev_mode: bool = Field(
         True,
