@@ -23,6 +23,7 @@ def all_metadata() -> MetaData:
     import tsunagu.registries.address.models
     import tsunagu.registries.corporations.models
     import tsunagu.registries.laws.models
+    import tsunagu.registries.residents.models
     import tsunagu.trust.models  # noqa: F401
 
     return Base.metadata
@@ -84,6 +85,7 @@ def _include_routes(app: FastAPI) -> None:
     from tsunagu.registries.address.geocoder import api as geocoder_api
     from tsunagu.registries.corporations import api as corporations_api
     from tsunagu.registries.laws import api as laws_api
+    from tsunagu.registries.residents import api as residents_api
     from tsunagu.trust import api as trust_api
     from tsunagu.web import apidocs, health, pages
 
@@ -95,6 +97,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(geocoder_api.router)
     app.include_router(corporations_api.router)
     app.include_router(laws_api.router)
+    app.include_router(residents_api.router)
     from tsunagu.ledger.api import router as ledger_router
 
     app.include_router(ledger_router)

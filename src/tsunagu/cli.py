@@ -484,3 +484,28 @@ def trust_verify(source: str | None, anchor: str | None) -> None:
 from tsunagu.ledger.cli import log as _log_commands  # noqa: E402 - after main exists
 
 main.add_command(_log_commands)
+
+
+@main.group()
+def residents() -> None:
+    """Resident registry (住民基本台帳): synthetic residents only."""
+
+
+@residents.command("generate")
+@click.option("--municipality", "lg_code", required=True, help="6-digit lg_code, e.g. 302015.")
+@click.option("--count", type=int, required=True, help="How many residents to add.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same people.")
+@click.option("--as-of", "as_of", default=None, help="Reference date YYYY-MM-DD (default: fixed).")
+@_plain_errors
+def residents_generate(lg_code: str, count: int, seed: int, as_of: str | None) -> None:
+    """Add COUNT synthetic residents (never real people) at real ABR addresses of a municipality."""
+    from datetime import date
+
+    from tsunagu.db import make_sessionmaker
+    from tsunagu.registries.residents import REFERENCE_DATE, generate
+
+    reference = date.fromisoformat(as_of) if as_of else REFERENCE_DATE
+    with _engine(_settings()) as engine, make_sessionmaker(engine)() as session:
+        report = generate(session, lg_code, count, seed=seed, reference=reference)
+        session.commit()
+        click.echo(report.summary())

@@ -13,6 +13,7 @@ Sources (``tsunagu seed --only NAME``), loaded in this order:
 ``corporations``   法人番号: NTA sample files (CSV Shift_JIS/Unicode, XML) and gBizINFO answers
 ``laws``           法令: e-Gov 法令API v2 answers (個人情報の保護に関する法律 and its list)
 ``address``        アドレス・ベース・レジストリ: ABR files (towns, residences, parcels, positions)
+``residents``      住民基本台帳: 和歌山市 and 文京区 with 500 synthetic residents each (after address)
 
 Every step is idempotent (see :mod:`tsunagu.seed.writer`); each source commits on its own when
 given an Engine, so an interrupted load keeps what finished.
@@ -39,6 +40,7 @@ from .ckan import package_to_record, unwrap
 from .codelists import all_code_lists, write_code_list
 from .portals import read_portals
 from .records import BadRecord
+from .residents import load_residents
 from .standards import public_toilet_seishikiban, recommended_datasets
 from .tokyo import ReadResult, read_dump, read_packages
 from .writer import newest_per_name, upsert_source, write_datasets
@@ -206,6 +208,7 @@ SEED_SOURCES: dict[str, Callable[[Bind, bool], Counts]] = {
     "corporations": registers.load_corporations,
     "laws": registers.load_laws,
     "address": load_address,
+    "residents": load_residents,
 }
 
 
