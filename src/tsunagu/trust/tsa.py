@@ -29,6 +29,15 @@ DIGESTS = {"sha256": 32, "sha384": 48, "sha512": 64}
 MAX_REQUEST_BYTES = 4096
 
 
+class TimeStampResp(core.Sequence):
+    """RFC 3161 §2.4.2 TimeStampResp; asn1crypto's own makes the OPTIONAL token mandatory."""
+
+    _fields = [  # noqa: RUF012 -- asn1crypto's declaration style
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
+
+
 class Rejection(Exception):
     """A request the TSA refuses, with the RFC 3161 failInfo bit name (asn1crypto's spelling)."""
 
@@ -78,7 +87,7 @@ def parse_request(data: bytes) -> ParsedRequest:
 
 def rejection_response(rejection: Rejection) -> bytes:
     """A TimeStampResp with status ``rejection``, a statusString and one failInfo bit."""
-    return tsp.TimeStampResp(
+    return TimeStampResp(
         {
             "status": {
                 "status": "rejection",
@@ -202,6 +211,4 @@ class TimeStampAuthority:
         if request.cert_req:  # RFC 3161 §2.4.1: the TSA's certificate MUST then be included
             signed_data["certificates"] = [self._cert, *self._chain]
         token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
-        return tsp.TimeStampResp(
-            {"status": {"status": "granted"}, "time_stamp_token": token}
-        ).dump()
+        return TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
