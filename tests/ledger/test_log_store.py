@@ -79,9 +79,7 @@ def test_access_records_are_committed_not_published(filled: Session) -> None:
     index = services.append_access_record(filled, record(99, pseudonym="psn-secret"))
     data = services.entry(filled, index)
     assert data.startswith(b"tsunagu/access-record/v1 ") and b"psn-secret" not in data
-    (row,) = [
-        r for r in services.records_for_person(filled, "JP/MUN/6000020302015", "psn-secret")
-    ]
+    (row,) = [r for r in services.records_for_person(filled, "JP/MUN/6000020302015", "psn-secret")]
     assert row["record"]["pseudonym"] == "psn-secret"
     import json
 
@@ -100,9 +98,7 @@ def test_hidden_records_show_only_after_their_date(session: Session) -> None:
     assert len(services.records_for_person(session, *person, now=datetime(2030, 1, 1))) == 1
 
 
-@pytest.mark.parametrize(
-    "pseudonym", ["123456789018", "psn 1234-5678-9018", "x123456789018y"]
-)
+@pytest.mark.parametrize("pseudonym", ["123456789018", "psn 1234-5678-9018", "x123456789018y"])
 def test_individual_numbers_never_enter_the_log(session: Session, pseudonym: str) -> None:
     with pytest.raises(ValidationProblem, match="individual number"):
         services.append_access_record(session, record(1, pseudonym=pseudonym))

@@ -53,7 +53,13 @@ def test_inclusion_vector(path: Path) -> None:
 @pytest.mark.parametrize("path", _vectors("consistency"), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_consistency_vector(path: Path) -> None:
     v = json.loads(path.read_text())
-    args = (v["size1"], v["size2"], [_b(p) for p in v["proof"] or []], _b(v["root1"]), _b(v["root2"]))
+    args = (
+        v["size1"],
+        v["size2"],
+        [_b(p) for p in v["proof"] or []],
+        _b(v["root1"]),
+        _b(v["root2"]),
+    )
     if v["wantErr"]:
         with pytest.raises(ProofError):
             verify_consistency(*args)

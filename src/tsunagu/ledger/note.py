@@ -78,7 +78,7 @@ class Verifier:
 
 def parse_vkey(vkey: str) -> Verifier:
     """A verifier key in signed-note format (Ed25519 note or cosignature keys only)."""
-    parts = vkey.strip().split("+")
+    parts = vkey.strip().split("+", 2)  # base64 may itself contain "+"
     if len(parts) != 3:
         raise NoteError("a verifier key is <name>+<hex key ID>+<base64 key>")
     name, hex_id, material_b64 = parts
