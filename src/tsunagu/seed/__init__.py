@@ -13,6 +13,7 @@ Sources (``tsunagu seed --only NAME``), loaded in this order:
 ``corporations``   法人番号: NTA sample files (CSV Shift_JIS/Unicode, XML) and gBizINFO answers
 ``laws``           法令: e-Gov 法令API v2 answers (個人情報の保護に関する法律 and its list)
 ``address``        アドレス・ベース・レジストリ: ABR files (towns, residences, parcels, positions)
+``ledger``         transparency log: a few dozen synthetic access records (demo pseudonyms)
 ``residents``      住民基本台帳: 和歌山市 and 文京区 with 500 synthetic residents each (after address)
 
 Every step is idempotent (see :mod:`tsunagu.seed.writer`); each source commits on its own when
@@ -36,6 +37,7 @@ from tsunagu.registries.address import has_address_data
 
 from . import registers, sources
 from .address import load_address
+from .ledger import load_ledger
 from .ckan import package_to_record, unwrap
 from .codelists import all_code_lists, write_code_list
 from .portals import read_portals
@@ -208,6 +210,7 @@ SEED_SOURCES: dict[str, Callable[[Bind, bool], Counts]] = {
     "corporations": registers.load_corporations,
     "laws": registers.load_laws,
     "address": load_address,
+    "ledger": load_ledger,
     "residents": load_residents,
 }
 
