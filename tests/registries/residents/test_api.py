@@ -1,0 +1,138 @@
+"""The resident API: staff of the municipality only, access events, problem+json, no number out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.registries.residents.conftest import WAKAYAMA, staff_token
+from tsunagu.db import OutboxEvent, events_for
+from tsunagu.registries.residents import generate
+from tsunagu.registries.residents.models import Resident, ResidentIndividualNumber
+
+NUMBER = "621498320257"
+BASE = f"/api/v1/residents/{WAKAYAMA}"
+
+
+@pytest.fixture
+def staff(loaded: Session) -> dict[str, str]:
+    _, token = staff_token(loaded, "wakayama-city", "和歌山市", WAKAYAMA)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def other(loaded: Session) -> dict[str, str]:
+    _, token = staff_token(loaded, "bunkyo", "文京区", "131059")
+    return {"Authorization": token}
+
+
+def _body(residence: dict[str, str], **changes: Any) -> dict[str, Any]:
+    body = {"name": {"family_name": "山田", "given_name": "花子", "family_name_kana": "ヤマダ",
+                     "given_name_kana": "ハナコ"},
+            "birth_date": "1980-05-01", "sex": "2", "individual_number": NUMBER,
+            "address": dict(residence), "moved_in_on": "2010-04-01", "moved_from": "大阪府"}  # fmt: skip
+    return body | changes
+
+
+def test_staff_register_read_search_and_change(
+    client: TestClient, loaded: Session, staff: dict[str, str], residence: dict[str, str]
+) -> None:
+    created = client.post(f"{BASE}/persons", json=_body(residence), headers=staff)
+    assert created.status_code == 201, created.text
+    rid, household = created.json()["resident_id"], created.json()["household_id"]
+    assert NUMBER not in created.text and "individual_number" not in created.json()
+    moved = client.post(f"{BASE}/persons/{rid}/address", headers=staff, json={
+        "changed_on": "2015-06-01", "address": residence | {"rsdt_id": "002"}})  # fmt: skip
+    assert moved.status_code == 200 and moved.json()["version"] == 2
+    assert client.get(f"{BASE}/persons/{rid}", headers=staff).json()["rsdt_id"] == "002"
+    old = client.get(f"{BASE}/persons/{rid}?as_of=2012-01-01", headers=staff).json()
+    assert old["rsdt_id"] == residence["rsdt_id"] and old["relationship_label"] == "世帯主"
+    history = client.get(f"{BASE}/persons/{rid}/history", headers=staff).json()["history"]
+    assert [h["change"] for h in history] == ["moved_in", "address_changed"]
+    found = client.get(f"{BASE}/persons", params={"kana": "やまだ"}, headers=staff).json()
+    assert found["total"] == 1 and found["items"][0]["resident_id"] == rid
+    members = client.get(f"{BASE}/households/{household}", headers=staff).json()["members"]
+    assert [m["resident_id"] for m in members] == [rid]
+    looked = client.post(f"{BASE}/lookup", json={"individual_number": NUMBER}, headers=staff)
+    assert looked.json()["resident_id"] == rid and NUMBER not in looked.text
+    for path, body in (("name", {"changed_on": "2016-01-01", "name": {
+            "family_name": "佐藤", "given_name": "花子", "family_name_kana": "サトウ",
+            "given_name_kana": "ハナコ"}}), ("move-out", {"moved_out_on": "2017-01-01",
+            "moved_to": "東京都文京区"})):  # fmt: skip
+        assert client.post(f"{BASE}/persons/{rid}/{path}", json=body, headers=staff).is_success
+    second = client.post(f"{BASE}/persons", headers=staff, json=_body(
+        residence, individual_number="123456789018", moved_in_on="2018-01-01"))  # fmt: skip
+    death = client.post(f"{BASE}/persons/{second.json()['resident_id']}/death",
+                        json={"died_on": "2019-01-01"}, headers=staff)  # fmt: skip
+    assert death.json()["status"] == "deceased"
+    reads = [e.data for e in events_for(loaded, "resident.access.read")]
+    assert [r["action"] for r in reads] == ["read", "read", "history", "search", "household",
+                                            "lookup_by_individual_number"]  # fmt: skip
+    assert all(r["organization"] == "wakayama-city" and r["resident_ids"] == [rid] for r in reads)
+    every = [json.dumps(e.data, ensure_ascii=False) for e in loaded.scalars(select(OutboxEvent))]
+    assert not any(NUMBER in p or "123456789018" in p for p in every)
+
+
+def test_only_the_municipalitys_staff_get_in(
+    client: TestClient, loaded: Session, staff: dict[str, str], other: dict[str, str]
+) -> None:
+    generate(loaded, WAKAYAMA, 5, seed=1)
+    loaded.commit()
+    rid = loaded.scalar(select(Resident.id))
+    for path in (f"{BASE}/persons", f"{BASE}/persons/{rid}", f"{BASE}/persons/{rid}/history"):
+        anonymous = client.get(path)
+        assert anonymous.status_code == 401
+        assert anonymous.headers["content-type"] == "application/problem+json"
+        assert client.get(path, headers=other).status_code == 403
+        assert client.get(path, headers={"Authorization": "tsu_forged"}).status_code == 401
+    assert client.post(f"{BASE}/lookup", json={"individual_number": NUMBER}).status_code == 401
+    # 文京区's staff asking their own municipality for a 和歌山市 resident: not found.
+    assert client.get(f"/api/v1/residents/131059/persons/{rid}", headers=other).status_code == 404
+    assert client.get(f"{BASE}/persons/{rid}", headers=staff).status_code == 200
+    _, token = staff_token(loaded, "no-municipality", "省庁", None)
+    assert client.get(f"{BASE}/persons", headers={"Authorization": token}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "slug"),
+    [
+        ({"individual_number": "621498320258"}, 422, "validation-error"),
+        ({"birth_date": "0000-00-00"}, 422, "validation-error"),
+        ({"moved_in_on": "2999-01-01"}, 422, "validation-error"),
+        ({"address": {"lg_code": WAKAYAMA, "machiaza_id": "9999999"}}, 422, "unknown-address"),
+        ({"sex": "x"}, 422, "validation-error"),
+        ({"extra": 1}, 422, "validation-error"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_problem_json_and_writes_nothing(
+    client: TestClient, loaded: Session, staff: dict[str, str], residence: dict[str, str],
+    changes: dict[str, Any], status: int, slug: str,
+) -> None:  # fmt: skip
+    response = client.post(f"{BASE}/persons", json=_body(residence, **changes), headers=staff)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("#" + slug)
+    assert "621498320258" not in response.text
+    assert loaded.scalar(select(func.count()).select_from(ResidentIndividualNumber)) == 0
+
+
+def test_conflicts_and_unknown_ids(
+    client: TestClient, loaded: Session, staff: dict[str, str], residence: dict[str, str]
+) -> None:
+    rid = client.post(f"{BASE}/persons", json=_body(residence), headers=staff).json()["resident_id"]
+    early = client.post(f"{BASE}/persons/{rid}/death", json={"died_on": "2005-01-01"},
+                        headers=staff)  # fmt: skip
+    assert early.status_code == 409 and early.json()["type"].endswith("#history-conflict")
+    assert client.post(f"{BASE}/persons", json=_body(residence), headers=staff).status_code == 409
+    assert client.get(f"{BASE}/persons/nosuch", headers=staff).status_code == 404
+    assert client.get(f"{BASE}/households/nosuch", headers=staff).status_code == 404
+    unknown = client.post(f"{BASE}/lookup", json={"individual_number": "123456789018"},
+                          headers=staff)  # fmt: skip
+    assert unknown.status_code == 404 and "123456789018" not in unknown.text
+    bad_date = client.get(f"{BASE}/persons/{rid}?as_of=2020-13-01", headers=staff)
+    assert bad_date.status_code == 422
