@@ -35,7 +35,8 @@ def _body(residence: dict[str, str], **changes: Any) -> dict[str, Any]:
     body = {"name": {"family_name": "山田", "given_name": "花子", "family_name_kana": "ヤマダ",
                      "given_name_kana": "ハナコ"},
             "birth_date": "1980-05-01", "sex": "2", "individual_number": NUMBER,
-            "address": dict(residence), "moved_in_on": "2010-04-01", "moved_from": "大阪府"}  # fmt: skip
+            "address": dict(residence), "moved_in_on": "2010-04-01",
+            "moved_from": "大阪府"}  # fmt: skip
     return body | changes
 
 

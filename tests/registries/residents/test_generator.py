@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
-from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tests.registries.residents.conftest import WAKAYAMA
 from tsunagu.db import events_for
-from tsunagu.kernel import ValidationProblem, is_valid_individual_number
+from tsunagu.kernel import ValidationProblem, is_valid_individual_number, naive_utcnow
 from tsunagu.registries.address import iter_residences, iter_towns
 from tsunagu.registries.residents import generate
 from tsunagu.registries.residents.models import (
@@ -74,10 +74,10 @@ def test_histories_are_consistent(loaded: Session) -> None:
     for versions in by_resident.values():
         assert [v.version for v in versions] == list(range(1, len(versions) + 1))
         assert versions[0].valid_from >= versions[0].birth_date
-        for older, newer in zip(versions, versions[1:], strict=False):
+        for older, newer in itertools.pairwise(versions):
             assert older.valid_to == newer.valid_from and older.status == "resident"
         assert versions[-1].valid_to is None
-        assert versions[-1].valid_from <= date.today()
+        assert versions[-1].valid_from <= naive_utcnow().date()
     heads = Counter(v.household_id for vs in by_resident.values() for v in vs[-1:]
                     if v.relationship == "head" and v.status == "resident")  # fmt: skip
     assert set(heads.values()) == {1}  # one head per household

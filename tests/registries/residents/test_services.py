@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from tests.registries.residents.conftest import BIRTH, WAKAYAMA
 from tsunagu.db import OutboxEvent, events_for
-from tsunagu.kernel import NotFound, Problem, ValidationProblem
+from tsunagu.kernel import NotFound, Problem, ValidationProblem, naive_utcnow
 from tsunagu.registries.residents import (
     AddressInput,
     HistoryConflict,
@@ -37,6 +37,7 @@ from tsunagu.registries.residents.models import Resident, ResidentIndividualNumb
 NUMBER = "621498320257"  # the synthetic worked example of shared/standards/identifiers
 OTHER_NUMBER = "123456789018"
 NAME = PersonName("山田", "花子", "ヤマダ", "はなこ")
+SATO = PersonName("佐藤", "花子", "サトウ", "ハナコ")
 
 
 def _person(residence: dict[str, str], **changes: object) -> NewResident:
@@ -52,7 +53,7 @@ def test_a_life_in_versions_with_as_of_answers(loaded: Session, residence: dict[
     assert first.address_level == "residence" and first.given_name_kana == "ハナコ"
     other = AddressInput(WAKAYAMA, residence["machiaza_id"], residence["blk_id"], "002")
     change_address(loaded, WAKAYAMA, rid, date(2015, 6, 1), other)
-    change_name(loaded, WAKAYAMA, rid, date(2018, 3, 3), PersonName("佐藤", "花子", "サトウ", "ハナコ"))
+    change_name(loaded, WAKAYAMA, rid, date(2018, 3, 3), SATO)
     move_out(loaded, WAKAYAMA, rid, date(2020, 1, 10), "東京都文京区")
     versions = history(loaded, WAKAYAMA, rid)
     assert [v.change for v in versions] == ["moved_in", "address_changed", "name_changed",
@@ -91,7 +92,7 @@ def test_households_search_and_death(loaded: Session, residence: dict[str, str])
     assert search(loaded, WAKAYAMA, kana="ヤマダ", when=date(2020, 1, 1))[0] == 2
 
 
-FUTURE = date.today() + timedelta(days=1)
+FUTURE = naive_utcnow().date() + timedelta(days=1)  # the services' clock
 
 
 @pytest.mark.parametrize(
@@ -173,9 +174,14 @@ def test_individual_numbers_never_reach_events_or_logs(
     caplog.set_level(logging.DEBUG)
     generate(loaded, WAKAYAMA, 60, seed=4)
     rid = move_in(loaded, WAKAYAMA, _person(residence)).resident_id
-    change_name(loaded, WAKAYAMA, rid, date(2012, 1, 1), PersonName("佐藤", "花子", "サトウ", "ハナコ"))
-    change_address(loaded, WAKAYAMA, rid, date(2013, 1, 1),
-                   AddressInput(WAKAYAMA, residence["machiaza_id"], residence["blk_id"], "002"))
+    change_name(loaded, WAKAYAMA, rid, date(2012, 1, 1), SATO)
+    change_address(
+        loaded,
+        WAKAYAMA,
+        rid,
+        date(2013, 1, 1),
+        AddressInput(WAKAYAMA, residence["machiaza_id"], residence["blk_id"], "002"),
+    )
     record_death(loaded, WAKAYAMA, rid, date(2014, 1, 1))
     with pytest.raises(ValidationProblem):
         move_in(loaded, WAKAYAMA, _person(residence, individual_number="621498320258"))
