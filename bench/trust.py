@@ -19,8 +19,15 @@ from pathlib import Path
 
 from tsunagu.db import make_engine, make_sessionmaker, migrate
 from tsunagu.kernel import Settings
-from tsunagu.trust import EmbeddedTimestamper, Message, MessageSigner, TokenVerifier, init_ca
-from tsunagu.trust import timestamp_batch, verify_message
+from tsunagu.trust import (
+    EmbeddedTimestamper,
+    Message,
+    MessageSigner,
+    TokenVerifier,
+    init_ca,
+    timestamp_batch,
+    verify_message,
+)
 from tsunagu.trust.keys import generate_key
 from tsunagu.trust.services import answer_timestamp_query
 from tsunagu.trust.timestamp import build_query
@@ -61,7 +68,7 @@ def bench_jws(seconds: float) -> dict[str, tuple[float, float]]:
 
 def bench_tsa(seconds: float) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), secret_key="bench")  # type: ignore[arg-type]
+        settings = Settings(data_dir=Path(tmp), secret_key="bench")  # type: ignore[arg-type]  # noqa: S106 -- throwaway dir
         hub = init_ca(settings)
         engine = make_engine(f"sqlite:///{tmp}/bench.sqlite3")
         migrate(engine)

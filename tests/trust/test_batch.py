@@ -48,7 +48,9 @@ def test_every_inclusion_proof_verifies(leaves: list[bytes], data: st.DataObject
         (0, 1, [b"\x00" * 32], "longer"),
     ],
 )
-def test_malformed_proofs_are_rejected(index: int, size: int, path: list[bytes], message: str) -> None:
+def test_malformed_proofs_are_rejected(
+    index: int, size: int, path: list[bytes], message: str
+) -> None:
     with pytest.raises(TrustError, match=message):
         root_from_path(index, size, b"x", path)
 

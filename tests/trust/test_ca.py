@@ -6,11 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from tsunagu.kernel import NotFound, Settings, utcnow
@@ -73,14 +73,20 @@ def test_member_classes_are_the_four_of_the_design() -> None:
         assert str(MemberId.parse(f"JP/{cls}/8000012050001")) == f"JP/{cls}/8000012050001"
 
 
-def test_refuses_unregistered_member(session: Session, hub: Hub, node_key: ec.EllipticCurvePrivateKey) -> None:
+def test_refuses_unregistered_member(
+    session: Session, hub: Hub, node_key: ec.EllipticCurvePrivateKey
+) -> None:
     with pytest.raises(InvalidMemberId, match="no registered organization"):
         issue_node_certificate(session, hub, make_csr(node_key), MEMBER)
 
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"garbage", b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"],
+    [
+        b"",
+        b"garbage",
+        b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n",
+    ],
 )
 def test_rejects_malformed_csr(session: Session, hub: Hub, member: str, data: bytes) -> None:
     with pytest.raises(InvalidCsr):
@@ -89,9 +95,7 @@ def test_rejects_malformed_csr(session: Session, hub: Hub, member: str, data: by
 
 def test_rejects_csr_with_a_broken_signature(session: Session, hub: Hub, member: str) -> None:
     key = generate_key("P-256")
-    der = bytearray(
-        x509.load_pem_x509_csr(make_csr(key)).public_bytes(serialization.Encoding.DER)
-    )
+    der = bytearray(x509.load_pem_x509_csr(make_csr(key)).public_bytes(serialization.Encoding.DER))
     der[-3] ^= 0x01  # inside the signature
     with pytest.raises(InvalidCsr):
         issue_node_certificate(session, hub, bytes(der), member)
@@ -139,7 +143,9 @@ def test_certificate_from_another_ca_is_rejected(tmp_path: Path, hub: Hub) -> No
     from tsunagu.trust.ca import PlatformCa
 
     other = PlatformCa.create(KeyStore(tmp_path / "other", b"x"), "JP", utcnow())
-    with pytest.raises(CertificateRejected, match="not issued by a trusted CA|signature does not verify"):
+    with pytest.raises(
+        CertificateRejected, match=r"not issued by a trusted CA|signature does not verify"
+    ):
         hub.ca.check(other.issuing, utcnow())
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from joserfc.jwk import ECKey, OKPKey, OctKey, RSAKey
+from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
 from tests.conftest import SHARED
 from tsunagu.trust import Message, MessageSigner, SignatureInvalid, canonical_form, verify_message
@@ -44,23 +44,26 @@ MESSAGE = Message.of(
 
 def test_canonical_form_is_exactly_as_documented() -> None:
     body = hashlib.sha256(b'{"pseudonym":"abc"}').hexdigest()
-    assert canonical_form(MESSAGE) == (
-        "tsunagu-msg-1\n"
-        "POST\n"
-        "/r1/JP/GOV/8000012050001/node1/residents?limit=10\n"
-        "content-type:application/json\n"
-        "x-road-client:JP/MUN/3000020131016/app\n"
-        "x-road-issue:CASE-2026-0001\n"
-        "x-tsunagu-purpose:転入届の確認\n"
-        f"body-sha256:{body}\n"
-    ).encode()
+    assert (
+        canonical_form(MESSAGE)
+        == (
+            "tsunagu-msg-1\n"
+            "POST\n"
+            "/r1/JP/GOV/8000012050001/node1/residents?limit=10\n"
+            "content-type:application/json\n"
+            "x-road-client:JP/MUN/3000020131016/app\n"
+            "x-road-issue:CASE-2026-0001\n"
+            "x-tsunagu-purpose:転入届の確認\n"
+            f"body-sha256:{body}\n"
+        ).encode()
+    )
 
 
 @pytest.mark.parametrize("kind", ["Ed25519", "P-256"])
 def test_signs_and_verifies_detached(kind: str) -> None:
     key = generate_key(kind)
     token = MessageSigner(key, "node1").sign(MESSAGE)
-    head, middle, _sig = token.split(".")
+    _head, middle, _sig = token.split(".")
     assert middle == ""
     header = verify_message(token, MESSAGE, key.public_key())
     assert header == {
@@ -173,7 +176,9 @@ def test_rfc7520_signature_examples_verify(name: str) -> None:
     key = _key(vector["input"]["key"])
     payload = verify_compact(vector["output"]["compact"], key, [alg])
     assert payload == vector["input"]["payload"].encode()
-    tampered = vector["output"]["compact"][:-4] + ("AAAA" if not vector["output"]["compact"].endswith("AAAA") else "BBBB")
+    tampered = vector["output"]["compact"][:-4] + (
+        "AAAA" if not vector["output"]["compact"].endswith("AAAA") else "BBBB"
+    )
     with pytest.raises(SignatureInvalid):
         verify_compact(tampered, key, [alg])
     with pytest.raises(SignatureInvalid):  # the same token with another algorithm pinned

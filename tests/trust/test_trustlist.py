@@ -38,8 +38,12 @@ def _signed(session: Session, hub: Hub, now: datetime | None = None, validity: i
 
 
 def test_lists_members_nodes_tsa_and_revocations(session: Session, hub: Hub, member: str) -> None:
-    kept = issue_node_certificate(session, hub, make_csr(generate_key()), member, "https://n1.example")
-    gone = issue_node_certificate(session, hub, make_csr(generate_key()), member, "https://n2.example")
+    kept = issue_node_certificate(
+        session, hub, make_csr(generate_key()), member, "https://n1.example"
+    )
+    gone = issue_node_certificate(
+        session, hub, make_csr(generate_key()), member, "https://n2.example"
+    )
     revoke_certificate(session, gone.serial)
     checked = verify_trust_list(_signed(session, hub), hub.ca.root)
     doc = checked.document
@@ -78,15 +82,15 @@ def test_tampered_list_is_refused(session: Session, hub: Hub) -> None:
         verify_trust_list(f"{head}.{payload}.{sig[:-4]}AAAA", hub.ca.root)
 
 
-def test_list_signed_under_another_root_is_refused(session: Session, hub: Hub, tmp_path: Path) -> None:
+def test_list_signed_under_another_root_is_refused(
+    session: Session, hub: Hub, tmp_path: Path
+) -> None:
     other = PlatformCa.create(KeyStore(tmp_path / "o", b"x"), "JP", utcnow())
     with pytest.raises(TrustListRejected, match="not trusted"):
         verify_trust_list(_signed(session, hub), other.root)
 
 
-def test_node_certificate_cannot_sign_a_trust_list(
-    session: Session, hub: Hub, member: str
-) -> None:
+def test_node_certificate_cannot_sign_a_trust_list(session: Session, hub: Hub, member: str) -> None:
     node_key = generate_key()
     row = issue_node_certificate(session, hub, make_csr(node_key), member)
     from cryptography import x509
@@ -99,9 +103,16 @@ def test_node_certificate_cannot_sign_a_trust_list(
 
 @pytest.mark.parametrize(
     "header",
-    [{"alg": "none"}, {"alg": "HS256", "x5c": []}, {"alg": "ES256"}, {"alg": "ES256", "x5c": ["!"]}],
+    [
+        {"alg": "none"},
+        {"alg": "HS256", "x5c": []},
+        {"alg": "ES256"},
+        {"alg": "ES256", "x5c": ["!"]},
+    ],
 )
-def test_malformed_headers_are_refused(session: Session, hub: Hub, header: dict[str, object]) -> None:
+def test_malformed_headers_are_refused(
+    session: Session, hub: Hub, header: dict[str, object]
+) -> None:
     _, payload, sig = _signed(session, hub).split(".")
     token = f"{b64url(json.dumps(header).encode())}.{payload}.{sig}"
     with pytest.raises(TrustListRejected):
@@ -169,7 +180,9 @@ def test_get_trust_list_route(client: TestClient, settings: Settings) -> None:
     assert reply.headers["content-type"].startswith("application/jose")
     from cryptography import x509
 
-    root = x509.load_pem_x509_certificate((settings.data_dir / "trust" / "root-ca.pem").read_bytes())
+    root = x509.load_pem_x509_certificate(
+        (settings.data_dir / "trust" / "root-ca.pem").read_bytes()
+    )
     checked = verify_trust_list(reply.text, root)
     assert checked.document["development"] is True
     crl = client.get("/trust/crl")

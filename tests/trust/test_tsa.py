@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from tests.conftest import SHARED
 from tsunagu.trust import EmbeddedTimestamper, Hub, TimestampFailed, TokenVerifier
 from tsunagu.trust.services import answer_timestamp_query
-from tsunagu.trust.tsa import TimeStampResp
 from tsunagu.trust.timestamp import QUERY_TYPE, REPLY_TYPE, build_query, decode_response
+from tsunagu.trust.tsa import TimeStampResp
 
 FIXTURES = SHARED / "timestamp" / "rfc3161-client-fixtures" / "test" / "fixtures"
 
@@ -149,7 +149,9 @@ def _query(algorithm: str = "sha256", digest: bytes | None = None, **extra: obje
         (_query(req_policy="1.2.3.4"), "unaccepted_policy"),
         (_query(version=2), "bad_request"),
         (
-            _query(extensions=[{"extn_id": "1.2.3.4", "critical": False, "extn_value": b"\x05\x00"}]),
+            _query(
+                extensions=[{"extn_id": "1.2.3.4", "critical": False, "extn_value": b"\x05\x00"}]
+            ),
             "unaccepted_extensions",
         ),
     ],

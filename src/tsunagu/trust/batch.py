@@ -133,7 +133,9 @@ def timestamp_batch(records: Sequence[bytes], timestamper: Timestamper) -> Batch
     return Batch(root, token, proofs)
 
 
-def _subtree(hashes: Sequence[bytes], lo: int, hi: int, memo: dict[tuple[int, int], bytes]) -> bytes:
+def _subtree(
+    hashes: Sequence[bytes], lo: int, hi: int, memo: dict[tuple[int, int], bytes]
+) -> bytes:
     # Memoized so proofs for every record of a batch cost O(n log n), not O(n²).
     if hi - lo == 1:
         return hashes[lo]

@@ -180,7 +180,8 @@ class PlatformCa:
             ]
         )
         public = csr.public_key()
-        assert isinstance(public, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey)
+        if not isinstance(public, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+            raise InvalidCsr("key type not accepted (P-256, P-384 or Ed25519)")  # load_csr checked
         builder = (
             _builder(subject, self.issuing.subject, public, now, NODE_DAYS)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -212,7 +213,9 @@ class PlatformCa:
             .sign(self.issuing_key, _hash_for(self.issuing_key))
         )
 
-    def crl(self, revoked: list[tuple[int, datetime]], now: datetime, hours: int) -> x509.CertificateRevocationList:
+    def crl(
+        self, revoked: list[tuple[int, datetime]], now: datetime, hours: int
+    ) -> x509.CertificateRevocationList:
         """An RFC 5280 §5 CRL listing ``(serial, revocation time)`` pairs."""
         builder = (
             x509.CertificateRevocationListBuilder()
@@ -222,10 +225,7 @@ class PlatformCa:
         )
         for serial, when in revoked:
             builder = builder.add_revoked_certificate(
-                x509.RevokedCertificateBuilder()
-                .serial_number(serial)
-                .revocation_date(when)
-                .build()
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
             )
         return builder.sign(self.issuing_key, _hash_for(self.issuing_key))
 
@@ -262,8 +262,8 @@ def check_chain(
     for _depth in range(4):
         if not current.not_valid_before_utc <= now <= current.not_valid_after_utc:
             raise CertificateRejected(
-                f"certificate {current.subject.rfc4514_string()} is not valid at {now:%Y-%m-%dT%H:%M:%SZ}"
-                f" (valid {current.not_valid_before_utc:%Y-%m-%d} to "
+                f"certificate {current.subject.rfc4514_string()} is not valid at "
+                f"{now:%Y-%m-%dT%H:%M:%SZ} (valid {current.not_valid_before_utc:%Y-%m-%d} to "
                 f"{current.not_valid_after_utc:%Y-%m-%d})"
             )
         root = next((r for r in roots if r == current), None)

@@ -187,7 +187,9 @@ def certificate_row(session: Session, cert: x509.Certificate) -> IssuedCertifica
     )
 
 
-def answer_timestamp_query(session: Session, hub: Hub, query: bytes, now: datetime | None = None) -> bytes:
+def answer_timestamp_query(
+    session: Session, hub: Hub, query: bytes, now: datetime | None = None
+) -> bytes:
     """Answer an RFC 3161 query; the serial is a new row id, so serials never repeat."""
 
     def next_serial(request: ParsedRequest, gen_time: datetime) -> int:

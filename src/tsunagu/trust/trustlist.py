@@ -97,11 +97,17 @@ def build_trust_list(
     rows = list(session.scalars(select(IssuedCertificate).order_by(IssuedCertificate.id)))
     names = {
         o.corporate_number: o
-        for o in session.scalars(select(Organization).where(Organization.corporate_number.is_not(None)))
+        for o in session.scalars(
+            select(Organization).where(Organization.corporate_number.is_not(None))
+        )
     }
     members: dict[str, dict[str, Any]] = {}
     for row in rows:
-        if row.kind != "node" or row.revoked_at is not None or row.not_after < now.replace(tzinfo=None):
+        if (
+            row.kind != "node"
+            or row.revoked_at is not None
+            or row.not_after < now.replace(tzinfo=None)
+        ):
             continue
         member_id = "/".join(row.member_id.split("/")[:3])
         code = member_id.split("/")[2]
@@ -156,7 +162,10 @@ def sign_trust_list(document: dict[str, Any], hub: Hub) -> str:
     }
     payload = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return jws.serialize_compact(
-        header, payload.encode("utf-8"), jwk_of(hub.list_key), registry=registry(["ES256"], max_header=MAX_HEADER, max_payload=MAX_PAYLOAD)
+        header,
+        payload.encode("utf-8"),
+        jwk_of(hub.list_key),
+        registry=registry(["ES256"], max_header=MAX_HEADER, max_payload=MAX_PAYLOAD),
     )
 
 
@@ -193,7 +202,9 @@ class TrustList:
         return str(names[0].value)
 
 
-def verify_trust_list(token: str, anchor: x509.Certificate, now: datetime | None = None) -> TrustList:
+def verify_trust_list(
+    token: str, anchor: x509.Certificate, now: datetime | None = None
+) -> TrustList:
     """Verify signature, chain to ``anchor``, EKU and validity; return the document."""
     now = now or utcnow()
     try:
@@ -214,7 +225,11 @@ def verify_trust_list(token: str, anchor: x509.Certificate, now: datetime | None
     if not isinstance(public, ec.EllipticCurvePublicKey):
         raise TrustListRejected("the trust-list signer key is not an EC key")
     try:
-        obj = jws.deserialize_compact(token, jwk_of(public), registry=registry(["ES256"], max_header=MAX_HEADER, max_payload=MAX_PAYLOAD))
+        obj = jws.deserialize_compact(
+            token,
+            jwk_of(public),
+            registry=registry(["ES256"], max_header=MAX_HEADER, max_payload=MAX_PAYLOAD),
+        )
         document = json.loads(obj.payload)
     except (JoseError, ValueError, TypeError):
         raise TrustListRejected("the trust list signature does not verify") from None

@@ -29,7 +29,7 @@ DIGESTS = {"sha256": 32, "sha384": 48, "sha512": 64}
 MAX_REQUEST_BYTES = 4096
 
 
-class TimeStampResp(core.Sequence):
+class TimeStampResp(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
     """RFC 3161 §2.4.2 TimeStampResp; asn1crypto's own makes the OPTIONAL token mandatory."""
 
     _fields = [  # noqa: RUF012 -- asn1crypto's declaration style
@@ -87,7 +87,7 @@ def parse_request(data: bytes) -> ParsedRequest:
 
 def rejection_response(rejection: Rejection) -> bytes:
     """A TimeStampResp with status ``rejection``, a statusString and one failInfo bit."""
-    return TimeStampResp(
+    response = TimeStampResp(
         {
             "status": {
                 "status": "rejection",
@@ -95,7 +95,8 @@ def rejection_response(rejection: Rejection) -> bytes:
                 "fail_info": tsp.PKIFailureInfo({rejection.fail_info}),
             }
         }
-    ).dump()
+    )
+    return bytes(response.dump())
 
 
 class TimeStampAuthority:
@@ -140,7 +141,9 @@ class TimeStampAuthority:
 
         # asn1crypto re-encodes a structure built from parsed parts on every dump (about 25 ms a
         # token); parts loaded from DER keep their bytes, so encode the fixed parts once.
-        self._tsa_name = asn1_x509.GeneralName(name="directory_name", value=self._cert.subject).dump()
+        self._tsa_name = asn1_x509.GeneralName(
+            name="directory_name", value=self._cert.subject
+        ).dump()
         self._sid = cms.SignerIdentifier(
             {
                 "issuer_and_serial_number": {
@@ -203,9 +206,7 @@ class TimeStampAuthority:
                 "sid": cms.SignerIdentifier.load(self._sid),
                 "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
                 "signed_attrs": attributes,
-                "signature_algorithm": algos.SignedDigestAlgorithm(
-                    {"algorithm": "sha256_ecdsa"}
-                ),
+                "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
                 "signature": signature,
             }
         )
@@ -224,4 +225,5 @@ class TimeStampAuthority:
                 for der in self._certs_der
             ]
         token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
-        return TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+        response = TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token})
+        return bytes(response.dump())
