@@ -1,8 +1,10 @@
-"""Search benchmark: package_search with facets at 1M datasets on SQLite, PostgreSQL and Datasette.
+"""Search benchmark: package_search with facets at 1M datasets on SQLite, PostgreSQL, the
+tantivy engine and Datasette.
 
     python -m bench.search --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test
     python -m bench.search --quick            # 20,000 datasets
     python -m bench.search --size 200000 --keep
+    python -m bench.search --systems inproc-tantivy,inproc-sqlite,datasette   # only these
 
 Writes docs/benchmarks.md (with docs/benchmarks-analysis.md included when present).
 """
@@ -34,6 +36,7 @@ from tsunagu.db import current_revision, make_engine, make_sessionmaker, migrate
 
 from .data import GENERATOR_VERSION, load_vocabulary
 from .load import load_datasette, load_tsunagu, read_meta
+from .search_tantivy import compare, in_process_tantivy, index_dir, prepare_tantivy
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / ".data"
@@ -49,6 +52,8 @@ QUERIES: dict[str, list[str]] = {
 }
 FACETS = ("organization", "tags", "res_format", "license_id", "municipality")
 TARGET_MS = 50.0
+SYSTEMS = ("inproc-sqlite", "inproc-pg", "inproc-tantivy", "http-sqlite", "http-pg",
+           "http-tantivy", "datasette")  # fmt: skip
 
 
 def log(msg: str) -> None:
@@ -285,14 +290,17 @@ def server(cmd: list[str], env: dict[str, str], probe: str) -> Iterator[subproce
 
 
 @contextlib.contextmanager
-def tsunagu_server(url: str) -> Iterator[str]:
+def tsunagu_server(url: str, size: int, engine: str = "database") -> Iterator[str]:
     port = free_port()
     env = {
         "TSUNAGU_DATABASE_URL": url,
         "TSUNAGU_RATE_LIMIT_SEARCH": "1000000/minute",  # the benchmark is one client
         "TSUNAGU_LOG_LEVEL": "WARNING",
         "TSUNAGU_DATA_DIR": str(DATA / "var"),
+        "TSUNAGU_SEARCH_ENGINE": engine,
     }
+    if engine == "tantivy":  # the index built by prepare_tantivy, in data_dir/search
+        env["TSUNAGU_DATA_DIR"] = str(index_dir(size).parent)
     cmd = [str(BIN / "tsunagu"), "serve", "--no-seed", "--host", "127.0.0.1", "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
     with server(cmd, env, base + "/openapi.json"):
@@ -483,12 +491,22 @@ def write_report(ctx: dict[str, Any]) -> str:
         f"`GET /api/3/action/package_search?q=…&facet.field=[…]&rows=20` on `tsunagu serve "
         f"--no-seed` (uvicorn subprocess), one keep-alive client, sequential requests."
     )
+    if ctx.get("tantivy_info"):
+        w(
+            "- **tantivy**: `TSUNAGU_SEARCH_ENGINE=tantivy` (`tsunagu.catalog.search_tantivy`). "
+            "Its index is built from the SQLite bench database (the token strings stored in "
+            "`dataset_fts`, the `dataset_facet` rows, the dataset columns), one segment after "
+            "merging. Each call still runs the engine's consistency probe on SQLite (one indexed "
+            "`SELECT` on `search_change`) before searching. Facet counts are terms aggregations "
+            "on fast fields with every bucket requested (exact)."
+        )
     w(
         f"- **Repetitions**: per query {ctx['warmup']} warm-up calls (1 if it took over a quarter "
         f"of the budget), then up to {ctx['reps']} timed "
         f"calls (at least 5; stops early after a {ctx['budget']:.0f} s budget per query and "
         f"system). "
-        f"Over HTTP our server and Datasette alternate query by query in the same run. "
+        f"In-process systems alternate query by query; over HTTP our server and Datasette "
+        f"alternate query by query in the same run. "
         f"p50/p95 per class are over all samples of that class's queries."
     )
     w(
@@ -569,7 +587,7 @@ def write_report(ctx: dict[str, Any]) -> str:
     w("")
     pairs = ctx["pairs"]
     if pairs:
-        w("p95 of ours ÷ p95 of Datasette per class (below 1 = ours faster):")
+        w("p95 of the first ÷ p95 of the second per class (below 1 = the first is faster):")
         w("")
         w("| Pair | " + " | ".join(QUERIES) + " |")
         w("|---|" + "---|" * len(QUERIES))
@@ -644,6 +662,15 @@ def write_report(ctx: dict[str, Any]) -> str:
                     "loaded database "
                     f"| {float(v):.0f} s | | | | | | |"
                 )
+    tv = ctx.get("tantivy_info")
+    if tv:
+        build = tv["timings"].get("build_s", float("nan"))
+        cached = ", cached from an earlier run" if tv["cached"] else ""
+        w(
+            f"| tantivy index from the SQLite database ({tv['docs']:,} documents, "
+            f"{tv['segments']} segment(s){cached}) | – | – | {build:.0f} s | – | – "
+            f"| {build:.0f} s | {mib(tv['bytes'])} |"
+        )
     ds = ctx.get("datasette_info")
     if ds:
         t = ds["timings"]
@@ -654,6 +681,14 @@ def write_report(ctx: dict[str, Any]) -> str:
             when += ", cached from an earlier run"
         w(f"| Datasette table ({when}) | – | – | – | – | – | – | {mib(ds['bytes'])} |")
     w("")
+    if "tantivy_differ" in ctx:
+        differ = ctx["tantivy_differ"]
+        w(
+            "tantivy against SQLite on this data (count, first 20 hits sorted by name, the five "
+            "facets), every benchmark query: "
+            + (f"**differs** for {', '.join(differ)}." if differ else "identical.")
+        )
+        w("")
     w(f"Whole benchmark run: {ctx['elapsed'] / 60:.1f} min.")
     w("")
     if ANALYSIS.exists():
@@ -695,7 +730,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-http", action="store_true")
     ap.add_argument("--load-only", action="store_true", help="build the databases, measure nothing")
     ap.add_argument("--output", type=Path, default=DOC)
+    ap.add_argument(
+        "--systems",
+        default=",".join(SYSTEMS),
+        help="comma-separated subset of: " + ", ".join(SYSTEMS),
+    )
     args = ap.parse_args(argv)
+    wanted = [x.strip() for x in args.systems.split(",") if x.strip()]
+    unknown = sorted(set(wanted) - set(SYSTEMS))
+    if unknown:
+        ap.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
+    if args.no_http:
+        wanted = [x for x in wanted if x.startswith("inproc-")]
     size = 20_000 if args.quick else args.size
     started = time.perf_counter()
     DATA.mkdir(parents=True, exist_ok=True)
@@ -730,7 +776,7 @@ def main(argv: list[str] | None = None) -> int:
     backends.append(("sqlite", "SQLite", sq))
     ctx["loads"].append(("tsunagu SQLite", sq))
     pg: dict[str, Any] | None = None
-    if args.pg_url:
+    if args.pg_url and {"inproc-pg", "http-pg"} & set(wanted):
         pg = prepare_postgres(args.pg_url, size, vocab, args.keep)
         backends.append(("pg", "PostgreSQL", pg))
         ctx["loads"].append(("tsunagu PostgreSQL", pg))
@@ -741,33 +787,55 @@ def main(argv: list[str] | None = None) -> int:
                 conn.execute(text("SHOW server_version")).scalar_one()
             )
         eng.dispose()
+    tv: dict[str, Any] | None = None
+    if {"inproc-tantivy", "http-tantivy"} & set(wanted):
+        tv = prepare_tantivy(sq["url"], size, log)
+        backends.append(("tantivy", "tantivy", tv))
+        ctx["tantivy_info"] = tv
     dsi = prepare_datasette(size, vocab)
     ctx["datasette_info"] = dsi
     if args.load_only:
         log(f"databases ready in {(time.perf_counter() - started) / 60:.1f} min")
         return 0
     ctx["reference"] = {q: substring_hits(dsi["path"], q) for qs in QUERIES.values() for q in qs}
+    if tv is not None:
+        queries = [q for qs in QUERIES.values() for q in qs]
+        ctx["tantivy_differ"] = compare(sq["url"], tv["search"], queries, FACETS)
+        log(f"tantivy answers differing from SQLite's: {ctx['tantivy_differ']}")
 
     try:
-        # (a) in-process
+        # (a) in-process, systems alternating query by query (the same machine load for each)
+        runners: dict[str, Callable[[str], Callable[[], int]]] = {}
+        disposers: list[Callable[[], None]] = []
         for key, label, info in backends:
             system = f"inproc-{key}"
+            if system not in wanted:
+                continue
             ctx["systems"].append(system)
-            ctx["labels"][system] = f"tsunagu {label}, in-process"
-            runner, dispose = in_process(info["url"])
+            note = " (index built from the SQLite database)" if key == "tantivy" else ""
+            ctx["labels"][system] = f"tsunagu {label}, in-process{note}"
+            if key == "tantivy":
+                runners[system], dispose = in_process_tantivy(sq["url"], info["search"], FACETS)
+            else:
+                runners[system], dispose = in_process(info["url"])
+            disposers.append(dispose)
             res[system] = {}
-            for qs in QUERIES.values():
-                for q in qs:
+        if "inproc-tantivy" in runners and "inproc-sqlite" in runners:
+            ctx["pairs"].append(("inproc-tantivy", "inproc-sqlite"))
+        for qs in QUERIES.values():
+            for q in qs:
+                for system, runner in runners.items():
                     res[system][q] = measure(runner(q), args.reps, args.budget, args.warmup)
                     ser = res[system][q]
                     log(
                         f"{system} {q}: p50 {pct(ser.samples, 50):.1f} ms p95 "
                         f"{pct(ser.samples, 95):.1f} ms, {ser.hits} hits, n={len(ser.samples)}"
                     )
+        for dispose in disposers:
             dispose()
 
         # (b) HTTP: our server and Datasette alternating, query by query
-        if not args.no_http:
+        if "datasette" in wanted or any(x.startswith("http-") for x in wanted):
             ctx["systems"].append("datasette")
             ctx["labels"]["datasette"] = "Datasette (HTTP)"
             res["datasette"] = {}
@@ -775,7 +843,11 @@ def main(argv: list[str] | None = None) -> int:
                 ds_run = datasette_http(client, ds_base, dsi["path"].stem)
                 for key, label, info in backends:
                     system = f"http-{key}"
-                    with tsunagu_server(info["url"]) as base:
+                    if system not in wanted:
+                        continue
+                    engine = "tantivy" if key == "tantivy" else "database"
+                    db_url = sq["url"] if key == "tantivy" else info["url"]
+                    with tsunagu_server(db_url, size, engine) as base:
                         if not endpoint_available(base):
                             ctx["notes"].append(
                                 f"tsunagu over HTTP on {label}: `/api/3/action/package_search` was "

@@ -41,8 +41,8 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
             org = create_organization(session, "other", "別の組織")
             caller = Caller(org.id, org.name, 0)
             for i in range(5):
-                data = {"name": f"private-{i}", "title": f"非公開の人口統計{i}", "owner_org": "other",
-                        "private": True, "tags": [{"name": "人口"}],
+                data = {"name": f"private-{i}", "title": f"非公開の人口統計{i}",
+                        "owner_org": "other", "private": True, "tags": [{"name": "人口"}],
                         "resources": [{"format": "CSV"}]}  # fmt: skip
                 create_dataset(session, caller, parse_dataset(data))
             session.commit()
@@ -131,7 +131,8 @@ def _dataset() -> Any:
 @pytest.mark.parametrize(
     "query",
     [SearchQuery(rows=1001), SearchQuery(start=-1), SearchQuery(facet_fields=("nope",)),
-     SearchQuery(sort="random()"), SearchQuery(q="x" * 201), SearchQuery(q=" ".join(f"w{i}" for i in range(41)))],
+     SearchQuery(sort="random()"), SearchQuery(q="x" * 201),
+     SearchQuery(q=" ".join(f"w{i}" for i in range(41)))],
 )  # fmt: skip
 def test_bad_input_is_rejected_the_same(
     catalog: Engine, tantivy_search: TantivySearch, query: SearchQuery
@@ -151,11 +152,10 @@ def test_bad_input_is_rejected_the_same(
 
 @pytest.fixture
 def writable(tmp_path: Path) -> Iterator[tuple[Engine, Caller]]:
-    with migrated_engine(tmp_path, "tantivy-rw") as engine:
-        with Session(engine) as session:
-            org = create_organization(session, "writer", "書き込み市")
-            session.commit()
-            yield engine, Caller(org.id, org.name, 0)
+    with migrated_engine(tmp_path, "tantivy-rw") as engine, Session(engine) as session:
+        org = create_organization(session, "writer", "書き込み市")
+        session.commit()
+        yield engine, Caller(org.id, org.name, 0)
 
 
 def _data(name: str, title: str, **extra: Any) -> Any:
