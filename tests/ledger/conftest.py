@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ NTA = Organization(id="JP/GOV/7000012050002", name="国税庁")
 
 def record(n: int = 0, **changes: object) -> AccessRecordIn:
     fields: dict[str, object] = {
-        "accessed_at": datetime(2026, 4, 1, 9, 0, n % 60),
+        "accessed_at": datetime(2026, 4, 1, 9, 0, n % 60, tzinfo=UTC),
         "requester": NTA, "provider": WAKAYAMA, "pseudonym": f"psn-wakayama-{n:05d}",
         "data_items": ("地方税関係情報/課税所得",), "purpose": "所得税の調査",
         "legal_basis": "325AC0000000027#Art19", "case_id": f"case-{n}", "message_id": f"msg-{n}",

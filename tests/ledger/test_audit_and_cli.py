@@ -46,7 +46,7 @@ TAMPERING = {
         "UPDATE ledger_access_record SET pseudonym = 'psn-other', "
         "record = replace(record, 'psn-wakayama-00003', 'psn-other') "
         "WHERE idx = 1003"
-    ],  # fmt: skip
+    ],
     "tile rewritten": ["UPDATE ledger_tile SET nodes = :x WHERE level = 0 AND tile_index = 1"],
     "head rewritten": ["UPDATE ledger_tree SET root = :h"],
 }
@@ -113,9 +113,11 @@ def _verify(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
 def test_verify_offline_checkpoint_inclusion_consistency_bundle(
     files: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, out = _verify(monkeypatch, "--vkey", files["vkey"], "--checkpoint", files["new"],
-                        "--inclusion", files["inclusion"], "--old", files["old"],
-                        "--consistency", files["consistency"], "--bundle", files["bundle"])  # fmt: skip
+    code, out = _verify(
+        monkeypatch, "--vkey", files["vkey"], "--checkpoint", files["new"],
+        "--inclusion", files["inclusion"], "--old", files["old"],
+        "--consistency", files["consistency"], "--bundle", files["bundle"],
+    )  # fmt: skip
     assert code == 0, out
     assert "ok: entry 3 is in tsunagu.example/log at size 1050" in out
     assert "ok: size 1020 is consistent with size 1050" in out

@@ -82,7 +82,8 @@ def test_inclusion_and_consistency_proofs_as_json(log_client: TestClient) -> Non
     [
         ("inclusion", {"index": 5, "size": 5}, 422), ("inclusion", {"index": 0, "size": 9999}, 422),
         ("inclusion", {"index": -1, "size": 5}, 422), ("inclusion", {"index": "x"}, 422),
-        ("consistency", {"size1": 0, "size2": 5}, 422), ("consistency", {"size1": 6, "size2": 5}, 422),
+        ("consistency", {"size1": 0, "size2": 5}, 422),
+        ("consistency", {"size1": 6, "size2": 5}, 422),
         ("consistency", {"size1": 1, "size2": 2**70}, 422),
     ],
 )  # fmt: skip

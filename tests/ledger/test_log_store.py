@@ -79,7 +79,7 @@ def test_access_records_are_committed_not_published(filled: Session) -> None:
     index = services.append_access_record(filled, record(99, pseudonym="psn-secret"))
     data = services.entry(filled, index)
     assert data.startswith(b"tsunagu/access-record/v1 ") and b"psn-secret" not in data
-    (row,) = [r for r in services.records_for_person(filled, "JP/MUN/6000020302015", "psn-secret")]
+    (row,) = services.records_for_person(filled, "JP/MUN/6000020302015", "psn-secret")
     assert row["record"]["pseudonym"] == "psn-secret"
     import json
 
@@ -88,14 +88,14 @@ def test_access_records_are_committed_not_published(filled: Session) -> None:
 
 
 def test_hidden_records_show_only_after_their_date(session: Session) -> None:
-    from datetime import datetime
+    from datetime import UTC, datetime
 
-    services.append_access_record(
-        session, record(1, pseudonym="psn-x", hidden_until=datetime(2030, 1, 1))
-    )
+    day = datetime(2030, 1, 1, tzinfo=UTC)
+    services.append_access_record(session, record(1, pseudonym="psn-x", hidden_until=day))
+    before, on = day.replace(tzinfo=None, year=2029), day.replace(tzinfo=None)
     person = ("JP/MUN/6000020302015", "psn-x")
-    assert services.records_for_person(session, *person, now=datetime(2029, 12, 31)) == []
-    assert len(services.records_for_person(session, *person, now=datetime(2030, 1, 1))) == 1
+    assert services.records_for_person(session, *person, now=before) == []
+    assert len(services.records_for_person(session, *person, now=on)) == 1
 
 
 @pytest.mark.parametrize("pseudonym", ["123456789018", "psn 1234-5678-9018", "x123456789018y"])

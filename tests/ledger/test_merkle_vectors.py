@@ -112,9 +112,9 @@ def test_inclusion_and_consistency_proofs_verify_over_random_trees(t: tuple[int,
     cproof = consistency_proof(nodes, size1, n)
     verify_consistency(size1, n, cproof, root_from_leaves(leaves[:size1]), root)
     if size1 < n:
+        wrong = root_from_leaves(leaves[: size1 - 1] or [leaf_hash(b"x")])
         with pytest.raises(ProofError):
-            verify_consistency(size1, n, cproof, root_from_leaves(leaves[: size1 - 1] or
-                                                                  [leaf_hash(b"x")]), root)  # fmt: skip
+            verify_consistency(size1, n, cproof, wrong, root)
 
 
 @given(st.binary(max_size=40), st.binary(max_size=40))

@@ -140,7 +140,8 @@ def test_witness_rejects_bad_submissions(
     cp_text = good.split("\n\n")[1] + "\n"
     cases = [
         (good.replace(log.origin, "other.example/log"), UnknownLog),
-        (good.split("\n\n")[0] + "\n\n" + cp_text + "\n" + stranger.sign_line(cp_text), SignatureRejected),
+        (good.split("\n\n")[0] + "\n\n" + cp_text + "\n" + stranger.sign_line(cp_text),
+         SignatureRejected),
         (good.replace("old 0", "old 5000"), BadNoteInput),
         (good.replace("old 0", "old 0\n" + "A" * 43 + "="), InconsistentCheckpoint),
         (good.replace("old 0", "old 01"), BadNoteInput),

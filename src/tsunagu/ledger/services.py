@@ -134,20 +134,21 @@ def tree_size(session: Session) -> int:
     return tiles.tree_head(session)[0]
 
 
-def root_at(session: Session, size: int) -> bytes:
+def root_at(session: Session, size: int, nodes: tiles.TileNodes | None = None) -> bytes:
     """The root hash of the tree when it had ``size`` entries."""
     current = tree_size(session)
     if not 0 <= size <= current:
         raise BadProofRequest(f"size {size} is beyond the tree (size {current})")
-    return subtree_root(tiles.TileNodes(session), 0, size)
+    return subtree_root(nodes or tiles.TileNodes(session), 0, size)
 
 
 def inclusion(session: Session, index: int, size: int) -> dict[str, Any]:
     """An inclusion proof (RFC 9162 §2.1.3) for entry ``index`` in the tree of ``size``."""
     if not 0 <= index < size:
         raise BadProofRequest(f"index {index} is not in a tree of size {size}")
-    root = root_at(session, size)
-    nodes = tiles.TileNodes(session)
+    nodes = tiles.TileNodes(session)  # one tile cache for the root and the path
+    nodes.prefetch(tiles.proof_tiles(size, index))
+    root = root_at(session, size, nodes)
     return {"index": index, "size": size, "leaf_hash": nodes(0, index),
             "root_hash": root, "proof": inclusion_proof(nodes, index, size)}  # fmt: skip
 
@@ -156,9 +157,10 @@ def consistency(session: Session, size1: int, size2: int) -> dict[str, Any]:
     """A consistency proof (RFC 9162 §2.1.4) from tree ``size1`` to tree ``size2``."""
     if not 0 < size1 <= size2:
         raise BadProofRequest(f"no consistency proof from size {size1} to size {size2}")
-    root2 = root_at(session, size2)
     nodes = tiles.TileNodes(session)
-    return {"size1": size1, "size2": size2, "root1": root_at(session, size1), "root2": root2,
+    nodes.prefetch(tiles.proof_tiles(size2, size1 - 1) + tiles.proof_tiles(size1))
+    root2 = root_at(session, size2, nodes)
+    return {"size1": size1, "size2": size2, "root1": root_at(session, size1, nodes), "root2": root2,
             "proof": consistency_proof(nodes, size1, size2)}  # fmt: skip
 
 

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from tsunagu.ledger import AccessRecord, AccessRecordIn, Organization, append_access_records
 
 RECORDS = 48
-MYNUMBER_ACT = "425AC0000000027"  # 行政手続における特定の個人を識別するための番号の利用等に関する法律
+MYNUMBER_ACT = (
+    "425AC0000000027"  # 行政手続における特定の個人を識別するための番号の利用等に関する法律
+)
 
 ORGS = [
     Organization(id="JP/MUN/6000020302015", name="和歌山市"),
@@ -37,7 +39,7 @@ def load_ledger(bind: Engine | Connection | Session, progress: bool = False) -> 
     try:
         if session.scalar(select(AccessRecord.idx).limit(1)) is not None:
             return {"appended": 0}
-        rng = random.Random(6)  # the same demo log on every installation
+        rng = random.Random(6)  # noqa: S311 - the same demo log everywhere; no secrets
         start = datetime(2026, 4, 1, 9, 0)  # noqa: DTZ001 - naive UTC, as stored
         records = []
         for n in range(RECORDS):
