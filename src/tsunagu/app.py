@@ -80,7 +80,7 @@ def _session_info(settings: Settings) -> dict[str, object]:
 
 def _include_routes(app: FastAPI) -> None:
     from tsunagu.catalog import api as catalog_api
-    from tsunagu.catalog import ckan_api
+    from tsunagu.catalog import ckan_api, dcat_api
     from tsunagu.registries.address import api as address_api
     from tsunagu.registries.address.geocoder import api as geocoder_api
     from tsunagu.registries.corporations import api as corporations_api
@@ -102,4 +102,5 @@ def _include_routes(app: FastAPI) -> None:
 
     app.include_router(ledger_router)
     app.include_router(trust_api.router)
+    app.include_router(dcat_api.router)  # before the site: /dataset/{name}.ttl is not a page
     pages.install(app)  # routes, /static and HTML error pages

@@ -60,6 +60,24 @@ class Settings(BaseSettings):
     rate_limit_search: str = Field("600/minute", description="Search requests per client address.")
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(True, description="Structured JSON logs on stderr.")
+    dcat_page_size: int = Field(
+        100, ge=1, le=10_000, description="Datasets per page of the DCAT catalog exports."
+    )
+    dcat_publisher: str = Field(
+        "tsunagu", description="Name of the catalog's publisher (foaf:name) in DCAT exports."
+    )
+    harvest_max_pages: int = Field(
+        1000, ge=1, description="Most pages one harvest run follows (stops endless nextPage)."
+    )
+    harvest_max_datasets: int = Field(
+        200_000, ge=1, description="Most datasets one harvest run accepts from a source."
+    )
+    harvest_max_bytes: int = Field(
+        50_000_000, ge=1024, description="Largest response body a harvest accepts (bytes)."
+    )
+    harvest_timeout: float = Field(
+        30.0, gt=0, description="Seconds a harvest waits to connect to or read from a source."
+    )
     search_max_rows: int = Field(1000, ge=1, description="Largest page size of a search.")
     search_engine: Literal["database", "tantivy"] = Field(
         "database",
