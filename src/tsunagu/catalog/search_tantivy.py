@@ -28,15 +28,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import tantivy
-from sqlalchemy import Connection, Engine, bindparam, select, text
+from sqlalchemy import Connection, Engine, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from tsunagu.kernel import Settings
@@ -68,7 +71,15 @@ GAP_TTL_S = 600.0
 # At a rebuild, only this many seqs below the snapshot's highest can still be in flight.
 GAP_WINDOW = 1000
 BATCH = 1000
-WRITER_HEAP = 200_000_000
+WRITER_HEAP = 50_000_000  # catching up: a few documents at a time
+# A rebuild with a large heap flushes few, large segments (1M datasets: one or two), which the
+# facet aggregations walk faster than many small ones.
+REBUILD_HEAP = 1_500_000_000
+# Facet aggregations run in parallel with the top-k search (tantivy releases the GIL): the
+# multi-valued fields cost most, so each gets a task; the single-valued ones share one.
+FACET_GROUPS = (("tags",), ("res_format",), ("groups",),
+                ("organization", "license_id", "municipality"))  # fmt: skip
+_POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="tantivy")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -83,7 +94,9 @@ def schema() -> tantivy.Schema:
         sb.add_text_field(
             FACET_PREFIX + name, fast=True, tokenizer_name="raw", index_option="basic"
         )
-    sb.add_unsigned_field("public", indexed=True)
+    # 1 for private datasets (and the meta document): few, so excluding them is a cheap MustNot,
+    # where requiring "public" intersected every hit with a posting list of the whole catalog.
+    sb.add_unsigned_field("private", indexed=True)
     sb.add_unsigned_field("org", indexed=True)
     sb.add_integer_field("modified", fast=True)  # microseconds since 1970 (naive UTC)
     sb.add_text_field("title_sort", fast=True, tokenizer_name="raw", index_option="basic")
@@ -134,7 +147,15 @@ class TantivySearch:
         self.path = path
         self.schema = schema()
         path.mkdir(parents=True, exist_ok=True)
-        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        try:
+            self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        except ValueError:
+            # An index of another schema (an older tsunagu). It is a cache: start over; the
+            # first query rebuilds it from the database.
+            log.warning("tantivy index %s has another schema; rebuilding it", path)
+            shutil.rmtree(path)
+            path.mkdir(parents=True)
+            self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self.index.register_tokenizer(
             TOKENIZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
         )
@@ -163,10 +184,13 @@ class TantivySearch:
         tokens = query_tokens(query.q)
         if sort == "relevance" and not tokens:
             sort = "modified"
+        # Facets are counted while the page is collected (both over every hit); an empty
+        # result has no facet values, so counting them too costs nothing.
+        pending = self._facets(searcher, q, query.facet_fields) if query.facet_fields else []
         pks, count = self._page(searcher, q, sort, query.start, query.rows)
         facets: dict[str, list[tuple[str, int]]] = {name: [] for name in query.facet_fields}
         if query.facet_fields and count:
-            counted = self._facets(searcher, q, query.facet_fields, query.facet_limit)
+            counted = _facet_lists(pending, query.facet_fields, query.facet_limit)
             if counted is None:  # more distinct values than buckets: not exact
                 log.warning("tantivy facets not exact for %r; asking the database", query.q)
                 return search_database(session, query, max_rows)
@@ -187,12 +211,15 @@ class TantivySearch:
             )  # fmt: skip
         if not clauses:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
-        visible = [(tantivy.Occur.Should, tantivy.Query.term_query(s, "public", 1))]
+        # Visible: not private, unless of one of the caller's organizations.
+        hidden = tantivy.Query.term_query(s, "private", 1)
         if query.private_org_ids:
             orgs = tantivy.Query.term_set_query(s, "org", list(query.private_org_ids))
-            visible.append((tantivy.Occur.Should, orgs))
-        filters = [tantivy.Query.boolean_query(visible)]
-        filters += [
+            hidden = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, hidden), (tantivy.Occur.MustNot, orgs)]
+            )
+        clauses.append((tantivy.Occur.MustNot, hidden))
+        filters = [
             tantivy.Query.term_query(s, FACET_PREFIX + name, value[:200])
             for name, value in query.filters
         ]
@@ -241,29 +268,20 @@ class TantivySearch:
         return [pks[i] for i in ranked[start:want]], count
 
     def _facets(
-        self, searcher: tantivy.Searcher, q: tantivy.Query, names: Iterable[str], limit: int
-    ) -> dict[str, list[tuple[str, int]]] | None:
-        agg = {
-            name: {
-                "terms": {
-                    "field": FACET_PREFIX + name,
-                    "size": MAX_BUCKETS,
-                    "segment_size": MAX_BUCKETS,
-                }
-            }
-            for name in names
-        }
-        answer: dict[str, Any] = searcher.aggregate(q, agg)
-        facets: dict[str, list[tuple[str, int]]] = {}
-        for name in names:
-            result = answer[name]
-            if result.get("sum_other_doc_count", 0) or result.get("doc_count_error_upper_bound", 0):
-                return None
-            buckets = [(str(b["key"]), int(b["doc_count"])) for b in result["buckets"]]
-            # The database's order: count desc, then value in byte (code point) order.
-            buckets.sort(key=lambda vn: (-vn[1], vn[0]))
-            facets[name] = buckets[:limit]
-        return facets
+        self, searcher: tantivy.Searcher, q: tantivy.Query, names: tuple[str, ...]
+    ) -> list[Future[dict[str, Any]]]:
+        """Start the terms aggregations of ``names``, every bucket requested (exact counts)."""
+
+        def terms(name: str) -> dict[str, Any]:
+            size = MAX_BUCKETS
+            return {"terms": {"field": FACET_PREFIX + name, "size": size, "segment_size": size}}
+
+        groups = [[n for n in group if n in names] for group in FACET_GROUPS]
+        return [
+            _POOL.submit(searcher.aggregate, q, {name: terms(name) for name in group})
+            for group in groups
+            if group
+        ]
 
     # ------------------------------------------------------------------ consistency
 
@@ -367,7 +385,11 @@ class TantivySearch:
             )
             position = _Position(low)
             position.advance(recent, upto)
-            with self._writer() as writer:
+            active = conn.execute(
+                select(func.count()).select_from(Dataset).where(Dataset.state == "active")
+            ).scalar_one()
+            heap = min(REBUILD_HEAP, max(WRITER_HEAP, active * 1500))  # ~1.2 kB per dataset
+            with self._writer(heap) as writer:
                 writer.delete_all_documents()
                 read = _documents_sqlite if conn.dialect.name == "sqlite" else _documents
                 last = 0
@@ -393,8 +415,8 @@ class TantivySearch:
                 writer.wait_merging_threads()
         return total
 
-    def _writer(self) -> _Writer:
-        return _Writer(self.index)
+    def _writer(self, heap: int = WRITER_HEAP) -> _Writer:
+        return _Writer(self.index, heap)
 
 
 class IndexBusy(RuntimeError):
@@ -405,15 +427,16 @@ class _Writer:
     """The index writer for one batch of changes; its lock is released on exit (other processes
     sharing the directory take turns), uncommitted work is rolled back on error."""
 
-    def __init__(self, index: tantivy.Index) -> None:
+    def __init__(self, index: tantivy.Index, heap: int) -> None:
         self._index = index
+        self._heap = heap
         self._writer: tantivy.IndexWriter | None = None
 
     def __enter__(self) -> tantivy.IndexWriter:
         deadline = time.monotonic() + 30
         while True:
             try:
-                self._writer = self._index.writer(WRITER_HEAP, 1)
+                self._writer = self._index.writer(self._heap, 1)
                 return self._writer
             except ValueError as exc:  # another process holds the lock (LockBusy)
                 if time.monotonic() > deadline:
@@ -425,6 +448,25 @@ class _Writer:
             if exc_type is not None:
                 self._writer.rollback()
             self._writer = None  # drop it: releases the lock file
+
+
+def _facet_lists(
+    pending: list[Future[dict[str, Any]]], names: tuple[str, ...], limit: int
+) -> dict[str, list[tuple[str, int]]] | None:
+    """The facet counts in the database's order, or None if a field had uncounted values."""
+    answer: dict[str, Any] = {}
+    for future in pending:
+        answer.update(future.result())
+    facets: dict[str, list[tuple[str, int]]] = {}
+    for name in names:
+        result = answer[name]
+        if result.get("sum_other_doc_count", 0) or result.get("doc_count_error_upper_bound", 0):
+            return None
+        buckets = [(str(b["key"]), int(b["doc_count"])) for b in result["buckets"]]
+        # The database's order: count desc, then value in byte (code point) order.
+        buckets.sort(key=lambda vn: (-vn[1], vn[0]))
+        facets[name] = buckets[:limit]
+    return facets
 
 
 def _engine_of(session: Session) -> Engine:
@@ -449,6 +491,7 @@ def _store_position(
     writer.delete_documents_by_query(tantivy.Query.term_query(schema, "meta", 1))
     doc = tantivy.Document()
     doc.add_unsigned("meta", 1)
+    doc.add_unsigned("private", 1)  # never a search hit
     doc.add_text("state", position.to_json())
     writer.add_document(doc)
 
@@ -539,7 +582,7 @@ def _document(
         out.add_text(name, value)
     for field, value in sorted(facets):
         out.add_text(FACET_PREFIX + field, value)
-    out.add_unsigned("public", 0 if fields.private else 1)
+    out.add_unsigned("private", 1 if fields.private else 0)
     out.add_unsigned("org", fields.org_id)
     out.add_integer("modified", _micros(fields.modified))
     out.add_text("title_sort", fields.title_sort)
