@@ -24,6 +24,7 @@ VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 ADMS = Namespace("http://www.w3.org/ns/adms#")
+DCAT_VERSION = URIRef(str(DCAT) + "version")  # DCAT 3; rdflib's closed DCAT namespace lacks it
 PREFIXES = {
     "dcat": DCAT, "dct": DCTERMS, "foaf": FOAF, "vcard": VCARD, "skos": SKOS, "spdx": SPDX,
     "hydra": HYDRA, "owl": OWL, "xsd": XSD, "adms": ADMS,
@@ -231,7 +232,7 @@ def add_dataset(g: Graph, base: str, ds: Dataset) -> URIRef:
         g.add((node, DCAT.landingPage, landing))
         g.add((landing, RDF.type, FOAF.Document))
     if ds.version:
-        g.add((node, DCAT.version, Literal(ds.version)))
+        g.add((node, DCAT_VERSION, Literal(ds.version)))
     frequency = vocab.frequency_uri(ds.frequency)
     if frequency is not None:
         g.add((node, DCTERMS.accrualPeriodicity, _typed(g, frequency, DCTERMS.Frequency)))

@@ -1,0 +1,1 @@
+"""Harvesting other catalogs (CKAN Action API, DCAT RDF) into ours."""
