@@ -82,13 +82,14 @@ def _session_info(settings: Settings) -> dict[str, object]:
 def _include_routes(app: FastAPI) -> None:
     from tsunagu.catalog import api as catalog_api
     from tsunagu.catalog import ckan_api, dcat_api
+    from tsunagu.catalog.harvest import api as harvest_api
     from tsunagu.registries.address import api as address_api
     from tsunagu.registries.address.geocoder import api as geocoder_api
     from tsunagu.registries.corporations import api as corporations_api
     from tsunagu.registries.laws import api as laws_api
     from tsunagu.registries.residents import api as residents_api
     from tsunagu.trust import api as trust_api
-    from tsunagu.web import apidocs, health, pages
+    from tsunagu.web import apidocs, harvest_pages, health, pages
 
     app.include_router(health.router)
     apidocs.install(app)
@@ -104,4 +105,6 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(ledger_router)
     app.include_router(trust_api.router)
     app.include_router(dcat_api.router)  # before the site: /dataset/{name}.ttl is not a page
+    app.include_router(harvest_api.router)
+    app.include_router(harvest_pages.router)
     pages.install(app)  # routes, /static and HTML error pages

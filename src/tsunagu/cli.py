@@ -509,3 +509,8 @@ def residents_generate(lg_code: str, count: int, seed: int, as_of: str | None) -
         report = generate(session, lg_code, count, seed=seed, reference=reference)
         session.commit()
         click.echo(report.summary())
+
+
+from tsunagu.cli_catalog import catalog as _catalog_commands  # noqa: E402 - after main exists
+
+main.add_command(_catalog_commands)

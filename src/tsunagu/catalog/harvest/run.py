@@ -30,6 +30,7 @@ from tsunagu.kernel import naive_utcnow
 
 from ..bulk import newest_per_name, upsert_source, write_datasets
 from ..ckan_records import package_to_record
+from ..licenses import ensure_licenses
 from ..models import Dataset, Source
 from ..records import BadRecord, DatasetRecord, OrgRecord
 from ..search import unindex
@@ -179,6 +180,7 @@ def _withdraw(session: Session, sid: str, keep: set[str]) -> int:
 def store(session: Session, source: HarvestSource, harvested: Harvested, job: HarvestJob) -> None:
     """Write the harvested records and withdraw what the source no longer lists."""
     sid = source_id(source)
+    ensure_licenses(session)  # records refer to licence rows; a new installation may lack them
     upsert_source(
         session,
         Source(id=sid, title=f"Harvest: {source.name}", url=source.url,

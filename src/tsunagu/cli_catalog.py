@@ -1,0 +1,123 @@
+"""``tsunagu catalog``: validate DCAT-AP files, export the catalog, harvest other catalogs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tsunagu.cli import _engine, _plain_errors, _settings
+
+
+@click.group()
+def catalog() -> None:
+    """Catalog interoperability: DCAT-AP 3 validation and export, harvesting."""
+
+
+@catalog.command("validate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "rdf_format", default=None,
+              type=click.Choice(["turtle", "xml", "json-ld", "nt"]),
+              help="RDF syntax (default: from the file name).")  # fmt: skip
+@click.option("--recommended", is_flag=True, help="Also check the recommended properties.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_plain_errors
+def validate(file: Path, rdf_format: str | None, recommended: bool, as_json: bool) -> None:
+    """Check FILE against the DCAT-AP 3.0.1 SHACL shapes; exit 1 if it does not conform."""
+    import json
+
+    from tsunagu.catalog.shacl import SUFFIX_FORMATS, text_report, validate_rdf
+
+    fmt = rdf_format or SUFFIX_FORMATS.get(file.suffix.lower(), "turtle")
+    report = validate_rdf(file.read_bytes(), fmt, recommended=recommended)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(text_report(report))
+    sys.exit(0 if report.conforms else 1)
+
+
+@catalog.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", default="ttl", show_default=True,
+              type=click.Choice(["ttl", "jsonld", "rdf"]), help="RDF syntax.")  # fmt: skip
+@_plain_errors
+def export(file: Path, fmt: str) -> None:
+    """Write the whole catalog as DCAT-AP 3 to FILE, streamed (any size)."""
+    from tsunagu.catalog.dcat_export import CatalogPage, export_catalog
+    from tsunagu.db import make_sessionmaker
+
+    settings = _settings()
+    spec = CatalogPage(base=settings.effective_base_url, publisher=settings.dcat_publisher)
+    with (
+        _engine(settings) as engine,
+        make_sessionmaker(engine)() as session,
+        file.open("w", encoding="utf-8") as out,
+    ):
+        for piece in export_catalog(session, fmt, spec):
+            out.write(piece)
+    click.echo(f"wrote {file}")
+
+
+@catalog.command("harvest")
+@click.argument("url", required=False)
+@click.option("--type", "kind", type=click.Choice(["ckan", "dcat"]), default=None,
+              help="Source type (default: dcat for .ttl/.rdf/.jsonld, else ckan).")  # fmt: skip
+@click.option("--org", default="", help="File every record under this organization (name).")
+@click.option("--name", default=None, help="Name of the harvest source (default: from the URL).")
+@click.option("--interval", type=click.IntRange(min=5), default=None,
+              help="Minutes between scheduled runs (see --scheduled).")  # fmt: skip
+@click.option("--scheduled", is_flag=True, help="Run every source whose interval is due.")
+@_plain_errors
+def harvest(
+    url: str | None, kind: str | None, org: str, name: str | None, interval: int | None,
+    scheduled: bool,
+) -> None:  # fmt: skip
+    """Harvest URL (a CKAN site or a DCAT RDF catalog) into the catalog; safe to run again."""
+    from tqdm import tqdm
+
+    from tsunagu.catalog.harvest.run import due_sources, ensure_source, limits_from, run_harvest
+    from tsunagu.db import make_sessionmaker
+
+    if bool(url) == scheduled:
+        raise click.UsageError("give a URL or --scheduled (not both)")
+    settings = _settings()
+    limits = limits_from(settings)
+    failed = False
+    with _engine(settings) as engine, make_sessionmaker(engine)() as session:
+        if scheduled:
+            sources = due_sources(session)
+        else:
+            assert url is not None  # noqa: S101 -- checked above
+            rdf = url.split("?")[0].endswith((".ttl", ".rdf", ".jsonld", ".xml"))
+            source = ensure_source(
+                session,
+                url,
+                kind or ("dcat" if rdf else "ckan"),
+                name=name,
+                organization=org,
+                interval_minutes=interval,
+            )
+            session.commit()  # fmt: skip
+            sources = [source]
+        for source in sources:
+            with tqdm(desc=source.name, unit="page", disable=None) as bar:
+
+                def progress(pages: int, records: int, bar: tqdm[Any] = bar) -> None:
+                    bar.update(pages - bar.n)
+                    bar.set_postfix(records=records)
+
+                job = run_harvest(session, source, limits, progress=progress)
+            click.echo(
+                f"{source.name}: job {job.id} {job.status} — {job.found} read, "
+                f"{job.inserted} added, {job.updated} updated, {job.unchanged} unchanged, "
+                f"{job.withdrawn} withdrawn, {job.skipped} skipped"
+            )
+            if job.error:
+                click.echo(f"error: {job.error}", err=True)
+                failed = True
+        if scheduled and not sources:
+            click.echo("no harvest source is due")
+    sys.exit(2 if failed else 0)
