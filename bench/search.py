@@ -711,6 +711,39 @@ def write_section(path: Path, section: str) -> None:
     path.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
 
 
+# --------------------------------------------------------------------------- saved results
+
+LAST = DATA / "search-last-run.json"
+
+
+def save_results(ctx: dict[str, Any]) -> None:
+    """Keep what the report needs, so ``--rewrite`` can regenerate it without measuring."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Series):
+            return {"samples": value.samples, "hits": value.hits, "note": value.note}
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items() if k not in ("search", "base")}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    LAST.write_text(json.dumps(plain(ctx), ensure_ascii=False), encoding="utf-8")
+
+
+def load_results() -> dict[str, Any]:
+    ctx: dict[str, Any] = json.loads(LAST.read_text(encoding="utf-8"))
+    ctx["results"] = {
+        system: {q: Series(**ser) for q, ser in queries.items()}
+        for system, queries in ctx["results"].items()
+    }
+    ctx["loads"] = [tuple(x) for x in ctx["loads"]]
+    ctx["pairs"] = [tuple(x) for x in ctx["pairs"]]
+    return ctx
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -731,6 +764,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load-only", action="store_true", help="build the databases, measure nothing")
     ap.add_argument("--output", type=Path, default=DOC)
     ap.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="only rewrite the report from the last run's saved results (after editing the "
+        "analysis)",
+    )
+    ap.add_argument(
         "--systems",
         default=",".join(SYSTEMS),
         help="comma-separated subset of: " + ", ".join(SYSTEMS),
@@ -742,6 +781,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
     if args.no_http:
         wanted = [x for x in wanted if x.startswith("inproc-")]
+    if args.rewrite:
+        ctx_saved = load_results()
+        write_section(args.output, write_report(ctx_saved))
+        log(f"rewrote {args.output} from {LAST}")
+        return 0
     size = 20_000 if args.quick else args.size
     started = time.perf_counter()
     DATA.mkdir(parents=True, exist_ok=True)
@@ -888,6 +932,7 @@ def main(argv: list[str] | None = None) -> int:
             log("PostgreSQL: dropped tsunagu_bench")
 
     ctx["elapsed"] = time.perf_counter() - started
+    save_results(ctx)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     write_section(args.output, write_report(ctx))
     log(f"wrote {args.output} in {ctx['elapsed'] / 60:.1f} min")
