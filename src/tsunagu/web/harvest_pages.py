@@ -23,6 +23,6 @@ def harvest_sources(request: Request, session: DbSession) -> Response:
     return render(request, "harvest.html", {"nav": "", "sources": list_sources(session)})
 
 
-@router.get("/harvest/{job_id:int}")
+@router.get("/harvest/{job_id}")
 def harvest_job(job_id: int, request: Request, session: DbSession) -> Response:
     return render(request, "harvest_job.html", {"nav": "", "job": get_job(session, job_id)})
