@@ -46,8 +46,9 @@ lint: install ## ruff, mypy --strict and import-linter
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-bench: install ## Search benchmark at 1M datasets (SQLite, PostgreSQL, Datasette) -> docs/benchmarks.md
+bench: install ## Search benchmark at 1M datasets and DCAT export of 100k datasets -> docs/benchmarks.md
 	$(BIN)/python -m bench.search --pg-url $(PG_TEST_URL)
+	$(BIN)/python -m bench.dcat
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	@test -x $(BIN)/uv || $(BIN)/pip install --quiet uv
