@@ -110,12 +110,14 @@ def _baseline_mib() -> float:
     """Peak RSS of a process that imports the same modules and does nothing (the floor)."""
     code = ("import resource, tsunagu.catalog.dcat_export, tsunagu.db;"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code],  # noqa: S603 -- fixed code check=True, capture_output=True,
-                         text=True, cwd=ROOT)  # fmt: skip
+    out = subprocess.run(  # noqa: S603 -- fixed code
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
+    )
     return float(out.stdout.strip())
 
 
 def report(sizes: list[int]) -> str:
+    baseline = _baseline_mib()
     rows = []
     for size in sizes:
         if not _db(size).exists():
@@ -139,7 +141,7 @@ def report(sizes: list[int]) -> str:
         "datasets, written to /dev/null. Each generated dataset has 2 distributions, 2 "
         "keywords, a theme, a municipality, a contact point and a licence (about 45 triples). "
         "Each export runs in a fresh process; peak memory is that process's maximum resident "
-        f"set (a process that only imports the modules peaks at {_baseline_mib():.0f} MiB). "
+        f"set (a process that only imports the modules peaks at {baseline:.0f} MiB). "
         "Flat peak memory across sizes is the evidence the export is streamed, not built "
         "in one graph.", "",
         "| datasets | format | time | datasets/s | output | peak RSS |",
