@@ -34,9 +34,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import tantivy
 from sqlalchemy import Connection, Engine, bindparam, func, select, text
@@ -46,19 +45,23 @@ from tsunagu.kernel import Settings
 
 from .models import Dataset
 from .search import (
-    FACET_FIELDS,
     SORTS,
     SearchQuery,
     SearchResult,
     search_database,
 )
-from .text import index_tokens, query_tokens
+from .search_tantivy_index import (
+    FACET_PREFIX,
+    TEXT_BOOSTS,
+    TOKENIZER,
+    documents,
+    documents_sqlite,
+    schema,
+)
+from .text import query_tokens
 
 log = logging.getLogger(__name__)
 
-TOKENIZER = "tsunagu_ws"
-TEXT_BOOSTS = (("title", 10.0), ("keywords", 4.0), ("body", 1.0))  # FTS5 bm25 weights
-FACET_PREFIX = "f_"
 # Terms aggregations return at most this many buckets per field; a field with more distinct
 # values in one result is reported as not exact (sum_other_doc_count > 0) and the database
 # answers instead.
@@ -80,33 +83,6 @@ REBUILD_HEAP = 1_500_000_000
 FACET_GROUPS = (("tags",), ("res_format",), ("groups",),
                 ("organization", "license_id", "municipality"))  # fmt: skip
 _POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="tantivy")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def schema() -> tantivy.Schema:
-    """Fields of a dataset document, and of the one ``meta`` document holding the position."""
-    sb = tantivy.SchemaBuilder()
-    sb.add_unsigned_field("pk", indexed=True, fast=True)
-    for name, _ in TEXT_BOOSTS:
-        # Frequencies for BM25; positions are not needed (no phrase queries).
-        sb.add_text_field(name, tokenizer_name=TOKENIZER, index_option="freq")
-    # Every token of the three, documents only: facet counting needs the set of hits, not
-    # scores, and one posting list per token is cheaper to walk than the union of three.
-    sb.add_text_field("all", tokenizer_name=TOKENIZER, index_option="basic")
-    for name in FACET_FIELDS:
-        sb.add_text_field(
-            FACET_PREFIX + name, fast=True, tokenizer_name="raw", index_option="basic"
-        )
-    # 1 for private datasets (and the meta document): few, so excluding them is a cheap MustNot,
-    # where requiring "public" intersected every hit with a posting list of the whole catalog.
-    sb.add_unsigned_field("private", indexed=True)
-    sb.add_unsigned_field("org", indexed=True)
-    sb.add_integer_field("modified", fast=True)  # microseconds since 1970 (naive UTC)
-    sb.add_text_field("title_sort", fast=True, tokenizer_name="raw", index_option="basic")
-    sb.add_text_field("name", fast=True, tokenizer_name="raw", index_option="basic")
-    sb.add_unsigned_field("meta", indexed=True)
-    sb.add_text_field("state", stored=True, tokenizer_name="raw", index_option="basic")
-    return sb.build()
 
 
 class _Position:
@@ -359,7 +335,7 @@ class TantivySearch:
                     writer.delete_documents_by_query(
                         tantivy.Query.term_set_query(self.schema, "pk", part)
                     )
-                    for doc in _documents(conn, part):
+                    for doc in documents(conn, part):
                         writer.add_document(doc)
                 position.advance(
                     (int(s) for s, _ in rows), max([position.seq, *(s for s, _ in rows)])
@@ -400,7 +376,7 @@ class TantivySearch:
             heap = min(REBUILD_HEAP, max(WRITER_HEAP, active * 1500))  # ~1.2 kB per dataset
             with self._writer(heap) as writer:
                 writer.delete_all_documents()
-                read = _documents_sqlite if conn.dialect.name == "sqlite" else _documents
+                read = documents_sqlite if conn.dialect.name == "sqlite" else documents
                 last = 0
                 while True:
                     pks = list(
@@ -508,103 +484,6 @@ def _store_position(
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _documents(conn: Connection, pks: list[int]) -> list[tantivy.Document]:
-    """tantivy documents of the active datasets among ``pks``, built like the database's."""
-    from .services import get_datasets, index_document
-
-    with Session(bind=conn) as session:
-        out = []
-        for ds in get_datasets(session, pks):
-            if ds.state != "active":
-                continue
-            doc = index_document(ds)
-            out.append(
-                _document(
-                    _Fields(ds.pk, ds.private, ds.organization_id, ds.metadata_modified,
-                            ds.title_sort, ds.name),
-                    [" ".join(index_tokens(v)) for v in (doc.title, doc.keywords, doc.body)],
-                    {(f, v[:200]) for f, v in doc.facets if v},
-                )
-            )  # fmt: skip
-        return out
-
-
-def _documents_sqlite(conn: Connection, pks: list[int]) -> list[tantivy.Document]:
-    """Like :func:`_documents` for a range of active pks, from the rows the SQLite index holds.
-
-    Why: a rebuild at a million datasets spends most of its time loading ORM objects and
-    tokenizing again; ``dataset_fts`` already stores the very token strings and
-    ``dataset_facet`` the facet rows (``index_documents`` wrote both), read here in pk ranges.
-    """
-    lo, hi = pks[0], pks[-1]
-    d = Dataset
-    rows = conn.execute(
-        select(d.pk, d.private, d.organization_id, d.metadata_modified, d.title_sort, d.name)
-        .where(d.pk.between(lo, hi), d.state == "active")
-        .order_by(d.pk)
-    ).all()
-    between = {"lo": lo, "hi": hi}
-    texts = {
-        int(pk): [t or "", k or "", b or ""]
-        for pk, t, k, b in conn.execute(
-            text(
-                "SELECT rowid, title, keywords, body FROM dataset_fts "
-                "WHERE rowid BETWEEN :lo AND :hi"
-            ),
-            between,
-        )
-    }
-    facets: dict[int, set[tuple[str, str]]] = {}
-    for pk, field, value in conn.execute(
-        text(
-            "SELECT dataset_pk, field, value FROM dataset_facet "
-            "WHERE dataset_pk BETWEEN :lo AND :hi"
-        ),
-        between,
-    ):
-        facets.setdefault(int(pk), set()).add((str(field), str(value)))
-    return [
-        _document(_Fields(*row), texts.get(row.pk, ["", "", ""]), facets.get(row.pk, set()))
-        for row in rows
-    ]
-
-
-class _Fields(NamedTuple):
-    pk: int
-    private: bool
-    org_id: int
-    modified: datetime
-    title_sort: str
-    name: str
-
-
-def _document(
-    fields: _Fields, token_texts: list[str], facets: set[tuple[str, str]]
-) -> tantivy.Document:
-    """A dataset's document: whitespace-joined tokens of title, keywords and body, and the
-    dataset_facet rows (distinct, values cut to 200 characters, empty ones skipped)."""
-    out = tantivy.Document()
-    out.add_unsigned("pk", fields.pk)
-    for (name, _), value in zip(TEXT_BOOSTS, token_texts, strict=True):
-        out.add_text(name, value)
-    out.add_text("all", " ".join(token_texts))
-    for field, value in sorted(facets):
-        out.add_text(FACET_PREFIX + field, value)
-    out.add_unsigned("private", 1 if fields.private else 0)
-    out.add_unsigned("org", fields.org_id)
-    out.add_integer("modified", _micros(fields.modified))
-    out.add_text("title_sort", fields.title_sort)
-    out.add_text("name", fields.name)
-    return out
-
-
-def _micros(value: datetime) -> int:
-    # Stored datetimes are naive UTC.
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    delta = aware - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _int(value: object) -> int:
