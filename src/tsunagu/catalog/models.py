@@ -284,7 +284,7 @@ class SearchChange(Base):
 
     __tablename__ = "search_change"
     # AUTOINCREMENT: SQLite must never hand out a seq again once a row with it was deleted.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dataset_pk: Mapped[int] = mapped_column(Integer)
