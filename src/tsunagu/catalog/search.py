@@ -351,7 +351,7 @@ def search_database(session: Session, query: SearchQuery, max_rows: int = 1000) 
         "relevance": f"{score} DESC, d.metadata_modified DESC, d.pk DESC",
         "modified": "d.metadata_modified DESC, d.pk DESC",
         "title": backend.title_order() + ", d.pk ASC",
-        "name": "d.name ASC",
+        "name": backend.binary("d.name") + " ASC",  # byte order, as tantivy and SQLite
     }[sort]
     if sort == "relevance" and not tokens:
         order = "d.metadata_modified DESC, d.pk DESC"
