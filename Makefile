@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TSUNAGU_PORT ?= $(PORT)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-sqlite test-postgres test-browser lint typecheck bench lock browser clean
+.PHONY: help install run test test-sqlite test-postgres lint bench bench-search bench-dcat bench-corporations bench-geocode bench-trust bench-ledger lock browser clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -46,9 +46,25 @@ lint: install ## ruff, mypy --strict and import-linter
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-bench: install ## Search benchmark at 1M datasets and DCAT export of 100k datasets -> docs/benchmarks.md
+bench: bench-search bench-dcat bench-corporations bench-geocode bench-trust bench-ledger ## Every benchmark -> docs/benchmarks.md (takes about an hour at full size)
+
+bench-search: install ## Catalog search at 1M datasets: SQLite, PostgreSQL, tantivy, Datasette
 	$(BIN)/python -m bench.search --pg-url $(PG_TEST_URL)
+
+bench-dcat: install ## DCAT-AP export of 100,000 datasets (time, peak memory)
 	$(BIN)/python -m bench.dcat
+
+bench-corporations: install ## Corporate registry import vs raw bulk load, lookups, name search
+	$(BIN)/python -m bench.corporations --size 200000 --postgres $(PG_TEST_URL)
+
+bench-geocode: install ## Address geocoder throughput on 100,000 addresses
+	$(BIN)/python -m bench.geocode
+
+bench-trust: install ## JWS signs/verifies, RFC 3161 timestamps per second
+	$(BIN)/python -m bench.trust
+
+bench-ledger: install ## Transparency log appends and inclusion proofs at 10M entries
+	$(BIN)/python -m bench.ledger --pg-url $(PG_TEST_URL)
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	@test -x $(BIN)/uv || $(BIN)/pip install --quiet uv
