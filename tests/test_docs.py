@@ -53,9 +53,7 @@ def test_every_make_target_is_documented() -> None:
 def test_every_route_is_documented(app: FastAPI) -> None:
     text = all_docs()
     missing = [
-        route.path
-        for route in app.routes
-        if isinstance(route, APIRoute) and route.path not in text
+        route.path for route in app.routes if isinstance(route, APIRoute) and route.path not in text
     ]
     assert missing == []
 

@@ -127,7 +127,8 @@ class Settings(BaseSettings):
         5.0, ge=0, description="Seconds a checkpoint is served before a newer one is signed."
     )
     log_witnesses: str = Field(
-        "", description="Verifier keys (C2SP vkeys, type 0x04) of witnesses whose cosignatures "
+        "",
+        description="Verifier keys (C2SP vkeys, type 0x04) of witnesses whose cosignatures "
         "the log accepts and publishes; space- or comma-separated.",
     )
     witness_name: str = Field(
@@ -139,7 +140,8 @@ class Settings(BaseSettings):
         "data_dir/ledger/witness.key, generated on first use.",
     )
     witness_logs: str = Field(
-        "", description="Verifier keys (C2SP vkeys) of the logs this node witnesses; "
+        "",
+        description="Verifier keys (C2SP vkeys) of the logs this node witnesses; "
         "space- or comma-separated. Empty: not a witness.",
     )
 

@@ -14,7 +14,7 @@ Sources (``tsunagu seed --only NAME``), loaded in this order:
 ``laws``           法令: e-Gov 法令API v2 answers (個人情報の保護に関する法律 and its list)
 ``address``        アドレス・ベース・レジストリ: ABR files (towns, residences, parcels, positions)
 ``ledger``         transparency log: a few dozen synthetic access records (demo pseudonyms)
-``residents``      住民基本台帳: 和歌山市 and 文京区 with 500 synthetic residents each (after address)
+``residents``      住民基本台帳: 500 synthetic residents each in 和歌山市 and 文京区
 
 Every step is idempotent (see :mod:`tsunagu.seed.writer`); each source commits on its own when
 given an Engine, so an interrupted load keeps what finished.
@@ -37,9 +37,9 @@ from tsunagu.registries.address import has_address_data
 
 from . import registers, sources
 from .address import load_address
-from .ledger import load_ledger
 from .ckan import package_to_record, unwrap
 from .codelists import all_code_lists, write_code_list
+from .ledger import load_ledger
 from .portals import read_portals
 from .records import BadRecord
 from .residents import load_residents
