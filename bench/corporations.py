@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from bench import report
 from tsunagu.db import is_postgres, make_engine, migrate
 from tsunagu.kernel import corporate_number_check_digit
 from tsunagu.registries.corporations import as_of, import_file, search_by_name
@@ -167,14 +168,7 @@ def write_doc(size: int, results: dict[str, dict[str, float]], target: int) -> N
         lines.append(f"| {name} | {r['ours']:.1f} | {r['raw']:.1f} | {r['ratio']:.2f}× | "
                      f"{r['lookups']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} |")  # fmt: skip
     section = "\n".join(lines) + "\n"
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-    if "## Corporate registry" in doc:
-        head, _, rest = doc.partition("## Corporate registry")
-        tail = rest.split("\n## ", 1)
-        doc = head + section + ("\n## " + tail[1] if len(tail) > 1 else "")
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    DOC.write_text(doc, encoding="utf-8")
+    report.write_section("## Corporate registry", section)
 
 
 def main() -> None:

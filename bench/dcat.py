@@ -25,6 +25,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from bench import report as shared_report
 from tsunagu.catalog import Source, ensure_licenses
 from tsunagu.catalog.bulk import upsert_source, write_datasets
 from tsunagu.catalog.dcat_export import CatalogPage, export_catalog
@@ -151,14 +152,7 @@ def report(sizes: list[int]) -> str:
 
 
 def write_section(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    if SECTION in doc:
-        head, _, rest = doc.partition(SECTION)
-        following = rest.find("\n## ")
-        doc = head + text + (rest[following + 1 :] if following >= 0 else "")
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc, encoding="utf-8")
+    shared_report.write_section(SECTION, text)
 
 
 def main() -> None:

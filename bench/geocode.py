@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from bench import report
 from tsunagu.registries.address.geocoder import FileAddressSource, Geocoder, build_index
 from tsunagu.registries.address.geocoder.commands import geocode_stream
 from tsunagu.registries.address.geocoder.index import AddressIndex
@@ -181,14 +182,7 @@ def bench_http(index: AddressIndex, addresses: list[str], batch: int = 1000) -> 
 
 
 def write_section(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    if SECTION in doc:
-        head, _, tail = doc.partition(SECTION)
-        rest = tail.split("\n## ", 1)
-        doc = head + text + ("\n## " + rest[1] if len(rest) > 1 else "")
-    else:
-        doc = doc.rstrip() + "\n\n" + text
-    DOC.write_text(doc.rstrip() + "\n", encoding="utf-8")
+    report.write_section(SECTION, text)
 
 
 def main() -> None:

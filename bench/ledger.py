@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from bench import report
 from tsunagu.db import make_engine, migrate
 from tsunagu.ledger import services
 from tsunagu.ledger.merkle import leaf_hash, verify_inclusion
@@ -104,14 +105,7 @@ def _pg_database(url: str) -> tuple[str, Engine]:
 
 def write_doc(lines: list[str]) -> None:
     section = "\n".join([TITLE, "", *lines]) + "\n"
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-    if TITLE in doc:
-        head, _, rest = doc.partition(TITLE)
-        tail = rest.split("\n## ", 1)
-        doc = head + section + ("\n## " + tail[1] if len(tail) > 1 else "")
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    DOC.write_text(doc, encoding="utf-8")
+    report.write_section(TITLE, section)
 
 
 def main() -> None:

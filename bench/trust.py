@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import report
 from tsunagu.db import make_engine, make_sessionmaker, migrate
 from tsunagu.kernel import Settings
 from tsunagu.trust import (
@@ -100,14 +101,7 @@ def bench_tsa(seconds: float) -> tuple[float, float, float]:
 
 
 def write_section(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    if SECTION in doc:
-        head, _, tail = doc.partition(SECTION)
-        rest = tail.split("\n## ", 1)
-        doc = head + text + ("\n## " + rest[1] if len(rest) > 1 else "")
-    else:
-        doc = doc.rstrip() + "\n\n" + text
-    DOC.write_text(doc.rstrip() + "\n", encoding="utf-8")
+    report.write_section(SECTION, text)
 
 
 def main() -> None:
