@@ -32,9 +32,20 @@ from tsunagu.catalog import ensure_licenses
 from tsunagu.db import make_engine, migrate
 from tsunagu.kernel import Settings
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "standards"
-if not SHARED.exists():  # CI clones next to shared/ as well; allow an override
-    SHARED = Path(os.environ.get("TSUNAGU_STANDARDS", SHARED))
+# The project is cloned next to shared/ (sessions and CI alike); TSUNAGU_STANDARDS overrides.
+SHARED = Path(
+    os.environ.get("TSUNAGU_STANDARDS")
+    or Path(__file__).resolve().parents[2] / "shared" / "standards"
+)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Without the standards folder, vector tests would collect nothing: fail instead."""
+    if not (SHARED / "SOURCES.md").exists():
+        raise pytest.UsageError(
+            f"reference standards not found at {SHARED}; clone next to shared/ "
+            "or set TSUNAGU_STANDARDS"
+        )
 
 
 def pytest_report_header() -> str:
