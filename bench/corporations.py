@@ -27,6 +27,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from bench import report
+from bench.pg import scratch_database
 from tsunagu.db import is_postgres, make_engine, migrate
 from tsunagu.kernel import corporate_number_check_digit
 from tsunagu.registries.corporations import as_of, import_file, search_by_name
@@ -171,6 +172,17 @@ def write_doc(size: int, results: dict[str, dict[str, float]], target: int) -> N
     report.write_section("## Corporate registry", section)
 
 
+def _run(url: str, path: Path, size: int) -> dict[str, float]:
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        result = measure(engine, path, size)
+        print(url.split("://")[0], result, flush=True)
+        return result
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=5_000_000)
@@ -183,20 +195,13 @@ def main() -> None:
     if not path.exists():
         generate(size, path)
     results = {}
-    targets = [("SQLite", f"sqlite:///{DATA / 'corporations.sqlite3'}")]
+    sqlite = DATA / "corporations.sqlite3"
+    sqlite.unlink(missing_ok=True)
+    results["SQLite"] = _run(f"sqlite:///{sqlite}", path, size)
     if args.postgres:
-        targets.append(("PostgreSQL", args.postgres))
-    for name, url in targets:
-        if url.startswith("sqlite"):
-            (DATA / "corporations.sqlite3").unlink(missing_ok=True)
-        engine = make_engine(url)
-        if is_postgres(engine):
-            with engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        migrate(engine)
-        results[name] = measure(engine, path, size)
-        print(name, results[name], flush=True)
-        engine.dispose()
+        # A database of its own: the benchmark must never touch the one it was pointed at.
+        with scratch_database(args.postgres, "tsunagu_bench_corp") as url:
+            results["PostgreSQL"] = _run(url, path, size)
     write_doc(size, results, 5_000_000)
 
 
