@@ -207,9 +207,10 @@ SEED_SOURCES: dict[str, Callable[[Bind, bool], Counts]] = {
     "data-gov-uk": _load_data_gov_uk,
     "ckan-portals": _load_ckan_portals,
     "standards": _load_standards,
+    # address before corporations: the corporate step links seats to the 町字 it loaded
+    "address": load_address,
     "corporations": registers.load_corporations,
     "laws": registers.load_laws,
-    "address": load_address,
     "ledger": load_ledger,
     "residents": load_residents,
 }

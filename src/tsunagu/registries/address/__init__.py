@@ -1,7 +1,8 @@
 """Address base registry (アドレス・ベース・レジストリ, ABR): tables, import, lookups, postal codes.
 
 Public API for other contexts (the geocoder reads through ``iter_*``; rows are plain dicts keyed
-by ABR column names, with ``rep_lat``/``rep_lon`` where a position is known).
+by ABR column names, with ``rep_lat``/``rep_lon`` where a position is known;
+``resolve_machiaza`` finds the 町字 of an address written after its municipality).
 """
 
 from .csvfile import RowError
@@ -17,6 +18,7 @@ from .reading import (
     iter_towns,
     valid_on,
 )
+from .resolve import resolve_machiaza
 
 __all__ = [
     "AddressImportError",
@@ -30,5 +32,6 @@ __all__ = [
     "iter_prefectures",
     "iter_residences",
     "iter_towns",
+    "resolve_machiaza",
     "valid_on",
 ]
