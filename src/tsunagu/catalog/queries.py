@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from typing import Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -65,6 +66,26 @@ def _check_sort(sort: str, allowed: Mapping[str, object]) -> str:
     return key
 
 
+class _Named(Protocol):
+    id: int
+    name: str
+
+
+N = TypeVar("N", bound=_Named)
+
+
+def _counted_page(
+    items: list[N], counts: dict[int, int], key: str, limit: int | None, offset: int
+) -> list[tuple[N, int]]:
+    """Pair items with their dataset counts; sort by count when asked; take one page."""
+    pairs = [(item, counts.get(item.id, 0)) for item in items]
+    if key in COUNT_SORTS:
+        sign = 1 if key.endswith("asc") else -1
+        pairs.sort(key=lambda p: (sign * p[1], p[0].name))
+    end = None if limit is None else offset + limit
+    return pairs[offset:end]
+
+
 def list_organizations(
     session: Session, *, sort: str = "name asc", limit: int | None = None, offset: int = 0
 ) -> list[tuple[Organization, int]]:
@@ -73,12 +94,7 @@ def list_organizations(
     counts = organization_counts(session)
     order = ORG_SORTS.get(key, ORG_SORTS["name"])
     orgs = list(session.scalars(select(Organization).order_by(*order)))
-    pairs = [(o, counts.get(o.id, 0)) for o in orgs]
-    if key in COUNT_SORTS:
-        sign = 1 if key.endswith("asc") else -1
-        pairs.sort(key=lambda p: (sign * p[1], p[0].name))
-    end = None if limit is None else offset + limit
-    return pairs[offset:end]
+    return _counted_page(orgs, counts, key, limit, offset)
 
 
 def group_counts(session: Session) -> dict[int, int]:
@@ -99,12 +115,7 @@ def list_groups(
     counts = group_counts(session)
     order = GROUP_SORTS.get(key, GROUP_SORTS["name"])
     groups = list(session.scalars(select(Group).order_by(*order)))
-    pairs = [(g, counts.get(g.id, 0)) for g in groups]
-    if key in COUNT_SORTS:
-        sign = 1 if key.endswith("asc") else -1
-        pairs.sort(key=lambda p: (sign * p[1], p[0].name))
-    end = None if limit is None else offset + limit
-    return pairs[offset:end]
+    return _counted_page(groups, counts, key, limit, offset)
 
 
 def get_group(session: Session, name_or_id: str) -> tuple[Group, int]:

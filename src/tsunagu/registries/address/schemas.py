@@ -92,11 +92,9 @@ class Provenance(BaseModel):
     rep_src_code: str | None = Field(None, description="代表点の原典資料コード")
 
 
-class AreaOut(Provenance):
-    """都道府県 (mt_pref) or 市区町村 (mt_city), ABR fields."""
+class AreaNames(Provenance):
+    """The prefecture/county/city/ward names every ABR row carries (with kana and romaji)."""
 
-    level: str = Field(description="prefecture or municipality")
-    lg_code: str
     pref: str | None = None
     pref_kana: str | None = None
     pref_roma: str | None = None
@@ -109,28 +107,23 @@ class AreaOut(Provenance):
     ward: str | None = None
     ward_kana: str | None = None
     ward_roma: str | None = None
+
+
+class AreaOut(AreaNames):
+    """都道府県 (mt_pref) or 市区町村 (mt_city), ABR fields."""
+
+    level: str = Field(description="prefecture or municipality")
+    lg_code: str
     remarks: str | None = None
     gif: GifAddress
 
 
-class TownOut(Provenance):
+class TownOut(AreaNames):
     """町字 (mt_town), ABR fields."""
 
     lg_code: str
     machiaza_id: str
     machiaza_type: str | None = Field(None, description="町字区分コード")
-    pref: str | None = None
-    pref_kana: str | None = None
-    pref_roma: str | None = None
-    county: str | None = None
-    county_kana: str | None = None
-    county_roma: str | None = None
-    city: str | None = None
-    city_kana: str | None = None
-    city_roma: str | None = None
-    ward: str | None = None
-    ward_kana: str | None = None
-    ward_roma: str | None = None
     oaza_cho: str | None = None
     oaza_cho_kana: str | None = None
     oaza_cho_roma: str | None = None
