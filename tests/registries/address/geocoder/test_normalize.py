@@ -87,3 +87,9 @@ def test_spellings_fold_to_one_key(a: str, b: str) -> None:
 
 def test_long_vowel_mark_stays_in_names() -> None:
     assert fold(clean("流通センター")) == "流通センター"
+
+
+@pytest.mark.parametrize("text", ["0 ー0", "0ー 0", "一 ー 二"])
+def test_long_vowel_between_numbers_is_a_hyphen_even_with_spaces(text: str) -> None:
+    once = fold(clean(text))
+    assert "-" in once and fold(clean(once)) == once

@@ -126,10 +126,11 @@ _ITAIJI = {
     "拾": "十",
 }
 _TRANSLATE = str.maketrans(_ITAIJI)
-# Dashes that are never part of a name; ー (長音) is, so it is only a hyphen next to a number.
+# Dashes that are never part of a name; ー (長音) is, so it is only a hyphen between numbers.
+# Spaces around it go too: fold() drops spaces, and "1 ー2" must become the same key as "1ー2".
 _DASHES = re.compile(r"[‐‑‒–—―−─━－﹣⁃]")
 _CHOON_AFTER_NUMBER = re.compile(
-    r"(?<=[0-9〇一二三四五六七八九十百千])[ーｰ](?=[0-9〇一二三四五六七八九十])"
+    r"(?<=[0-9〇一二三四五六七八九十百千])\s*[ーｰ]\s*(?=[0-9〇一二三四五六七八九十百千])"
 )
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\ufffd\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
