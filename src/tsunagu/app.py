@@ -17,6 +17,7 @@ from tsunagu.kernel import Problem, Settings, load_settings
 def all_metadata() -> MetaData:
     """Every context's tables (for Alembic autogenerate and checks)."""
     import tsunagu.accounts.models
+    import tsunagu.catalog.datastore.models
     import tsunagu.catalog.harvest.models
     import tsunagu.catalog.models
     import tsunagu.db.outbox

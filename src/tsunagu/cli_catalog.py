@@ -121,3 +121,74 @@ def harvest(
         if scheduled and not sources:
             click.echo("no harvest source is due")
     sys.exit(2 if failed else 0)
+
+
+@catalog.command("datastore-load")
+@click.argument("resource_id")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--encoding",
+    default=None,
+    help="CSV encoding (default: detected; UTF-8 with/without BOM, UTF-16, CP932).",
+)
+@click.option("--sheet", default=None, help="XLSX sheet to load (default: the first).")
+@click.option(
+    "--standard",
+    default=None,
+    help="Give the resource this standard dataset's data dictionary first "
+    "(e.g. suisho-aed, jichitai-standard-public-toilet).",
+)
+@click.option("--no-validate", is_flag=True, help="Skip the Frictionless validation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_plain_errors
+def datastore_load(
+    resource_id: str, file: Path, encoding: str | None, sheet: str | None,
+    standard: str | None, no_validate: bool, as_json: bool,
+) -> None:  # fmt: skip
+    """Load FILE (CSV or XLSX) into the datastore table of resource RESOURCE_ID."""
+    import json
+
+    from sqlalchemy import select
+    from sqlalchemy.engine import make_url
+    from tqdm import tqdm
+
+    from tsunagu.catalog import Distribution
+    from tsunagu.catalog.datastore import adopt_dictionary, info, load_file
+    from tsunagu.db import make_sessionmaker
+    from tsunagu.kernel import NotFound
+
+    settings = _settings()
+    reader = settings.datastore_read_url
+    grant_to = make_url(reader).username if reader else None
+    with _engine(settings) as engine, make_sessionmaker(engine)() as session:
+        resource = session.scalar(select(Distribution).where(Distribution.id == resource_id))
+        if resource is None:
+            raise NotFound(f"no resource {resource_id!r}")
+        if standard:
+            adopt_dictionary(session, resource, standard)
+        with tqdm(desc="datastore", unit=" rows", unit_scale=True, disable=as_json) as bar:
+            report = load_file(
+                session, resource, file, encoding=encoding, sheet=sheet,
+                validate=not no_validate, grant_to=grant_to,
+                max_bytes=settings.datastore_max_bytes, progress=bar.update,
+            )  # fmt: skip
+        session.commit()
+        result = info(report.table)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        return
+    meta = result["meta"]
+    click.echo(
+        f"loaded {meta['count']} rows into {resource_id} ({meta['format']}"
+        f"{', ' + meta['encoding'] if meta['encoding'] else ''}); "
+        f"{meta['rejected_count']} rows rejected"
+    )
+    for error in result["load_errors"][:10]:
+        click.echo(f"  row {error['row']} {error['field'] or ''}: {error['message']}")
+    validation = result["validation"]
+    if validation is not None:
+        state = "valid" if validation["valid"] else f"{validation['error_count']} errors"
+        click.echo(f"validation against the data dictionary: {state}")
+        for error in validation["errors"][:10]:
+            where = f"row {error['row']} " if error["row"] else ""
+            click.echo(f"  {where}{error['type']}: {error['message']}")

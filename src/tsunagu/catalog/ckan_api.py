@@ -15,16 +15,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from tsunagu import __version__
 from tsunagu.accounts import Caller
+from tsunagu.db import make_engine
 from tsunagu.http import ckan_error_body, get_caller, get_session, rate_limit
 from tsunagu.http.errors import ckan_status
 from tsunagu.kernel import BadRequest, Forbidden, NotFound, Problem, ValidationProblem
 
-from . import ckan, queries
+from . import ckan, datastore, queries
 from .models import Dataset
 from .search import SearchQuery, parse_fq
 from .search import search as run_search
@@ -440,6 +442,67 @@ def resource_show(call: Call) -> dict[str, Any]:
     return ckan.resource_dict(res, res.dataset.id)
 
 
+# ---------------------------------------------------------------- datastore
+
+
+def datastore_search(call: Call) -> dict[str, Any]:
+    """Rows of a resource's datastore table: ``filters``, ``q``, ``fields``, ``sort``,
+    ``limit`` (default 100, at most 32000), ``offset``, ``include_total``."""
+    reg = datastore.get_table(call.session, _str(call, "resource_id", required=True), call.caller)
+    filters = datastore.parse_object(call.params.get("filters") or {}, "filters")
+    if not isinstance(filters, dict):
+        raise ValidationProblem("filters must be a JSON object", field="filters")
+    q = datastore.parse_object(call.params.get("q") or "", "q")
+    if not isinstance(q, str | dict):
+        raise ValidationProblem("q must be text or an object of field: text", field="q")
+    request = datastore.SearchRequest(
+        filters=filters, q=q, fields=datastore.parse_fields(call.params.get("fields")),
+        sort=_str(call, "sort"), limit=_int(call, "limit", datastore.DEFAULT_LIMIT),
+        offset=_int(call, "offset", 0), include_total=_bool(call, "include_total", True),
+    )  # fmt: skip
+    return datastore.search(call.session, reg, request)
+
+
+def datastore_search_sql(call: Call) -> dict[str, Any]:
+    """One read-only SQL statement (``sql``) over the datastore tables of public datasets
+    (table name: the resource id in double quotes), with a time limit."""
+    settings = call.request.app.state.settings
+    return datastore.run_sql(
+        call.session, _str(call, "sql", required=True),
+        timeout_ms=settings.datastore_sql_timeout_ms, max_rows=datastore.MAX_LIMIT,
+        read_engine=_datastore_read_engine(call.request),
+    )  # fmt: skip
+
+
+def datastore_info(call: Call) -> dict[str, Any]:
+    """Fields and row count of a resource's datastore table (``id``), with the rows the load
+    rejected and the Frictionless validation against the data dictionary."""
+    ident = _str(call, "id") or _str(call, "resource_id", required=True)
+    return datastore.info(datastore.get_table(call.session, ident, call.caller))
+
+
+def datastore_delete(call: Call) -> dict[str, Any]:
+    """Drop a resource's datastore table (``resource_id``); the resource itself stays."""
+    resource_id = _str(call, "resource_id", required=True)
+    reg = datastore.get_table(call.session, resource_id, call.caller)
+    resource = queries.get_resource(call.session, resource_id, call.caller)
+    authorize_edit(call.session, call.caller, resource.dataset)
+    datastore.drop_table(call.session, resource)
+    call.session.commit()
+    return {"resource_id": reg.table_name}
+
+
+def _datastore_read_engine(request: Request) -> Engine | None:
+    url = request.app.state.settings.datastore_read_url
+    if not url:
+        return None
+    engine: Engine | None = getattr(request.app.state, "datastore_read_engine", None)
+    if engine is None:
+        engine = make_engine(url)
+        request.app.state.datastore_read_engine = engine
+    return engine
+
+
 ACTIONS: dict[str, Action] = {
     "status_show": Action(status_show),
     "help_show": Action(help_show),
@@ -457,6 +520,10 @@ ACTIONS: dict[str, Action] = {
     "tag_list": Action(tag_list),
     "license_list": Action(license_list),
     "resource_show": Action(resource_show),
+    "datastore_search": Action(datastore_search, limit="search"),
+    "datastore_search_sql": Action(datastore_search_sql, limit="search"),
+    "datastore_info": Action(datastore_info),
+    "datastore_delete": Action(datastore_delete, limit="write", write=True),
 }
 
 __all__ = ["ACTIONS", "router", "search_facets"]

@@ -79,6 +79,17 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Seconds a harvest waits to connect to or read from a source."
     )
     search_max_rows: int = Field(1000, ge=1, description="Largest page size of a search.")
+    datastore_read_url: str = Field(
+        "",
+        description="PostgreSQL URL of the read-only role datastore_search_sql runs as (like "
+        "CKAN's ckan.datastore.read_url); empty: no SQL endpoint on PostgreSQL. SQLite needs none.",
+    )
+    datastore_sql_timeout_ms: int = Field(
+        5000, ge=10, le=600_000, description="Time limit of one datastore SQL query (ms)."
+    )
+    datastore_max_bytes: int = Field(
+        1_000_000_000, ge=1024, description="Largest CSV/XLSX file the datastore loads (bytes)."
+    )
     search_engine: Literal["database", "tantivy"] = Field(
         "database",
         description="Who answers searches: the database's full-text index (exact, default) or a "

@@ -1,0 +1,181 @@
+"""``datastore_search_sql``: one read-only SQL statement over datastore tables, with a time limit.
+
+Enforcement is the database's, not a parse of the SQL text:
+
+* SQLite: an authorizer on the connection allows only SELECT, reads of the datastore tables of
+  public datasets and ordinary functions (no PRAGMA, ATTACH, writes, ``load_extension``, other
+  tables, ``sqlite_master``); a progress handler aborts the statement at the time limit. The
+  Python sqlite3 module runs one statement per call.
+* PostgreSQL: the statement runs on a separate connection as a read-only role
+  (``TSUNAGU_DATASTORE_READ_URL``, as CKAN's ``ckan.datastore.read_url``) that holds SELECT on
+  the datastore tables of public datasets only, inside a ``READ ONLY`` transaction with
+  ``statement_timeout``, sent as one prepared statement (several statements are refused).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time as clock
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from ..models import Dataset, Distribution
+from .errors import SqlError, SqlNotConfigured, SqlRejected, SqlTimeout
+from .load import SCHEMA
+from .models import DatastoreTable
+from .search import jsonable
+
+# Functions a query must not call even on SQLite (loading code, tokenizer pointers).
+_DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})
+_PROGRESS_STEPS = 1000
+
+
+def public_tables(session: Session) -> set[str]:
+    """Names of the datastore tables whose dataset is public and active."""
+    rows = session.scalars(
+        select(DatastoreTable.table_name)
+        .join(Distribution, Distribution.pk == DatastoreTable.distribution_pk)
+        .join(Dataset, Dataset.pk == Distribution.dataset_pk)
+        .where(Dataset.private.is_(False), Dataset.state == "active")
+    )
+    return set(rows)
+
+
+def run_sql(
+    session: Session,
+    sql: str,
+    *,
+    timeout_ms: int,
+    max_rows: int,
+    read_engine: Engine | None = None,
+) -> dict[str, Any]:
+    """Run ``sql``; CKAN's result: ``records``, ``fields`` and ``records_truncated`` if cut."""
+    if not sql.strip():
+        raise SqlError("sql is empty")
+    if session.get_bind().dialect.name == "sqlite":
+        names, rows = _sqlite(session, sql, timeout_ms, max_rows)
+    else:
+        if read_engine is None:
+            raise SqlNotConfigured(
+                "SQL over the datastore on PostgreSQL needs a read-only role: set "
+                "TSUNAGU_DATASTORE_READ_URL (see docs/datastore.md)"
+            )
+        names, rows = _postgres(read_engine, sql, timeout_ms, max_rows)
+    records = [dict(zip(names, (jsonable(v) for v in row), strict=True)) for row in rows[:max_rows]]
+    result: dict[str, Any] = {
+        "sql": sql,
+        "records": records,
+        "fields": [{"id": n} for n in names],
+    }
+    if len(rows) > max_rows:
+        result["records_truncated"] = True
+    return result
+
+
+def _authorizer(allowed: set[str]) -> Callable[[int, str | None, str | None, Any, Any], int]:
+    def authorize(action: int, arg1: str | None, arg2: str | None, db: Any, _src: Any) -> int:
+        if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_RECURSIVE):
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_READ:
+            # A recursive CTE reads itself with no database name; every table has one.
+            if db is None or (db == "main" and arg1 in allowed):
+                return sqlite3.SQLITE_OK
+            return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_FUNCTION:
+            return sqlite3.SQLITE_DENY if (arg2 or "").lower() in _DENIED_FUNCTIONS else 0
+        return sqlite3.SQLITE_DENY
+
+    return authorize
+
+
+def _sqlite(
+    session: Session, sql: str, timeout_ms: int, max_rows: int
+) -> tuple[list[str], Sequence[Sequence[Any]]]:
+    allowed = public_tables(session)
+    raw = session.connection().connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)  # noqa: S101 - the dialect said sqlite
+    deadline = clock.monotonic() + timeout_ms / 1000
+    timed_out = False
+
+    def progress() -> int:
+        nonlocal timed_out
+        timed_out = clock.monotonic() > deadline
+        return 1 if timed_out else 0
+
+    raw.set_authorizer(_authorizer(allowed))
+    raw.set_progress_handler(progress, _PROGRESS_STEPS)
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql)
+        names = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchmany(max_rows + 1)
+    except sqlite3.DatabaseError as exc:
+        if timed_out:
+            raise SqlTimeout(f"the query took longer than {timeout_ms} ms") from None
+        message = str(exc)
+        if "not authorized" in message or "prohibited" in message:
+            raise SqlRejected(
+                "only SELECT statements over datastore tables of public datasets are allowed "
+                f"({message})"
+            ) from None
+        raise SqlError(message) from None
+    except (sqlite3.ProgrammingError, sqlite3.Warning) as exc:
+        raise SqlError(f"{exc} (send one SELECT statement)") from None
+    finally:
+        cursor.close()
+        raw.set_authorizer(None)
+        raw.set_progress_handler(None, 0)
+    return names, rows
+
+
+def _postgres(
+    engine: Engine, sql: str, timeout_ms: int, max_rows: int
+) -> tuple[list[str], Sequence[Sequence[Any]]]:
+    import psycopg
+
+    try:
+        pooled = engine.raw_connection()
+    except Exception as exc:
+        raise SqlNotConfigured(f"cannot connect as the datastore read role: {exc}") from None
+    try:
+        raw = pooled.driver_connection
+        if not isinstance(raw, psycopg.Connection):
+            raise SqlNotConfigured("TSUNAGU_DATASTORE_READ_URL must be a postgresql+psycopg URL")
+        try:
+            return _pg_query(raw, sql, timeout_ms, max_rows)
+        finally:
+            raw.rollback()
+    finally:
+        pooled.close()
+
+
+def _pg_query(
+    raw: Any, sql: str, timeout_ms: int, max_rows: int
+) -> tuple[list[str], Sequence[Sequence[Any]]]:
+    import psycopg
+    from psycopg import errors as pg
+
+    with raw.cursor() as cursor:
+        cursor.execute("SET TRANSACTION READ ONLY")
+        cursor.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+        cursor.execute(f"SET LOCAL search_path = {SCHEMA}")
+        try:
+            # prepare=True: the extended protocol, which refuses several statements.
+            cursor.execute(sql, prepare=True)
+            if cursor.description is None:  # SET, COMMIT, ...: nothing to read, refused
+                raise SqlRejected("only SELECT statements are allowed")
+            names = [d.name for d in cursor.description]
+            rows = cursor.fetchmany(max_rows + 1)
+        except pg.QueryCanceled:
+            raise SqlTimeout(f"the query took longer than {timeout_ms} ms") from None
+        except (pg.InsufficientPrivilege, pg.ReadOnlySqlTransaction) as exc:
+            raise SqlRejected(
+                "only reads of datastore tables of public datasets are allowed "
+                f"({str(exc).strip()})"
+            ) from None
+        except psycopg.Error as exc:
+            raise SqlError(str(exc).strip()) from None
+    return names, rows
