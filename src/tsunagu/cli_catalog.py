@@ -166,12 +166,23 @@ def datastore_load(
             raise NotFound(f"no resource {resource_id!r}")
         if standard:
             adopt_dictionary(session, resource, standard)
-        with tqdm(desc="datastore", unit=" rows", unit_scale=True, disable=as_json) as bar:
+        bars: list[tqdm[None]] = []  # started by the first 1,000 rows: errors stay one line
+
+        def progress(rows: int) -> None:
+            if not bars:
+                bars.append(tqdm(desc="datastore", unit=" rows", unit_scale=True,
+                                 disable=as_json))  # fmt: skip
+            bars[0].update(rows)
+
+        try:
             report = load_file(
                 session, resource, file, encoding=encoding, sheet=sheet,
                 validate=not no_validate, grant_to=grant_to,
-                max_bytes=settings.datastore_max_bytes, progress=bar.update,
+                max_bytes=settings.datastore_max_bytes, progress=progress,
             )  # fmt: skip
+        finally:
+            for bar in bars:
+                bar.close()
         session.commit()
         result = info(report.table)
     if as_json:

@@ -10,6 +10,7 @@ Sources (``tsunagu seed --only NAME``), loaded in this order:
 ``data-gov-uk``    a data.gov.uk record (British Geological Survey)
 ``ckan-portals``   Japan's CKAN portals (xckan site list) with their Action API as data services
 ``standards``      推奨データセット / 自治体標準オープンデータセット schemas with data dictionaries
+``imi``            共通語彙基盤 (IMI) コア語彙 2.4.1 as the code list ``imi-core``
 ``corporations``   法人番号: NTA sample files (CSV Shift_JIS/Unicode, XML) and gBizINFO answers
 ``laws``           法令: e-Gov 法令API v2 answers (個人情報の保護に関する法律 and its list)
 ``address``        アドレス・ベース・レジストリ: ABR files (towns, residences, parcels, positions)
@@ -39,6 +40,7 @@ from . import registers, sources
 from .address import load_address
 from .ckan import package_to_record, unwrap
 from .codelists import all_code_lists, write_code_list
+from .imi import read_imi
 from .ledger import load_ledger
 from .portals import read_portals
 from .records import BadRecord
@@ -198,6 +200,14 @@ def _load_codelists(bind: Bind, progress: bool) -> Counts:
     return counts
 
 
+def _load_imi(bind: Bind, progress: bool) -> Counts:
+    with _session(bind) as session:
+        source = sources.imi()
+        upsert_source(session, source)
+        new, entries = write_code_list(session, read_imi(), source.id)
+    return {"new_lists": int(new), "new_entries": entries}
+
+
 SEED_SOURCES: dict[str, Callable[[Bind, bool], Counts]] = {
     "licenses": _load_licenses,
     "codelists": _load_codelists,
@@ -207,6 +217,7 @@ SEED_SOURCES: dict[str, Callable[[Bind, bool], Counts]] = {
     "data-gov-uk": _load_data_gov_uk,
     "ckan-portals": _load_ckan_portals,
     "standards": _load_standards,
+    "imi": _load_imi,
     # address before corporations: the corporate step links seats to the 町字 it loaded
     "address": load_address,
     "corporations": registers.load_corporations,

@@ -19,6 +19,7 @@ GIF_CODES = DATA / "gif" / "438-1_コアデータモデル_コード一覧.xlsx"
 SUISHO_TEMPLATES = DATA / "suisho-dataset-csv-templates"
 CIO_MODELS = DATA / "nec-fiware-cio-recommended-datasets" / "cio"
 TOILET_SCHEMA = DATA / "digital-agency-seishikiban-2026-public-toilet" / "schema.csv"
+IMI_CORE = DATA / "imi-core-vocabulary" / "imicore241.imiv.txt"
 
 
 def _source(id: str, title: str, url: str, attribution: str, license: str) -> Source:
@@ -115,6 +116,18 @@ def standard_datasets() -> Source:
         "出典：デジタル庁「自治体標準オープンデータセット データ項目定義書A」"
         "（2026年8月1日版）13.公衆トイレ一覧。機械可読化は tsunagu-bosai/open-infra-japan（MIT）。",
         "公共データ利用規約（第1.0版）（PDL1.0）",
+    )
+
+
+def imi() -> Source:
+    return _source(
+        "imi",
+        "共通語彙基盤 コア語彙 2.4.1（IMI）",
+        "https://imi.go.jp/",
+        "出典：独立行政法人情報処理推進機構（IPA）・経済産業省「共通語彙基盤 コア語彙 2.4.1」"
+        "（2017年11月10日）。IMIV 形式のファイルは "
+        "IMI-Tool-Project/imi-data-validator（MIT）から。",
+        "CC0 1.0（語彙ファイルの表示）",
     )
 
 
