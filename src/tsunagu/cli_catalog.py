@@ -203,3 +203,94 @@ def datastore_load(
         for error in validation["errors"][:10]:
             where = f"row {error['row']} " if error["row"] else ""
             click.echo(f"  {where}{error['type']}: {error['message']}")
+
+
+@catalog.command("check-file")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--lang", type=click.Choice(["ja", "en"]), default="en", show_default=True)
+@_plain_errors
+def check_file_command(file: Path, as_json: bool, lang: str) -> None:
+    """Check a CSV or XLSX FILE against the 15 machine-readability rules; exit 1 on findings."""
+    import json
+
+    from tsunagu.catalog.quality import check_file
+
+    with file.open("rb") as body:
+        report = check_file(body, file.name, max_bytes=_settings().quality_max_bytes)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(lang), ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"{file.name}: {report.format} {report.encoding} {report.rows} rows, "
+                   f"{len(report.findings)} findings")  # fmt: skip
+        for f in report.findings:
+            click.echo(f"[{f.rule}] {f.where()}: {f.message(lang)} → {f.fix(lang)}")
+    sys.exit(1 if report.findings else 0)
+
+
+@catalog.command("check-urls")
+@click.option("--max-age", type=click.IntRange(min=0), default=None,
+              help="Skip URLs checked within this many hours.")  # fmt: skip
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Check at most N URLs.")
+@_plain_errors
+def check_urls_command(max_age: int | None, limit: int | None) -> None:
+    """Request every distribution URL (HEAD, timeout url_check_timeout) and store the answers."""
+    from datetime import timedelta
+
+    from tqdm import tqdm
+
+    from tsunagu.catalog.quality.urls import check_urls, new_client
+    from tsunagu.db import make_sessionmaker
+
+    settings = _settings()
+    with (
+        _engine(settings) as engine,
+        make_sessionmaker(engine)() as session,
+        new_client(settings.url_check_timeout) as client,
+        tqdm(desc="urls", unit="url", disable=None) as bar,
+    ):
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        counts = check_urls(
+            session, client, max_age=timedelta(hours=max_age) if max_age is not None else None,
+            limit=limit, progress=progress,
+        )  # fmt: skip
+    click.echo(f"{counts['checked']} URLs checked: {counts['ok']} answer 2xx, "
+               f"{counts['failed']} do not")  # fmt: skip
+
+
+@catalog.command("quality")
+@click.option("--check-urls/--no-check-urls", default=True, show_default=True,
+              help="Check URL reachability first (MQA accessibility).")  # fmt: skip
+@_plain_errors
+def quality_command(check_urls: bool) -> None:
+    """Check every distribution file, score the catalog (MQA, 5 stars) and store a snapshot."""
+    from tqdm import tqdm
+
+    from tsunagu.catalog.quality.services import run_quality
+    from tsunagu.catalog.quality.urls import check_urls as run_url_checks
+    from tsunagu.catalog.quality.urls import new_client
+    from tsunagu.db import make_sessionmaker
+
+    settings = _settings()
+    with (
+        _engine(settings) as engine,
+        make_sessionmaker(engine)() as session,
+        new_client(settings.url_check_timeout) as client,
+    ):
+        if check_urls:
+            counts = run_url_checks(session, client)
+            click.echo(f"{counts['checked']} URLs checked, {counts['failed']} unreachable")
+        with tqdm(desc="files", unit="file", disable=None) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            result = run_quality(session, client, max_bytes=settings.quality_max_bytes,
+                                 base=settings.effective_base_url, progress=progress)  # fmt: skip
+    click.echo(f"{result.files} files checked ({result.failed} unreadable), "
+               f"{result.findings} findings; {result.datasets} datasets scored")  # fmt: skip
