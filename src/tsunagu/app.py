@@ -21,6 +21,7 @@ def all_metadata() -> MetaData:
     import tsunagu.catalog.harvest.models
     import tsunagu.catalog.models
     import tsunagu.catalog.quality.models
+    import tsunagu.catalog.versions.models
     import tsunagu.db.outbox
     import tsunagu.ledger.models
     import tsunagu.registries.address.models
@@ -85,6 +86,7 @@ def _include_routes(app: FastAPI) -> None:
     from tsunagu.catalog import api as catalog_api
     from tsunagu.catalog import ckan_api, dcat_api
     from tsunagu.catalog.harvest import api as harvest_api
+    from tsunagu.catalog.versions import api as versions_api
     from tsunagu.catalog.quality import api as quality_api
     from tsunagu.registries.address import api as address_api
     from tsunagu.registries.address.geocoder import api as geocoder_api
@@ -92,7 +94,7 @@ def _include_routes(app: FastAPI) -> None:
     from tsunagu.registries.laws import api as laws_api
     from tsunagu.registries.residents import api as residents_api
     from tsunagu.trust import api as trust_api
-    from tsunagu.web import apidocs, harvest_pages, health, pages, quality_pages
+    from tsunagu.web import apidocs, harvest_pages, health, pages, quality_pages, version_pages
 
     app.include_router(health.router)
     apidocs.install(app)
@@ -112,4 +114,6 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(harvest_pages.router)
     app.include_router(quality_api.router)
     app.include_router(quality_pages.router)
+    app.include_router(versions_api.router)
+    app.include_router(version_pages.router)
     pages.install(app)  # routes, /static and HTML error pages

@@ -41,6 +41,7 @@ from .services import (
     resolve_organization,
     update_dataset,
 )
+from .versions.services import snapshot_at
 
 
 def _reject_nul(request: Request) -> None:
@@ -136,9 +137,19 @@ def list_datasets(
 
 
 @router.get("/datasets/{name}", response_model=DatasetOut, summary="A dataset", responses=ERRORS)
-def show_dataset(name: str, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
-    """A dataset by name or id (private ones only with a token of their organization)."""
-    return ckan.package_dict(get_dataset(session, name, caller))
+def show_dataset(
+    name: str,
+    session: SessionDep,
+    caller: CallerDep,
+    version: Annotated[str | None, Query(description="A version number; default latest")] = None,
+    as_of: Annotated[str | None, Query(description="As it was then: date or date-time")] = None,
+) -> dict[str, Any]:
+    """A dataset by name or id (private ones only with a token of their organization).
+
+    With ``version`` or ``as_of``, the dataset as recorded in that version (docs/versioning.md).
+    """
+    past = snapshot_at(session, name, caller, version=version, as_of=as_of)
+    return past if past is not None else ckan.package_dict(get_dataset(session, name, caller))
 
 
 @router.post(

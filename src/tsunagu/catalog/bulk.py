@@ -42,6 +42,7 @@ from .records import DatasetRecord, GroupRecord, OrgRecord
 from .search import unindex
 from .services import get_datasets, reindex
 from .text import sort_key
+from .versions.record import Author, load_datasets, record_versions
 
 BATCH = 1000
 INDEX_BATCH = 500
@@ -184,8 +185,12 @@ def write_datasets(
     progress: bool = False,
     label: str = "",
     revive: bool = False,
+    author: Author | None = None,
 ) -> WriteStats:
-    """Store ``records`` (unique names and ids) for ``source_id``; see the module rules."""
+    """Store ``records`` (unique names and ids) for ``source_id``; see the module rules.
+
+    Each inserted or changed dataset gets a version by ``author`` (default: the seed source).
+    """
     stats = WriteStats()
     org_ids, stats.organizations = ensure_organizations(session, (r.organization for r in records))
     group_ids = ensure_groups(session, (g for r in records for g in r.groups))
@@ -250,7 +255,10 @@ def write_datasets(
             bar.update(len(part))
     finally:
         bar.close()
-    index_datasets(session, pks, progress=progress, label=label or source_id)
+    index_datasets(
+        session, pks, progress=progress, label=label or source_id,
+        author=author or Author("seed", source_id), new=frozenset(pks[len(to_replace):]),
+    )  # fmt: skip
     return stats
 
 
@@ -352,15 +360,30 @@ def _children(
 
 
 def index_datasets(
-    session: Session, pks: list[int], *, progress: bool = False, label: str = ""
+    session: Session,
+    pks: list[int],
+    *,
+    progress: bool = False,
+    label: str = "",
+    author: Author | None = None,
+    new: frozenset[int] = frozenset(),
 ) -> None:
-    """(Re)index datasets through the catalog's own indexer, in batches."""
+    """(Re)index datasets through the catalog's own indexer, in batches.
+
+    With ``author``, also record a version of each (``new``: the pks just inserted), from the
+    same loaded rows: one executemany of version rows per batch.
+    """
     bar = tqdm(total=len(pks), desc=f"{label}: search index", unit="ds",
                disable=not progress or not pks, leave=False)  # fmt: skip
     try:
         for part in chunks(pks, INDEX_BATCH):
             # The identity map holds these weakly, so each batch is freed once indexed.
-            reindex(session, get_datasets(session, list(part)))
+            if author is None:
+                reindex(session, get_datasets(session, list(part)))
+            else:
+                datasets = load_datasets(session, list(part))
+                reindex(session, datasets)
+                record_versions(session, datasets, author, new=new)
             bar.update(len(part))
     finally:
         bar.close()

@@ -40,6 +40,7 @@ from .services import (
     resolve_organization,
     update_dataset,
 )
+from .versions.services import snapshot_at
 
 router = APIRouter(tags=["CKAN Action API"])
 
@@ -331,8 +332,19 @@ def _show(call: Call, ds: Dataset) -> dict[str, Any]:
 
 
 def package_show(call: Call) -> dict[str, Any]:
-    """One dataset by ``id`` or name (private ones only with a token of their organization)."""
-    return ckan.package_dict(get_dataset(call.session, _package_ident(call), call.caller))
+    """One dataset by ``id`` or name (private ones only with a token of their organization).
+
+    ``version`` (a version number) or ``as_of`` (a date or date-time) give the dataset as it
+    was recorded then (tsunagu's versioning); without them, the latest.
+    """
+    ident = _package_ident(call)
+    past = snapshot_at(
+        call.session, ident, call.caller,
+        version=_str(call, "version") or None, as_of=_str(call, "as_of") or None,
+    )  # fmt: skip
+    if past is not None:
+        return past
+    return ckan.package_dict(get_dataset(call.session, ident, call.caller))
 
 
 def package_create(call: Call) -> dict[str, Any]:

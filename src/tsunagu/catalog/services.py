@@ -33,6 +33,7 @@ from .models import (
 )
 from .schemas import DatasetIn, ResourceIn
 from .text import sort_key
+from .versions.record import record_baseline, record_version, token_author
 
 
 def validation_problem(exc: ValidationError) -> ValidationProblem:
@@ -242,6 +243,7 @@ def create_dataset(
     session.add(ds)
     session.flush()
     reindex(session, [ds])
+    record_version(session, ds, token_author(caller), new=True)
     return ds
 
 
@@ -254,10 +256,12 @@ def update_dataset(
     org_id = _check_writer(session, caller, data.owner_org)
     if data.name != ds.name and session.scalar(select(Dataset.pk).where(Dataset.name == data.name)):
         raise Conflict(f"a dataset named {data.name!r} already exists", field="name")
+    record_baseline(session, ds)
     with session.no_autoflush:
         _apply(session, ds, data, org_id)
     session.flush()
     reindex(session, [ds])
+    record_version(session, ds, token_author(caller))
     return ds
 
 
@@ -265,10 +269,12 @@ def delete_dataset(session: Session, caller: Caller | None, name_or_id: str) -> 
     """Soft-delete (CKAN state=deleted): gone from search and reads, kept for history."""
     ds = get_dataset(session, name_or_id, caller)
     _check_writer(session, caller, ds.organization.name)
+    record_baseline(session, ds)
     ds.state = "deleted"
     ds.metadata_modified = naive_utcnow()
     session.flush()
     search_index.unindex(session, [ds.pk])
+    record_version(session, ds, token_author(caller))
     return ds
 
 

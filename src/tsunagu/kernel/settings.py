@@ -78,13 +78,6 @@ class Settings(BaseSettings):
     harvest_timeout: float = Field(
         30.0, gt=0, description="Seconds a harvest waits to connect to or read from a source."
     )
-    quality_max_bytes: int = Field(
-        100_000_000, ge=1024,
-        description="Largest distribution file the machine-readability check reads (bytes).",
-    )
-    url_check_timeout: float = Field(
-        10.0, gt=0, description="Seconds the quality job waits for a distribution URL to answer."
-    )
     search_max_rows: int = Field(1000, ge=1, description="Largest page size of a search.")
     datastore_read_url: str = Field(
         "",
@@ -163,6 +156,57 @@ class Settings(BaseSettings):
         "space- or comma-separated. Empty: not a witness.",
     )
 
+    node_member: str = Field(
+        "", description="Member id this node serves (JP/{CLASS}/{法人番号}); empty: not a node."
+    )
+    node_hub_url: str = Field("", description="URL of the hub a node enrolls with and trusts.")
+    node_mesh_host: str = Field(
+        "127.0.0.1", description="Address a node's mutual-TLS listener (node to node) binds to."
+    )
+    node_mesh_port: int = Field(
+        8443, ge=1, le=65535, description="Port of a node's mutual-TLS listener."
+    )
+    node_mesh_url: str = Field(
+        "", description="URL other nodes reach this node at; empty: https://mesh_host:mesh_port."
+    )
+    node_webhook_url: str = Field(
+        "", description="The local system's webhook that receives pushed notifications."
+    )
+    node_link_key_file: Path | None = Field(
+        None,
+        description="Pseudonym linking key (HMAC key over individual numbers) of organizations "
+        "allowed to hold individual numbers; empty: this node holds none.",
+    )
+    mesh_clock_skew: int = Field(
+        300, ge=1, description="Seconds a signed message may differ from this node's clock."
+    )
+    mesh_timeout: float = Field(
+        30.0, gt=0, description="Seconds a node waits for another node, the hub or a backend."
+    )
+    mesh_message_retention_days: int = Field(
+        365, ge=1, description="Days message-log records are kept before `tsunagu node prune`."
+    )
+    mesh_max_failures: int = Field(
+        10, ge=1, description="Failed deliveries in a row after which a subscription pauses."
+    )
+    mesh_max_attempts: int = Field(
+        20, ge=1, description="Attempts after which a notification goes to the dead letters."
+    )
+    mesh_retry_base: float = Field(
+        1.0, gt=0, description="First retry delay in seconds (doubles each time, with jitter)."
+    )
+    mesh_retry_max: float = Field(
+        300.0, gt=0, description="Longest delay between two delivery attempts, in seconds."
+    )
+    mesh_worker: bool = Field(
+        True, description="Run the push delivery worker inside this node process."
+    )
+    hub_pseudonym_key_file: Path | None = Field(
+        None,
+        description="Hub's HMAC key deriving per-organization pseudonyms; empty: "
+        "data_dir/mesh/pseudonym.key, generated on first use (mode 0600).",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -191,6 +235,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tsunagu.sqlite3').resolve()}"
+
+    @property
+    def effective_node_mesh_url(self) -> str:
+        return self.node_mesh_url.rstrip("/") or f"https://{self.node_mesh_host}:{self.node_mesh_port}"
 
     @property
     def effective_base_url(self) -> str:

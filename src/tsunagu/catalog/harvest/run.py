@@ -34,6 +34,7 @@ from ..licenses import ensure_licenses
 from ..models import Dataset, Source
 from ..records import BadRecord, DatasetRecord, OrgRecord
 from ..search import unindex
+from ..versions.record import Author, load_datasets, record_versions
 from .dcat_records import dataset_record, datasets_in
 from .fetch import HarvestError, Limits, new_client
 from .models import HarvestJob, HarvestRecordError, HarvestSource
@@ -157,7 +158,7 @@ def _stamp(session: Session, records: list[DatasetRecord], now: datetime) -> lis
     return stamped
 
 
-def _withdraw(session: Session, sid: str, keep: set[str]) -> int:
+def _withdraw(session: Session, sid: str, keep: set[str], author: Author) -> int:
     gone = [
         pk
         for pk, did in session.execute(
@@ -174,6 +175,7 @@ def _withdraw(session: Session, sid: str, keep: set[str]) -> int:
             .values(state="deleted", metadata_modified=naive_utcnow())
         )  # fmt: skip
         unindex(session, part)
+        record_versions(session, load_datasets(session, part), author, new=frozenset())
     return len(gone)
 
 
@@ -188,10 +190,11 @@ def store(session: Session, source: HarvestSource, harvested: Harvested, job: Ha
     )  # fmt: skip
     records, duplicates = newest_per_name(harvested.records)
     records = _stamp(session, records, naive_utcnow().replace(microsecond=0))
-    stats = write_datasets(session, sid, records, revive=True, label=source.name)
+    author = Author("harvest", str(job.id or ""))
+    stats = write_datasets(session, sid, records, revive=True, label=source.name, author=author)
     job.inserted, job.updated, job.unchanged = stats.inserted, stats.updated, stats.unchanged
     job.skipped = len(harvested.errors) + duplicates + stats.superseded
-    job.withdrawn = _withdraw(session, sid, {r.id for r in records})
+    job.withdrawn = _withdraw(session, sid, {r.id for r in records}, author)
 
 
 def run_harvest(
