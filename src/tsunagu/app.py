@@ -86,8 +86,8 @@ def _include_routes(app: FastAPI) -> None:
     from tsunagu.catalog import api as catalog_api
     from tsunagu.catalog import ckan_api, dcat_api
     from tsunagu.catalog.harvest import api as harvest_api
-    from tsunagu.catalog.versions import api as versions_api
     from tsunagu.catalog.quality import api as quality_api
+    from tsunagu.catalog.versions import api as versions_api
     from tsunagu.registries.address import api as address_api
     from tsunagu.registries.address.geocoder import api as geocoder_api
     from tsunagu.registries.corporations import api as corporations_api
