@@ -166,15 +166,36 @@ def admin() -> None:
 @click.option("--title-en", default="", help="English name.")
 @click.option("--corporate-number", default=None, help="13-digit 法人番号 (check digit verified).")
 @click.option("--lg-code", default=None, help="6-digit 全国地方公共団体コード, for a municipality.")
+@click.option(
+    "--update",
+    is_flag=True,
+    help="If NAME exists, set its corporate number and lg code instead of failing.",
+)
 @_plain_errors
 def create_org(
-    name: str, title: str, title_en: str, corporate_number: str | None, lg_code: str | None
+    name: str,
+    title: str,
+    title_en: str,
+    corporate_number: str | None,
+    lg_code: str | None,
+    update: bool,
 ) -> None:
     """Create organization NAME (a URL slug such as tokyo-met)."""
-    from tsunagu.accounts import create_organization
+    from tsunagu.accounts import create_organization, update_organization
     from tsunagu.db import make_sessionmaker
+    from tsunagu.kernel import NotFound
 
     with _engine(_settings()) as engine, make_sessionmaker(engine)() as session:
+        if update:
+            try:
+                org = update_organization(
+                    session, name, corporate_number=corporate_number, lg_code=lg_code
+                )
+                session.commit()
+                click.echo(f"updated organization {org.name} ({org.title})")
+                return
+            except NotFound:
+                pass
         org = create_organization(
             session,
             name,
@@ -511,6 +532,34 @@ def residents_generate(lg_code: str, count: int, seed: int, as_of: str | None) -
         click.echo(report.summary())
 
 
+@residents.command("numbers")
+@click.option("--lg-code", required=True, help="The municipality (6-digit code).")
+@click.option("--limit", type=int, default=10, show_default=True, help="How many residents.")
+@_plain_errors
+def residents_numbers(lg_code: str, limit: int) -> None:
+    """Print "resident_id individual_number" of current residents (the municipality's own
+    staff only; synthetic data). Used to link residents and to try the demo federation."""
+    from sqlalchemy.orm import Session
+
+    from tsunagu.registries.residents import current_numbers
+
+    if not 1 <= limit <= 100_000:
+        raise click.BadParameter("limit is 1 to 100000", param_hint="--limit")
+    with _engine(_settings()) as engine, Session(engine) as session:
+        for resident_id, number in current_numbers(session, lg_code, "", limit):
+            click.echo(f"{resident_id} {number}")
+
+
 from tsunagu.cli_catalog import catalog as _catalog_commands  # noqa: E402 - after main exists
 
 main.add_command(_catalog_commands)
+
+from tsunagu.cli_mesh import demo_sink as _demo_sink  # noqa: E402
+from tsunagu.cli_mesh import hub as _hub_commands  # noqa: E402 - after main exists
+from tsunagu.cli_mesh import node as _node_commands  # noqa: E402
+from tsunagu.cli_mesh import up as _up  # noqa: E402
+
+main.add_command(_hub_commands)
+main.add_command(_node_commands)
+main.add_command(_up)
+main.add_command(_demo_sink)

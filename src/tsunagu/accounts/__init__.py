@@ -9,6 +9,7 @@ from .services import (
     get_organization,
     hash_token,
     revoke_token,
+    update_organization,
     validate_name,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "get_organization",
     "hash_token",
     "revoke_token",
+    "update_organization",
     "validate_name",
 ]

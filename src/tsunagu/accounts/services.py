@@ -94,6 +94,27 @@ def create_organization(
     return org
 
 
+def update_organization(
+    session: Session,
+    name: str,
+    *,
+    corporate_number: str | None = None,
+    lg_code: str | None = None,
+) -> Organization:
+    """Set an existing organization's 法人番号 and/or 団体コード (validated)."""
+    org = get_organization(session, name)
+    if corporate_number:
+        org.corporate_number = validate_corporate_number(corporate_number)
+    if lg_code:
+        if not is_valid_lg_code(lg_code):
+            raise ValidationProblem(
+                f"lg_code {lg_code!r} is not a valid 6-digit code", field="lg_code"
+            )
+        org.lg_code = lg_code
+    session.flush()
+    return org
+
+
 def create_token(session: Session, organization: str, label: str = "") -> tuple[ApiToken, str]:
     """Create a token for ``organization``; returns the row and the token (shown only once)."""
     org = get_organization(session, organization)

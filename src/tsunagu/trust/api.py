@@ -19,7 +19,7 @@ from tsunagu.kernel import Problem, Settings
 from .errors import TrustError
 from .services import Hub, answer_timestamp_query, crl_der, open_hub
 from .timestamp import QUERY_TYPE, REPLY_TYPE
-from .trustlist import MEDIA_TYPE, build_trust_list, sign_trust_list
+from .trustlist import MEDIA_TYPE, ServiceEntry, build_trust_list, sign_trust_list
 
 router = APIRouter(tags=["Trust"])
 _lock = threading.Lock()
@@ -59,12 +59,19 @@ def trust_list(request: Request, session: SessionDep, hub: HubDep) -> Response:
         session, hub, base_url=settings.effective_base_url,
         validity_seconds=settings.trust_list_validity, tsa_url=settings.tsa_url,
         log_vkey_file=settings.trust_log_vkey_file,
+        services=_services(request, session),
     )  # fmt: skip
     return Response(
         sign_trust_list(document, hub),
         media_type=MEDIA_TYPE,
         headers={"Cache-Control": "max-age=60"},
     )
+
+
+def _services(request: Request, session: Session) -> list[ServiceEntry]:
+    """The mesh's declared services (the composition root sets the provider; trust is lower)."""
+    provider = getattr(request.app.state, "trust_services", None)
+    return list(provider(session)) if provider is not None else []
 
 
 @router.get(

@@ -53,6 +53,14 @@ SIGNED_HEADERS = frozenset(
         "x-tsunagu-case-id",
         "x-tsunagu-message-id",
         "x-tsunagu-timestamp",
+        # the mesh protocol's own headers (docs/mesh.md)
+        "tsunagu-purpose",
+        "tsunagu-legal-basis",
+        "tsunagu-message-id",
+        "tsunagu-timestamp",
+        "tsunagu-person",
+        "tsunagu-status",
+        "tsunagu-event-id",
     }
 )
 

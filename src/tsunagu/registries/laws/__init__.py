@@ -7,11 +7,13 @@ Public API: :func:`import_law_file`, :func:`revision_as_of`, :func:`unit_path`,
 """
 
 from .importer import LawImportProblem, LawImportReport, import_law_file
-from .services import get_unit, revision_as_of, search, unit_path
+from .services import citation, get_law, get_unit, revision_as_of, search, unit_path
 
 __all__ = [
     "LawImportProblem",
     "LawImportReport",
+    "citation",
+    "get_law",
     "get_unit",
     "import_law_file",
     "revision_as_of",

@@ -128,3 +128,32 @@ def search(
         ).all()  # fmt: skip
         out.append((rev, list(hits)))
     return total, out
+
+
+def citation(session: Session, law_id: str, path: str) -> str:
+    """How well the registry knows a cited unit: ``"unit"`` if its text is stored; ``"law"`` if
+    the law is registered but its stored text ends before that article (a partial text, or only
+    the law list). NotFound if the law is not registered, or if its text holds the article (or
+    later ones) but not the unit — a citation that cannot be right."""
+    get_law(session, law_id)
+    try:
+        revision = revision_as_of(session, law_id)
+    except NotFound:
+        return "law"
+    try:
+        get_unit(session, revision, path)
+        return "unit"
+    except NotFound:
+        pass
+    article = path.split("/")[1] if path.startswith("article/") else ""
+    stored = session.scalars(
+        select(LawArticle.path).where(LawArticle.revision_id == revision.revision_id,
+                                      LawArticle.kind == "article")
+    ).all()  # fmt: skip
+
+    def number(p: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in p.split("/")[1].split("_") if x.isdigit())
+
+    if article and stored and max(number(p) for p in stored) < number(path):
+        return "law"
+    raise NotFound(f"{law_id} has no {path}")

@@ -443,3 +443,19 @@ def count_synthetic(session: Session, lg_code: str) -> int:
     """How many synthetic residents ``lg_code`` has (the seed generates only into none)."""
     query = select(func.count()).where(Resident.lg_code == lg_code, Resident.synthetic.is_(True))
     return int(session.scalar(query) or 0)
+
+
+def current_numbers(session: Session, lg_code: str, after: str = "",
+                    limit: int = 1000) -> list[tuple[str, str]]:  # fmt: skip
+    """(resident id, individual number) of current residents, by id, for the municipality's own
+    use — linking its residents with the hub's pseudonym service. Never sent anywhere as is."""
+    query = (
+        select(ResidentIndividualNumber.resident_id, ResidentIndividualNumber.individual_number)
+        .join(ResidentVersion, ResidentVersion.resident_id == ResidentIndividualNumber.resident_id)
+        .where(ResidentVersion.lg_code == lg_code, ResidentVersion.valid_to.is_(None),
+               ResidentVersion.status == "resident",
+               ResidentIndividualNumber.resident_id > after)
+        .order_by(ResidentIndividualNumber.resident_id)
+        .limit(limit)
+    )  # fmt: skip
+    return [(str(r), str(n)) for r, n in session.execute(query)]

@@ -1,0 +1,307 @@
+"""``tsunagu hub`` and ``tsunagu node``: the two roles of the public service mesh."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from tsunagu.cli import _engine, _plain_errors, _settings
+
+
+@click.group(invoke_without_command=True)
+@click.option("--seed/--no-seed", default=True, help="Load the seed data if the catalog is empty.")
+@click.pass_context
+def hub(ctx: click.Context, seed: bool) -> None:
+    """Run the hub (catalog site, trust services, log, mesh registry); subcommands administer it."""
+    if ctx.invoked_subcommand is None:
+        from tsunagu.cli import serve
+
+        ctx.invoke(serve, host=None, port=None, seed=seed)
+
+
+@hub.command("enrollments")
+@_plain_errors
+def hub_enrollments() -> None:
+    """List node certificate requests (pending first)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from tsunagu.mesh.models import Enrollment
+
+    with _engine(_settings()) as engine, Session(engine) as session:
+        rows = session.scalars(
+            select(Enrollment).order_by(Enrollment.status.desc(), Enrollment.created_at)
+        )
+        for row in rows:
+            click.echo(f"{row.id}  {row.status:9} {row.member_id}  {row.node_url}")
+
+
+def _decide(enrollment_id: str, approve: bool) -> None:
+    from sqlalchemy.orm import Session
+
+    from tsunagu.mesh import hub as mesh_hub
+    from tsunagu.trust import open_hub
+
+    settings = _settings()
+    with _engine(settings) as engine, Session(engine) as session:
+        if approve:
+            cert = mesh_hub.approve_enrollment(session, open_hub(settings), enrollment_id)
+            session.commit()
+            click.echo(f"approved {enrollment_id}: certificate {cert.serial} for {cert.member_id}")
+        else:
+            mesh_hub.reject_enrollment(session, enrollment_id)
+            session.commit()
+            click.echo(f"rejected {enrollment_id}")
+
+
+@hub.command("approve")
+@click.argument("enrollment_id")
+@_plain_errors
+def hub_approve(enrollment_id: str) -> None:
+    """Issue the node certificate a pending request asks for."""
+    _decide(enrollment_id, True)
+
+
+@hub.command("reject")
+@click.argument("enrollment_id")
+@_plain_errors
+def hub_reject(enrollment_id: str) -> None:
+    """Refuse a pending request."""
+    _decide(enrollment_id, False)
+
+
+@click.group(invoke_without_command=True)
+@click.option(
+    "--worker/--no-worker",
+    default=None,
+    help="Run the push delivery worker in this process (default: TSUNAGU_MESH_WORKER).",
+)
+@click.pass_context
+@_plain_errors
+def node(ctx: click.Context, worker: bool | None) -> None:
+    """Run a mesh node (local API + mutual-TLS listener); subcommands set it up."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from tsunagu import __version__
+    from tsunagu.app import create_node_app
+    from tsunagu.kernel import load_settings
+    from tsunagu.mesh.node import serve_node
+
+    settings = _settings()
+    if worker is not None:
+        settings = load_settings(mesh_worker=worker)
+    with _engine(settings) as engine:
+        app = create_node_app(settings, engine)
+        click.echo(
+            f"tsunagu {__version__} node {settings.node_member}: local "
+            f"{settings.effective_base_url}/ mesh {settings.effective_node_mesh_url}/",
+            err=True,
+        )
+        serve_node(settings, app, app.state.node)
+
+
+@node.command("init")
+@click.option("--member", required=True, help="JP/{CLASS}/{法人番号} this node serves.")
+@click.option("--hub", "hub_url", required=True, help="The hub's URL.")
+@click.option(
+    "--url",
+    "mesh_url",
+    default=None,
+    help="URL other nodes reach this node at (default: TSUNAGU_NODE_MESH_URL).",
+)
+@_plain_errors
+def node_init(member: str, hub_url: str, mesh_url: str | None) -> None:
+    """Make the node key and CSR and ask the hub for a certificate; run again after approval."""
+    from tsunagu.kernel import load_settings
+    from tsunagu.mesh.client import HubClient
+    from tsunagu.mesh.errors import MeshFault
+    from tsunagu.mesh.identity import init_node, install_certificate, save_enrollment
+    from tsunagu.trust.ca import MemberId
+
+    overrides: dict[str, Any] = {"node_member": member, "node_hub_url": hub_url}
+    if mesh_url:
+        overrides["node_mesh_url"] = mesh_url
+    settings = load_settings(**overrides)
+    MemberId.parse(member)
+    store, csr = init_node(settings, member)
+    client = HubClient(settings, None)
+    try:
+        path = store.path("enrollment.json")
+        if path.exists():
+            known = json.loads(path.read_text(encoding="utf-8"))
+            view = client.enrollment(known["id"])
+        else:
+            view = client.enroll(member, settings.effective_node_mesh_url, csr.decode("ascii"))
+            save_enrollment(store, view["id"], hub_url)
+    except MeshFault as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        client.close()
+    if view["status"] == "approved":
+        install_certificate(store, view["certificate"], view["chain"], view["anchor"])
+        click.echo(f"node certificate installed in {store.directory}")
+    elif view["status"] == "rejected":
+        click.echo(f"error: the hub rejected enrollment {view['id']}", err=True)
+        sys.exit(2)
+    else:
+        click.echo(
+            f"enrollment {view['id']} is pending: ask the hub admin to run "
+            f"`tsunagu hub approve {view['id']}`, then run this command again"
+        )
+        click.echo(view["id"])
+
+
+@node.command("seed")
+@click.option("--lg-code", "lg_codes", multiple=True, help="A municipality this node serves.")
+@click.option("--corporations", is_flag=True, help="Load the corporate-number samples.")
+@click.option(
+    "--residents",
+    type=int,
+    default=500,
+    show_default=True,
+    help="Synthetic residents per municipality.",
+)
+@_plain_errors
+def node_seed(lg_codes: tuple[str, ...], corporations: bool, residents: int) -> None:
+    """Load this node's own seed data (laws; residents; corporations)."""
+    from tsunagu.seed.node import load_node_seed
+
+    with _engine(_settings()) as engine:
+        counts = load_node_seed(
+            engine, lg_codes, corporations=corporations, residents=residents, progress=True
+        )
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+def _runtime() -> Any:
+    from sqlalchemy import Engine
+
+    from tsunagu.db import make_engine, migrate
+    from tsunagu.mesh.node import open_runtime
+
+    settings = _settings()
+    engine: Engine = make_engine(settings.effective_database_url)
+    migrate(engine)
+    return open_runtime(settings, engine)
+
+
+@node.command("persons-sync")
+@click.option("--lg-code", required=True, help="The municipality whose residents to link.")
+@_plain_errors
+def node_persons_sync(lg_code: str) -> None:
+    """Get this organization's pseudonyms for its current residents from the hub."""
+    from tqdm import tqdm
+
+    from tsunagu.mesh.persons import sync_residents
+
+    rt = _runtime()
+    with tqdm(desc="persons", unit="person", disable=not sys.stderr.isatty()) as bar:
+
+        def advance(n: int) -> None:
+            bar.update(n)
+
+        new = sync_residents(rt, lg_code, advance)
+    click.echo(f"{new} new pseudonyms")
+
+
+@node.command("publish")
+@_plain_errors
+def node_publish() -> None:
+    """Send this node's service list to the hub (trust list and catalog)."""
+    from tsunagu.mesh.api import publish
+
+    rt = _runtime()
+    with rt.session() as session:
+        click.echo(f"{publish(rt, session)} services published")
+
+
+@node.command("prune")
+@_plain_errors
+def node_prune() -> None:
+    """Delete message-log records older than TSUNAGU_MESH_MESSAGE_RETENTION_DAYS."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+    from sqlalchemy.orm import Session
+
+    from tsunagu.kernel import naive_utcnow
+    from tsunagu.mesh.models import MessageRecord
+
+    settings = _settings()
+    cutoff = naive_utcnow() - timedelta(days=settings.mesh_message_retention_days)
+    with _engine(settings) as engine, Session(engine) as session:
+        result = session.execute(delete(MessageRecord).where(MessageRecord.created_at < cutoff))
+        session.commit()
+    click.echo(
+        f"{getattr(result, 'rowcount', 0)} message-log records older than {cutoff:%Y-%m-%d} deleted"
+    )
+
+
+@click.command("up")
+@click.option(
+    "--dir",
+    "root",
+    default="var/demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the federation keeps its state.",
+)
+@click.option("--seed/--no-seed", default=True, help="Load the hub's full seed data.")
+@_plain_errors
+def up(root: str, seed: bool) -> None:
+    """Start the demo federation on loopback: the hub and four nodes, each its own process."""
+    import signal
+    import time
+    from pathlib import Path
+
+    from tsunagu.demo import Federation, try_text
+
+    federation = Federation(Path(root), seed_hub=seed, log=lambda text: click.echo(text, err=True))
+    stopping = False
+
+    def stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        description = federation.start()
+        description["file"] = str(Path(root) / "federation.json")
+        click.echo(try_text(description))
+        click.echo(
+            f"tsunagu serving at {federation.hub_url}/ (Ctrl-C stops the federation)", err=True
+        )
+        while not stopping:
+            for name, process in list(federation.processes.items()):
+                if process.poll() is not None:
+                    raise click.ClickException(
+                        f"{name} stopped (exit {process.returncode}); see {root}/logs/{name}.log"
+                    )
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc).splitlines()[0] if str(exc) else "failed") from None
+    finally:
+        federation.stop()
+
+
+@click.command("demo-sink")
+@click.option("--port", type=int, default=8199, show_default=True)
+@click.option(
+    "--out", default="var/demo/webhooks", show_default=True, type=click.Path(file_okay=False)
+)
+def demo_sink(port: int, out: str) -> None:
+    """A stand-in local system for the demo: a webhook that stores what the node forwards."""
+    from pathlib import Path
+
+    import uvicorn
+
+    from tsunagu.demo_sink import create_sink
+
+    uvicorn.run(
+        create_sink(Path(out)), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )

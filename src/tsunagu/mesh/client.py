@@ -1,0 +1,213 @@
+"""Outgoing calls of a node: to other nodes over mutual TLS, and to the hub.
+
+Both directions check the peer: the provider's TLS certificate must be a node of the trust list
+and belong to the member called; the response must carry a valid signature by that certificate
+over the response and the hash of our request. Redirects are never followed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from cryptography import x509
+
+from tsunagu.kernel import Settings
+from tsunagu.trust.ca import MemberId
+from tsunagu.trust.errors import TrustError
+from tsunagu.trust.trustlist import TrustList, TrustListCache
+
+from . import protocol
+from .errors import MeshFault, consumer_fault
+from .identity import NodeIdentity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    provider: str  # the member id the TLS certificate proved
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def node_url_of(trust: TrustList, member: MemberId) -> str:
+    """The URL of a node of ``member`` in the trust list."""
+    base = f"{member.instance}/{member.member_class}/{member.code}"
+    for entry in trust.document.get("members", []):
+        if entry.get("id") == base:
+            for node in entry.get("nodes", []):
+                if node.get("url"):
+                    return str(node["url"]).rstrip("/")
+    raise consumer_fault("UnknownMember", f"member {base} has no node in the trust list", 404)
+
+
+def member_name(trust: TrustList, member_id: str) -> str:
+    base = "/".join(member_id.split("/")[:3])
+    for entry in trust.document.get("members", []):
+        if entry.get("id") == base:
+            return str(entry.get("name") or base)
+    return base
+
+
+def peer_certificate(response: httpx.Response) -> x509.Certificate | None:
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    der = ssl_object.getpeercert(True) if ssl_object is not None else None
+    return x509.load_der_x509_certificate(der) if der else None
+
+
+def check_reply(
+    trust: TrustList,
+    member: MemberId,
+    response: httpx.Response,
+    method: str,
+    target: str,
+    sent_hash: str,
+    settings: Settings,
+) -> Reply:
+    """Verify who answered and that the answer is signed and bound to our request."""
+    cert = peer_certificate(response)
+    if cert is None:
+        raise consumer_fault(
+            "SslAuthenticationFailed", "the provider presented no certificate", 502
+        )
+    try:
+        proven = trust.check_node(cert)
+    except TrustError as exc:
+        raise consumer_fault(
+            "SslAuthenticationFailed", f"provider certificate: {exc.detail}", 502
+        ) from None
+    base = f"{member.instance}/{member.member_class}/{member.code}"
+    if "/".join(proven.split("/")[:3]) != base:
+        raise consumer_fault(
+            "SslAuthenticationFailed", f"the node that answered is {proven}, not {base}", 502
+        )
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    body = response.content
+    if headers.get(protocol.XROAD_REQUEST_HASH) != sent_hash:
+        raise consumer_fault("InvalidResponse", "the response is not for this request", 502)
+    if headers.get(protocol.STATUS) != str(response.status_code):
+        raise consumer_fault("InvalidResponse", "the response status is not the signed one", 502)
+    try:
+        protocol.check_signature(
+            "RESPONSE",
+            target,
+            headers,
+            body,
+            cert,
+            skew_seconds=settings.mesh_clock_skew,
+            fault_prefix="Server.ClientProxy",
+        )
+    except MeshFault as exc:
+        exc.status = 502
+        raise
+    return Reply(response.status_code, headers, body, proven)
+
+
+def response_message_headers(
+    status: int, request_hash: str, xroad_id: str, content_type: str
+) -> dict[str, str]:
+    out = {protocol.STATUS: str(status), protocol.XROAD_REQUEST_HASH: request_hash}
+    if xroad_id:
+        out[protocol.XROAD_ID] = xroad_id
+    if content_type:
+        out["content-type"] = content_type
+    return out
+
+
+class HubClient:
+    """Signed calls from a node to the hub (plain HTTP(S); the signature authenticates)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        identity: NodeIdentity | None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base = settings.node_hub_url.rstrip("/")
+        self.identity = identity
+        self.http = httpx.Client(
+            timeout=settings.mesh_timeout, follow_redirects=False, transport=transport
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def trust_list_token(self) -> str:
+        response = self.http.get(self.base + "/trust/list")
+        response.raise_for_status()
+        return response.text
+
+    def trust_cache(self, anchor: x509.Certificate, refresh_seconds: int = 60) -> TrustListCache:
+        return TrustListCache(self.trust_list_token, anchor, refresh_seconds=refresh_seconds)
+
+    def enroll(self, member_id: str, node_url: str, csr_pem: str) -> dict[str, Any]:
+        response = self.http.post(
+            self.base + "/mesh/hub/enrollments",
+            json={"member_id": member_id, "node_url": node_url, "csr": csr_pem},
+        )
+        return self._json(response)
+
+    def enrollment(self, enrollment_id: str) -> dict[str, Any]:
+        return self._json(self.http.get(f"{self.base}/mesh/hub/enrollments/{quote(enrollment_id)}"))
+
+    def call(
+        self, method: str, path: str, data: dict[str, Any], message_id: str | None = None
+    ) -> dict[str, Any]:
+        """A signed JSON call; MeshFault carries the hub's X-Road-style error."""
+        if self.identity is None:
+            raise consumer_fault("NotEnrolled", "this node has no certificate yet", 503)
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        headers = protocol.sign_headers(
+            self.identity.signer,
+            method,
+            path,
+            {"content-type": "application/json"},
+            body,
+            message_id=message_id,
+        )
+        response = self.http.request(method, self.base + path, content=body, headers=headers)
+        return self._json(response)
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code >= 400:
+            if isinstance(data, dict) and "type" in data and "message" in data:
+                raise MeshFault(str(data["type"]), str(data["message"]), response.status_code)
+            detail = data.get("detail") if isinstance(data, dict) else None
+            raise MeshFault(
+                "Server.ClientProxy.HubError",
+                f"the hub answered {response.status_code}: {detail or response.text[:200]}",
+                502,
+            )
+        if not isinstance(data, dict):
+            raise MeshFault("Server.ClientProxy.HubError", "the hub answered no JSON object", 502)
+        return data
+
+
+def evidence_of(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """A consumer's signed request, as the provider shows it to the hub for a translation."""
+    return {
+        "method": method,
+        "target": target,
+        "headers": headers,
+        "body": base64.b64encode(body).decode("ascii"),
+    }
+
+
+Factory = Callable[[], httpx.Client]

@@ -1,0 +1,205 @@
+"""The consumer side: a local system calls its own node at ``/r1/{service id}[/path]``.
+
+Compatible with the X-Road REST message protocol: ``X-Road-Client`` (required), ``X-Road-Id``,
+``X-Road-UserId``, ``X-Road-Issue``; tsunagu adds ``Tsunagu-Purpose``, ``Tsunagu-Legal-Basis``
+and ``Tsunagu-Person``. The local system authenticates to its node with an API token.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import anyio
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from tsunagu.accounts import authenticate
+from tsunagu.kernel import Problem
+from tsunagu.trust.ca import MemberId
+
+from . import protocol
+from .client import check_reply, node_url_of
+from .errors import MeshFault, client_fault, consumer_fault
+from .models import MessageRecord
+from .provider import read_body
+from .runtime import NodeRuntime
+
+
+def fault_json(exc: MeshFault, xroad_id: str = "") -> JSONResponse:
+    headers = {"X-Road-Id": xroad_id} if xroad_id else {}
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+def _authenticate_local(rt: NodeRuntime, token: str) -> None:
+    with rt.session() as session:
+        try:
+            authenticate(session, token)
+            session.commit()
+        except Problem:
+            raise client_fault(
+                "Unauthorized", "the local system's API token is not valid", 401
+            ) from None
+
+
+async def consume(request: Request) -> Response:
+    rt: NodeRuntime = request.app.state.node
+    started = time.perf_counter()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    xroad_id = headers.get(protocol.XROAD_ID) or str(uuid.uuid4())
+    client = headers.get(protocol.XROAD_CLIENT, "")
+    service_id = ""
+    try:
+        token = headers.get("authorization", "")
+        if not token:
+            raise client_fault(
+                "Unauthorized",
+                "local systems authenticate with an API token (Authorization: Bearer ...)",
+                401,
+            )
+        await anyio.to_thread.run_sync(_authenticate_local, rt, token)
+        if not client:
+            raise client_fault("MissingHeaderField", "X-Road-Client is required")
+        try:
+            client_id = MemberId.parse(client)
+        except Exception:
+            raise client_fault(
+                "InvalidClientIdentifier", f"{client!r} is not a member id"
+            ) from None
+        if "/".join(client.split("/")[:3]) != rt.member_base:
+            raise client_fault(
+                "InvalidClientIdentifier", f"this node serves {rt.member_base}, not {client}", 403
+            )
+        parts = request.path_params.get("service_path", "").split("/")
+        if len(parts) < 5:
+            raise client_fault(
+                "InvalidServiceIdentifier",
+                "the path is /r1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}",
+            )
+        service_id = "/".join(parts[:5])
+        try:
+            provider = MemberId.parse("/".join(parts[:4]))
+        except Exception as exc:
+            raise client_fault("InvalidServiceIdentifier", str(exc)) from None
+        if not headers.get(protocol.PURPOSE):
+            raise client_fault("MissingHeaderField", "Tsunagu-Purpose is required: say why")
+        body = await read_body(request, rt.settings.max_body_bytes)
+        trust = rt.trust("Server.ClientProxy")
+        base_url = node_url_of(trust, provider)
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        rest = raw.decode("latin-1").split("/", 7)[7] if raw.count(b"/") >= 7 else ""
+        query = request.scope.get("query_string") or b""
+        target = f"/mesh/v1/{service_id}" + (f"/{rest}" if rest else "")
+        target += "?" + query.decode("latin-1") if query else ""
+        out = protocol.forwardable(request.headers.items())
+        out[protocol.XROAD_SERVICE] = service_id
+        out[protocol.XROAD_ID] = xroad_id
+        out[protocol.XROAD_CLIENT] = str(client_id)
+        signed = protocol.sign_headers(rt.identity.signer, request.method, target, out, body)
+        sent_hash = protocol.request_hash(request.method, target, signed.items(), body)
+        try:
+            response = await rt.peers.request(
+                request.method, base_url + target, content=body, headers=signed
+            )
+        except httpx.TimeoutException:
+            raise consumer_fault(
+                "Timeout", "the provider's node did not answer in time", 504
+            ) from None
+        except httpx.ConnectError as exc:
+            message = str(exc) or type(exc).__name__
+            kind = (
+                "SslAuthenticationFailed"
+                if "SSL" in message or "certificate" in message
+                else ("NetworkError")
+            )
+            raise consumer_fault(kind, f"cannot reach {base_url}: {message[:200]}", 502) from None
+        except httpx.HTTPError as exc:
+            raise consumer_fault(
+                "NetworkError", f"{type(exc).__name__}: {str(exc)[:200]}", 502
+            ) from None
+        reply = check_reply(
+            trust, provider, response, request.method, target, sent_hash, rt.settings
+        )
+        await anyio.to_thread.run_sync(
+            _log,
+            rt,
+            signed,
+            service_id,
+            request.method,
+            sent_hash,
+            reply.headers,
+            reply.status,
+            time.perf_counter() - started,
+            "",
+        )
+        rt.metrics.observe(
+            "consumer", service_id, client, reply.status, time.perf_counter() - started
+        )
+        passed: dict[str, str] = {
+            "X-Road-Id": xroad_id,
+            "X-Road-Request-Hash": sent_hash,
+        }
+        if reply.headers.get("content-type"):
+            passed["content-type"] = reply.headers["content-type"]
+        return Response(reply.body, status_code=reply.status, headers=passed)
+    except MeshFault as exc:
+        await anyio.to_thread.run_sync(
+            _log,
+            rt,
+            {protocol.MESSAGE_ID: exc.detail, protocol.XROAD_ID: xroad_id},
+            service_id or "-",
+            request.method,
+            "",
+            {},
+            exc.status,
+            time.perf_counter() - started,
+            exc.fault_type,
+            client,
+        )
+        rt.metrics.observe(
+            "consumer", service_id or "-", client or "-", exc.status, time.perf_counter() - started
+        )
+        return fault_json(exc, xroad_id)
+
+
+def _log(
+    rt: NodeRuntime,
+    sent: dict[str, str],
+    service: str,
+    method: str,
+    sent_hash: str,
+    reply: dict[str, str],
+    status: int,
+    seconds: float,
+    error: str,
+    client: str = "",
+) -> None:
+    with rt.session() as session:
+        session.add(
+            MessageRecord(
+                side="consumer",
+                message_id=sent.get(protocol.MESSAGE_ID, "")[:100],
+                xroad_id=sent.get(protocol.XROAD_ID, "")[:100],
+                client=(sent.get(protocol.XROAD_CLIENT) or client or "-")[:200],
+                service=service[:300],
+                method=method,
+                purpose=sent.get(protocol.PURPOSE, "")[:200],
+                legal_basis=sent.get(protocol.LEGAL_BASIS, "")[:200],
+                issue=sent.get(protocol.XROAD_ISSUE, "")[:200],
+                user_id=sent.get(protocol.XROAD_USER, "")[:200],
+                request_hash=sent_hash,
+                request_signature=sent.get(protocol.SIGNATURE, ""),
+                response_signature=reply.get(protocol.SIGNATURE, ""),
+                status=status,
+                error_type=error,
+                duration_ms=seconds * 1000,
+            )
+        )
+        session.commit()
+
+
+def parse_json(body: bytes) -> Any:
+    return json.loads(body)

@@ -1,0 +1,430 @@
+"""A node process: runtime, the mutual-TLS app other nodes call, the worker, and the server.
+
+Two listeners: the local app (plain HTTP on ``TSUNAGU_PORT``, for the organization's own
+systems and operators) and the mesh app (HTTPS with client certificates on
+``TSUNAGU_NODE_MESH_PORT``, for other nodes). Uvicorn does not put the TLS peer certificate in
+the ASGI scope, so ``PeerCertProtocol`` adds it as the ASGI ``tls`` extension
+(https://asgi.readthedocs.io/en/latest/specs/tls.html) — a dozen lines instead of a proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+from cryptography.hazmat.primitives import serialization
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from tsunagu.db import make_sessionmaker
+from tsunagu.kernel import Settings
+from tsunagu.trust.ca import MemberId
+from tsunagu.trust.errors import TrustError
+
+from . import protocol, push
+from .client import HubClient, check_reply, node_url_of
+from .consumer import consume
+from .errors import MeshFault, provider_fault
+from .hub import remember
+from .identity import NodeIdentity
+from .models import MeshService
+from .provider import fault, read_body, signed_response, target_of, tls_peer
+from .provider import provide as provide_handler
+from .runtime import NodeRuntime, ServiceMetrics
+
+log = logging.getLogger(__name__)
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def open_runtime(
+    settings: Settings, engine: Engine, local_app: Any = None, registry: Any = None
+) -> NodeRuntime:
+    """Load identity and trust material and build the clients of a node."""
+    identity = NodeIdentity.load(settings)
+    hub = HubClient(settings, identity)
+    link_key = (
+        settings.node_link_key_file.read_bytes().strip() if settings.node_link_key_file else None
+    )
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+    return NodeRuntime(
+        settings=settings,
+        identity=identity,
+        sessionmaker=make_sessionmaker(engine),
+        trust_cache=hub.trust_cache(identity.anchor),
+        hub=hub,
+        peers=httpx.AsyncClient(
+            verify=identity.client_context(),
+            timeout=settings.mesh_timeout,
+            follow_redirects=False,
+            limits=limits,
+        ),
+        backends=httpx.AsyncClient(
+            timeout=settings.mesh_timeout, follow_redirects=False, limits=limits
+        ),
+        local_app=local_app,
+        metrics=ServiceMetrics(registry),
+        link_key=link_key,
+    )
+
+
+# -- what other nodes call ------------------------------------------------------------------------
+
+
+async def _inbound(
+    request: Request, rt: NodeRuntime
+) -> tuple[str, dict[str, str], bytes, str, str]:
+    """TLS peer in the trust list + valid signature: (member proven, headers, body, target, id)."""
+    cert = tls_peer(request.scope)
+    if cert is None:
+        raise provider_fault("SslAuthenticationFailed", "no client certificate", 401)
+    trust = rt.trust()
+    try:
+        proven = trust.check_node(cert)
+    except TrustError as exc:
+        raise provider_fault("SslAuthenticationFailed", exc.detail, 401) from None
+    body = await read_body(request, rt.settings.max_body_bytes)
+    target = target_of(request)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    message_id = protocol.check_signature(
+        request.method,
+        target,
+        headers,
+        body,
+        cert,
+        skew_seconds=rt.settings.mesh_clock_skew,
+        fault_prefix="Server.ServerProxy",
+    )
+    client = headers.get(protocol.XROAD_CLIENT, "")
+    if "/".join(client.split("/")[:3]) != "/".join(proven.split("/")[:3]):
+        raise provider_fault(
+            "InvalidClientIdentifier",
+            f"the certificate is {proven}'s, the message claims {client!r}",
+            403,
+        )
+    return client, headers, body, target, message_id
+
+
+def mesh_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.api_route("/mesh/v1/{service_path:path}", methods=METHODS, include_in_schema=False)
+    async def provide(request: Request) -> Response:
+        return await provide_handler(request)
+
+    @router.post("/mesh/notifications", include_in_schema=False)
+    async def notifications(request: Request) -> Response:
+        rt: NodeRuntime = request.app.state.node
+        started = time.perf_counter()
+        target, request_hash, client = target_of(request), "", ""
+        try:
+            client, headers, body, target, _message_id = await _inbound(request, rt)
+            request_hash = protocol.request_hash(request.method, target, headers.items(), body)
+
+            def store() -> bool:
+                with rt.session() as session:
+                    _, new = push.receive(session, client, body)
+                    session.commit()
+                    return new
+
+            new = await anyio.to_thread.run_sync(store)
+            out = b'{"status":"accepted"}' if new else b'{"status":"duplicate"}'
+            rt.metrics.observe(
+                "notify",
+                headers.get(protocol.XROAD_SERVICE, "-"),
+                client,
+                200,
+                time.perf_counter() - started,
+            )
+            return signed_response(rt, 200, out, "application/json", target, request_hash, "")
+        except MeshFault as exc:
+            rt.metrics.observe(
+                "notify", "-", client or "-", exc.status, time.perf_counter() - started
+            )
+            return fault(rt, exc, target, request_hash, "")
+
+    @router.post("/mesh/subscriptions", include_in_schema=False)
+    async def subscriptions(request: Request) -> Response:
+        rt: NodeRuntime = request.app.state.node
+        target, request_hash = target_of(request), ""
+        try:
+            client, headers, body, target, message_id = await _inbound(request, rt)
+            request_hash = protocol.request_hash(request.method, target, headers.items(), body)
+
+            def create() -> dict[str, Any]:
+                import json
+
+                data = json.loads(body or b"{}")
+                if not isinstance(data, dict):
+                    raise MeshFault("Client.InvalidRequest", "the body is not an object", 400)
+                with rt.session() as session:
+                    remember(session, "provider", client, message_id, "subscribe", "POST")
+                    service_id, event_type, purpose, filter = push.parse_subscription(data)
+                    parts = service_id.split("/")
+                    if len(parts) != 5 or "/".join(parts[:3]) != rt.member_base:
+                        raise MeshFault(
+                            "Server.ServerProxy.UnknownService",
+                            f"{service_id} is not a service of this node",
+                            404,
+                        )
+                    from .services import find_service
+
+                    service = find_service(session, parts[3], parts[4])
+                    if service is None:
+                        raise MeshFault(
+                            "Server.ServerProxy.UnknownService", f"no service {service_id}", 404
+                        )
+                    sub = push.subscribe(session, client, service, event_type, purpose, filter)
+                    session.commit()
+                    return {"id": sub.id, "status": sub.status, "event_type": sub.event_type}
+
+            try:
+                result = await anyio.to_thread.run_sync(create)
+            except Exception as exc:
+                from tsunagu.kernel import Problem
+
+                if isinstance(exc, Problem):
+                    raise MeshFault("Client.InvalidRequest", exc.detail, 400) from None
+                raise
+            import json
+
+            out = json.dumps(result).encode()
+            return signed_response(rt, 201, out, "application/json", target, request_hash, "")
+        except MeshFault as exc:
+            return fault(rt, exc, target, request_hash, "")
+
+    @router.get("/mesh/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return router
+
+
+def create_mesh_app(rt: NodeRuntime) -> FastAPI:
+    app = FastAPI(title="tsunagu node (mesh)", openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.node = rt
+    app.include_router(mesh_router())
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> JSONResponse:  # never a stack trace out
+        log.exception("mesh request failed")
+        body = MeshFault("Server.ServerProxy.InternalError", "internal error", 500).body()
+        return JSONResponse(body, status_code=500)
+
+    return app
+
+
+def local_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.api_route(
+        "/r1/{service_path:path}",
+        methods=METHODS,
+        tags=["Mesh"],
+        summary="Call a service of another member (X-Road REST message protocol)",
+    )
+    async def r1(request: Request) -> Response:
+        return await consume(request)
+
+    return router
+
+
+# -- subscribing (consumer side, sends a signed request to the provider) --------------------------
+
+
+def request_subscription(
+    rt: NodeRuntime,
+    http: httpx.Client,
+    service_id: str,
+    event_type: str,
+    purpose: str,
+    filter: dict[str, Any] | None = None,
+    client: str | None = None,
+) -> dict[str, Any]:
+    import json
+
+    parts = service_id.split("/")
+    if len(parts) != 5:
+        raise MeshFault("Client.InvalidServiceIdentifier", "a service id has five parts", 400)
+    provider = MemberId.parse("/".join(parts[:3]))
+    trust = rt.trust("Server.ClientProxy")
+    body = json.dumps(
+        {
+            "service": service_id,
+            "event_type": event_type,
+            "purpose": purpose,
+            "filter": filter or {},
+        }
+    ).encode()
+    target = "/mesh/subscriptions"
+    headers = {
+        "content-type": "application/json",
+        protocol.XROAD_CLIENT: client or rt.member_base,
+        protocol.PURPOSE: purpose,
+        protocol.XROAD_SERVICE: service_id,
+    }
+    signed = protocol.sign_headers(rt.identity.signer, "POST", target, headers, body)
+    sent_hash = protocol.request_hash("POST", target, signed.items(), body)
+    try:
+        response = http.post(node_url_of(trust, provider) + target, content=body, headers=signed)
+    except httpx.HTTPError as exc:
+        raise MeshFault(
+            "Server.ClientProxy.NetworkError", f"{type(exc).__name__}: {exc}", 502
+        ) from None
+    reply = check_reply(trust, provider, response, "POST", target, sent_hash, rt.settings)
+    data: dict[str, Any] = reply.json()
+    if reply.status >= 400:
+        raise MeshFault(str(data.get("type")), str(data.get("message")), reply.status)
+    return data
+
+
+def peer_client(rt: NodeRuntime) -> httpx.Client:
+    return httpx.Client(
+        verify=rt.identity.client_context(),
+        timeout=rt.settings.mesh_timeout,
+        follow_redirects=False,
+    )
+
+
+# -- worker ---------------------------------------------------------------------------------------
+
+
+class Worker(threading.Thread):
+    """Dispatches the outbox, delivers notifications, forwards the inbox and access records."""
+
+    def __init__(self, rt: NodeRuntime, interval: float = 0.2) -> None:
+        super().__init__(name="tsunagu-mesh-worker", daemon=True)
+        self.rt = rt
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        peers = peer_client(self.rt)
+        plain = httpx.Client(timeout=self.rt.settings.mesh_timeout, follow_redirects=False)
+        try:
+            while not self.stopping.is_set():
+                busy = 0
+                try:
+                    busy += self.step(peers, plain)
+                except Exception:  # a bad round must not end the worker
+                    log.exception("mesh worker round failed")
+                if not busy:
+                    self.stopping.wait(self.interval)
+        finally:
+            peers.close()
+            plain.close()
+
+    def step(self, peers: httpx.Client, plain: httpx.Client) -> int:
+        with self.rt.session() as session:
+            busy = push.dispatch(session)
+            session.commit()
+        busy += push.deliver_due(self.rt, peers)
+        busy += push.forward_inbox(self.rt, plain)
+        busy += push.forward_access_records(self.rt)
+        return busy
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+@asynccontextmanager
+async def node_lifespan(rt: NodeRuntime, worker: bool) -> AsyncIterator[None]:
+    thread = Worker(rt) if worker else None
+    if thread is not None:
+        thread.start()
+    try:
+        yield
+    finally:
+        if thread is not None:
+            thread.stop()
+            thread.join(timeout=5)
+        await rt.peers.aclose()
+        await rt.backends.aclose()
+        rt.hub.close()
+
+
+# -- the TLS listener ---------------------------------------------------------------------------
+
+
+class PeerCertProtocol(H11Protocol):
+    """Uvicorn's h11 protocol plus the ASGI TLS extension (the client certificate chain)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(True) if ssl_object is not None else None
+        chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
+        tls = {
+            "client_cert_chain": chain,
+            "tls_version": None,
+            "cipher_suite": None,
+            "server_cert": None,
+            "client_cert_name": None,
+            "client_cert_error": None,
+        }
+        inner = self.app
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            extensions = dict(scope.get("extensions") or {})
+            extensions["tls"] = tls
+            scope["extensions"] = extensions
+            await inner(scope, receive, send)
+
+        self.app = app
+
+
+def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
+    """Run the local listener and the mutual-TLS listener in one event loop."""
+    import uvicorn
+
+    mesh_app = create_mesh_app(rt)
+    context = rt.identity.server_context()
+    local = uvicorn.Server(
+        uvicorn.Config(
+            local_app, host=settings.host, port=settings.port, log_config=None, access_log=False
+        )
+    )
+    mesh = uvicorn.Server(
+        uvicorn.Config(
+            mesh_app,
+            host=settings.node_mesh_host,
+            port=settings.node_mesh_port,
+            log_config=None,
+            access_log=False,
+            http=PeerCertProtocol,
+            ssl_context_factory=lambda _config, _default: context,
+        )
+    )
+
+    async def both() -> None:
+        await asyncio.gather(local.serve(), mesh.serve())
+
+    asyncio.run(both())
+
+
+def certificate_pem(rt: NodeRuntime) -> str:
+    return rt.identity.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def service_dicts(services: list[MeshService]) -> list[dict[str, Any]]:
+    return [
+        {
+            "subsystem": s.subsystem,
+            "code": s.code,
+            "title": s.title,
+            "personal_data": s.personal_data,
+            "data_items": s.data_items,
+            "event_types": s.event_types,
+            "openapi": s.openapi,
+        }
+        for s in services
+    ]

@@ -1,0 +1,445 @@
+"""The provider side of a request: checks, access rule, backend, signed response, logs.
+
+Order of checks (each refusal is logged in the message log and counted in the metrics):
+TLS peer certificate in the trust list → body size → signature, time window → X-Road-Client is
+the member the certificate proves → service known → message id not seen (replay) → an access
+rule for the client with the request's purpose → backend.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import MutableMapping
+from datetime import date
+from typing import Any
+
+import anyio
+import httpx
+from cryptography import x509
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tsunagu.db import record_events
+from tsunagu.kernel import Problem, naive_utcnow
+from tsunagu.kernel.events import Event
+from tsunagu.registries.residents import as_of
+from tsunagu.trust.ca import MemberId
+from tsunagu.trust.errors import TrustError
+
+from . import protocol
+from .client import evidence_of, member_name, response_message_headers
+from .errors import MeshFault, provider_fault
+from .hub import remember
+from .models import MeshService, MessageRecord
+from .runtime import NodeRuntime
+from .services import find_service, local_id, matching_rule
+
+ACCESS_TOPIC = "mesh.access.recorded"
+RESIDENT_ITEMS = ("name", "address", "birth_date", "sex")
+
+
+def tls_peer(scope: MutableMapping[str, Any]) -> x509.Certificate | None:
+    """The client certificate the TLS listener put in the ASGI ``tls`` extension."""
+    tls = (scope.get("extensions") or {}).get("tls") or {}
+    chain = tls.get("client_cert_chain") or []
+    return x509.load_pem_x509_certificate(chain[0].encode("ascii")) if chain else None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise MeshFault("Client.BodyTooLarge", f"the body is larger than {limit} bytes", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise MeshFault("Client.BodyTooLarge", f"the body is larger than {limit} bytes", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def target_of(request: Request) -> str:
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string") or b""
+    return raw.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+
+
+def signed_response(
+    rt: NodeRuntime,
+    status: int,
+    body: bytes,
+    content_type: str,
+    target: str,
+    request_hash: str,
+    xroad_id: str,
+) -> Response:
+    headers = response_message_headers(status, request_hash, xroad_id, content_type)
+    signed = protocol.sign_headers(rt.identity.signer, "RESPONSE", target, headers, body)
+    return Response(body, status_code=status, headers=signed)
+
+
+def fault(
+    rt: NodeRuntime, exc: MeshFault, target: str, request_hash: str, xroad_id: str
+) -> Response:
+    body = json.dumps(exc.body(), ensure_ascii=False).encode("utf-8")
+    return signed_response(rt, exc.status, body, "application/json", target, request_hash, xroad_id)
+
+
+def log_refusal(rt: NodeRuntime, client: str, service: str, exc: MeshFault, method: str) -> None:
+    with rt.session() as session:
+        session.add(
+            MessageRecord(
+                side="refused",
+                message_id=exc.detail,
+                client=client[:200],
+                service=service[:300],
+                method=method,
+                status=exc.status,
+                error_type=exc.fault_type,
+            )
+        )
+        session.commit()
+
+
+async def provide(request: Request) -> Response:
+    rt: NodeRuntime = request.app.state.node
+    started = time.perf_counter()
+    target = target_of(request)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    xroad_id = headers.get(protocol.XROAD_ID, "")
+    client = headers.get(protocol.XROAD_CLIENT, "")
+    service_id = headers.get(protocol.XROAD_SERVICE, "")
+    request_hash = ""
+    record_id: int | None = None
+    try:
+        cert = tls_peer(request.scope)
+        if cert is None:
+            raise provider_fault("SslAuthenticationFailed", "no client certificate", 401)
+        trust = rt.trust()
+        try:
+            proven = trust.check_node(cert)
+        except TrustError as exc:
+            raise provider_fault("SslAuthenticationFailed", exc.detail, 401) from None
+        body = await read_body(request, rt.settings.max_body_bytes)
+        request_hash = protocol.request_hash(request.method, target, headers.items(), body)
+        message_id = protocol.check_signature(
+            request.method,
+            target,
+            headers,
+            body,
+            cert,
+            skew_seconds=rt.settings.mesh_clock_skew,
+            fault_prefix="Server.ServerProxy",
+        )
+        try:
+            client_id = MemberId.parse(client)
+        except Exception:
+            raise MeshFault(
+                "Client.InvalidClientIdentifier",
+                f"X-Road-Client {client!r} is not a member id",
+                400,
+            ) from None
+        if "/".join(proven.split("/")[:3]) != "/".join(client.split("/")[:3]):
+            raise provider_fault(
+                "InvalidClientIdentifier",
+                f"the certificate is {proven}'s, the request claims {client}",
+                403,
+            )
+        service, rest = _service_of(rt, request, service_id)
+        purpose = headers.get(protocol.PURPOSE, "")
+
+        def admit() -> tuple[int, MeshService, str]:
+            with rt.session() as session:
+                record = remember(
+                    session, "provider", str(client_id), message_id, service_id, request.method
+                )
+                record.xroad_id, record.purpose = xroad_id[:100], purpose[:200]
+                record.issue = headers.get(protocol.XROAD_ISSUE, "")[:200]
+                record.user_id = headers.get(protocol.XROAD_USER, "")[:200]
+                record.request_hash = request_hash
+                record.request_signature = headers.get(protocol.SIGNATURE, "")
+                found = find_service(session, *service)
+                rule = matching_rule(session, found, str(client_id)) if found else None
+                asked_basis = headers.get(protocol.LEGAL_BASIS, "")
+                refusal = None
+                if found is None:
+                    refusal = provider_fault("UnknownService", f"no service {service_id}", 404)
+                elif rule is None:
+                    refusal = provider_fault(
+                        "AccessDenied", f"{client} may not call {service_id}", 403
+                    )
+                elif not purpose:
+                    refusal = provider_fault(
+                        "AccessDenied", "the request states no purpose (Tsunagu-Purpose)", 403
+                    )
+                elif purpose not in rule.purposes:
+                    refusal = provider_fault(
+                        "AccessDenied", f"purpose {purpose!r} is not allowed for {client}", 403
+                    )
+                elif asked_basis and asked_basis != rule.legal_basis:
+                    refusal = provider_fault(
+                        "AccessDenied",
+                        f"legal basis {asked_basis} is not the one this "
+                        f"access rests on ({rule.legal_basis})",
+                        403,
+                    )
+                if refusal is not None or found is None or rule is None:
+                    refusal = refusal or provider_fault("AccessDenied", "refused", 403)
+                    record.status, record.error_type = refusal.status, refusal.fault_type
+                    session.commit()
+                    refusal.logged = True  # type: ignore[attr-defined]
+                    raise refusal
+                record.legal_basis = rule.legal_basis
+                session.commit()
+                session.expunge(found)
+                return record.id, found, rule.legal_basis
+
+        admitted, found, legal_basis = await anyio.to_thread.run_sync(admit)
+        record_id = admitted
+        status, out, content_type, person, items = await _backend(
+            rt, request, found, rest, body, headers, target
+        )
+        response = signed_response(rt, status, out, content_type, target, request_hash, xroad_id)
+        access = None
+        if found.personal_data and person and 200 <= status < 300:
+            access = _access_record(
+                rt, trust, str(client_id), person, items, purpose, legal_basis, headers, message_id
+            )
+        await anyio.to_thread.run_sync(
+            _finish, rt, admitted, response, status, "", time.perf_counter() - started, access
+        )
+        rt.metrics.observe("provider", service_id, client, status, time.perf_counter() - started)
+        return response
+    except MeshFault as exc:
+        if record_id is not None:
+            await anyio.to_thread.run_sync(
+                _finish_fault, rt, record_id, exc, time.perf_counter() - started
+            )
+        elif not getattr(exc, "logged", False):
+            await anyio.to_thread.run_sync(log_refusal, rt, client, service_id, exc, request.method)
+        rt.metrics.observe(
+            "provider", service_id or "-", client or "-", exc.status, time.perf_counter() - started
+        )
+        return fault(rt, exc, target, request_hash, xroad_id)
+
+
+def _service_of(rt: NodeRuntime, request: Request, header: str) -> tuple[tuple[str, str], str]:
+    """(subsystem, code) and the rest of the path; the header must name the path's service."""
+    path = request.path_params.get("service_path", "")
+    parts = path.split("/")
+    if len(parts) < 5:
+        raise MeshFault(
+            "Client.InvalidServiceIdentifier",
+            "the path is /mesh/v1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}",
+            400,
+        )
+    service_id = "/".join(parts[:5])
+    if header != service_id:
+        raise MeshFault(
+            "Client.InvalidServiceIdentifier",
+            "X-Road-Service does not name the service in the path",
+            400,
+        )
+    if "/".join(parts[:3]) != rt.member_base:
+        raise provider_fault("UnknownService", f"{service_id} is not provided by this node", 404)
+    rest = "/".join(parts[5:])
+    return (parts[3], parts[4]), ("/" + rest if rest else "")
+
+
+async def _backend(
+    rt: NodeRuntime,
+    request: Request,
+    service: MeshService,
+    rest: str,
+    body: bytes,
+    headers: dict[str, str],
+    target: str,
+) -> tuple[int, bytes, str, str, list[str]]:
+    """Call the service's backend: (status, body, content type, provider pseudonym, items)."""
+    query = request.url.query
+    if service.backend == "resident":
+        return await _resident(rt, request, service, rest, body, headers, target)
+    if service.backend in ("address", "corporation"):
+        prefix = {"address": "/api/v1/address", "corporation": "/api/v1/corporations"}
+        url = "http://node.local" + prefix[service.backend] + rest + (f"?{query}" if query else "")
+        transport = httpx.ASGITransport(app=rt.local_app)
+        async with httpx.AsyncClient(transport=transport) as local:
+            reply = await local.request(request.method, url, content=body or None)
+        return (
+            reply.status_code,
+            reply.content,
+            reply.headers.get("content-type", ""),
+            "",
+            list(service.data_items),
+        )
+    url = service.backend_url.rstrip("/") + rest + (f"?{query}" if query else "")
+    forward = {k: v for k, v in headers.items() if k in ("content-type", "accept")}
+    forward.update(
+        {
+            "x-road-client": headers.get(protocol.XROAD_CLIENT, ""),
+            "x-road-id": headers.get(protocol.XROAD_ID, ""),
+            "x-road-userid": headers.get(protocol.XROAD_USER, ""),
+        }
+    )
+    try:
+        reply = await rt.backends.request(
+            request.method, url, content=body or None, headers=forward
+        )
+    except httpx.TimeoutException:
+        raise provider_fault("ServiceFailed", "the backend did not answer in time", 504) from None
+    except httpx.HTTPError as exc:
+        raise provider_fault(
+            "ServiceFailed", f"the backend cannot be reached ({type(exc).__name__})", 502
+        ) from None
+    return (
+        reply.status_code,
+        reply.content,
+        reply.headers.get("content-type", ""),
+        "",
+        list(service.data_items),
+    )
+
+
+async def _resident(
+    rt: NodeRuntime,
+    request: Request,
+    service: MeshService,
+    rest: str,
+    body: bytes,
+    headers: dict[str, str],
+    target: str,
+) -> tuple[int, bytes, str, str, list[str]]:
+    """住民基本4情報 of a person the consumer names by its own pseudonym (Tsunagu-Person)."""
+    person = headers.get(protocol.PERSON, "")
+    if not person:
+        raise MeshFault("Client.MissingHeaderField", "Tsunagu-Person names no person", 400)
+    wanted = [i for i in request.query_params.get("items", "").split(",") if i] or list(
+        RESIDENT_ITEMS
+    )
+    unknown = [i for i in wanted if i not in RESIDENT_ITEMS or i not in service.data_items]
+    if unknown:
+        raise MeshFault("Client.InvalidRequest", f"items not offered: {', '.join(unknown)}", 400)
+    when = request.query_params.get("as_of")
+    evidence = evidence_of(request.method, target, headers, body)
+
+    def work() -> tuple[str, dict[str, Any]]:
+        translated = rt.hub.call(
+            "POST", "/mesh/hub/pseudonyms/translate", {"pseudonym": person, "evidence": evidence}
+        )
+        own = str(translated["pseudonym"])
+        with rt.session() as session:
+            resident_id = local_id(session, own)
+            if resident_id is None:
+                raise provider_fault("UnknownPerson", "this municipality holds no such person", 404)
+            version = _current(session, resident_id, when)
+            return own, _basic4(version, wanted)
+
+    try:
+        own, data = await anyio.to_thread.run_sync(work)
+    except Problem as exc:
+        raise MeshFault("Client.InvalidRequest", exc.detail, exc.status) from None
+    body_out = json.dumps(data, ensure_ascii=False).encode("utf-8")
+    return 200, body_out, "application/json", own, wanted
+
+
+def _current(session: Session, resident_id: str, when: str | None) -> Any:
+    from sqlalchemy import select
+
+    from tsunagu.registries.residents.models import ResidentVersion
+
+    code = session.scalar(
+        select(ResidentVersion.lg_code).where(ResidentVersion.resident_id == resident_id).limit(1)
+    )
+    on = date.fromisoformat(when) if when else None
+    return as_of(session, str(code), resident_id, on)
+
+
+def _basic4(version: Any, wanted: list[str]) -> dict[str, Any]:
+    full = {
+        "name": {
+            "family_name": version.family_name,
+            "given_name": version.given_name,
+            "family_name_kana": version.family_name_kana,
+            "given_name_kana": version.given_name_kana,
+        },
+        "address": {
+            "text": version.address_text,
+            "lg_code": version.address_lg_code,
+            "machiaza_id": version.machiaza_id,
+        },
+        "birth_date": version.birth_date.isoformat(),
+        "sex": version.sex,
+    }
+    out = {k: full[k] for k in wanted}
+    out["status"] = version.status
+    out["valid_from"] = version.valid_from.isoformat()
+    return out
+
+
+def _access_record(
+    rt: NodeRuntime,
+    trust: Any,
+    client: str,
+    person: str,
+    items: list[str],
+    purpose: str,
+    legal_basis: str,
+    headers: dict[str, str],
+    message_id: str,
+) -> dict[str, Any]:
+    return {
+        "accessed_at": naive_utcnow().isoformat(),
+        "requester": {"id": client, "name": member_name(trust, client)},
+        "provider": {"id": rt.member_base, "name": member_name(trust, rt.member_base)},
+        "pseudonym": person,
+        "data_items": items,
+        "purpose": purpose,
+        "legal_basis": legal_basis,
+        "case_id": headers.get(protocol.XROAD_ISSUE) or "-",
+        "message_id": message_id,
+    }
+
+
+def _finish(
+    rt: NodeRuntime,
+    record_id: int,
+    response: Response,
+    status: int,
+    error: str,
+    seconds: float,
+    access: dict[str, Any] | None,
+) -> None:
+    with rt.session() as session:
+        session.execute(
+            update(MessageRecord)
+            .where(MessageRecord.id == record_id)
+            .values(
+                status=status,
+                error_type=error,
+                duration_ms=seconds * 1000,
+                response_hash=protocol.request_hash(
+                    "RESPONSE", "/", response.headers.items(), bytes(response.body)
+                ),
+                response_signature=response.headers.get(protocol.SIGNATURE, ""),
+            )
+        )
+        if access is not None:
+            # Same transaction as the log record: the transparency entry reaches the hub
+            # at least once (the worker forwards it), even if this process dies now.
+            record_events(
+                session, [Event(topic=ACCESS_TOPIC, key=access["message_id"], data=access)]
+            )
+        session.commit()
+
+
+def _finish_fault(rt: NodeRuntime, record_id: int, exc: MeshFault, seconds: float) -> None:
+    with rt.session() as session:
+        session.execute(
+            update(MessageRecord)
+            .where(MessageRecord.id == record_id)
+            .values(status=exc.status, error_type=exc.fault_type, duration_ms=seconds * 1000)
+        )
+        session.commit()

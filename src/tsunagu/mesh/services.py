@@ -1,0 +1,244 @@
+"""A node's services and access rules (deny by default), and the persons it knows by pseudonym."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tsunagu.kernel import Conflict, NotFound, ValidationProblem, is_valid_individual_number
+from tsunagu.trust.ca import MemberId
+
+from .models import AccessRule, GroupMember, MeshService, Person
+
+BACKENDS = ("url", "address", "corporation", "resident")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_GROUP = re.compile(r"^group:[a-z0-9][a-z0-9._-]{0,57}$")
+_PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+# A unit of the laws registry: {e-Gov 法令ID}/article/{n}[/paragraph/{n}[/item/{n}]].
+_LEGAL_BASIS = re.compile(
+    r"^[0-9]{3}[A-Z]{2}[0-9A-Z]{10}/article/[0-9]+(_[0-9]+)*"
+    r"(/paragraph/[0-9]+(/item/[0-9]+(_[0-9]+)*)?)?$"
+)
+DEFAULT_ITEMS = {
+    "resident": ["name", "address", "birth_date", "sex"],
+    "address": ["address"],
+    "corporation": ["corporation"],
+}
+
+
+def check_legal_basis(value: str, known_unit: Any = None) -> str:
+    """A law unit address; with ``known_unit(law_id, path)`` it must exist in the registry."""
+    if not _LEGAL_BASIS.match(value):
+        raise ValidationProblem(
+            "legal_basis is a unit of the laws registry: {law id}/article/{n}"
+            "[/paragraph/{n}[/item/{n}]], e.g. 415AC0000000057/article/69/paragraph/2/item/3",
+            field="legal_basis",
+        )
+    law_id, path = value.split("/", 1)
+    if known_unit is not None and not known_unit(law_id, path):
+        raise ValidationProblem(
+            f"{value} is not a unit of a law in the laws registry", field="legal_basis"
+        )
+    return value
+
+
+def declare_service(
+    session: Session,
+    *,
+    subsystem: str,
+    code: str,
+    title: str,
+    backend: str,
+    backend_url: str = "",
+    personal_data: bool | None = None,
+    data_items: Sequence[str] | None = None,
+    event_types: Sequence[str] = (),
+    description: str = "",
+    openapi: dict[str, Any] | None = None,
+) -> MeshService:
+    if not _CODE.match(subsystem):
+        raise ValidationProblem("subsystem is 1-64 of A-Z a-z 0-9 . _ -", field="subsystem")
+    if not _CODE.match(code):
+        raise ValidationProblem("service code is 1-64 of A-Z a-z 0-9 . _ -", field="code")
+    if backend not in BACKENDS:
+        raise ValidationProblem(f"backend is one of {', '.join(BACKENDS)}", field="backend")
+    if backend == "url" and not backend_url.startswith(("http://", "https://")):
+        raise ValidationProblem("a url backend needs backend_url http(s)://", field="backend_url")
+    if not title.strip():
+        raise ValidationProblem("title is required", field="title")
+    items = list(data_items) if data_items is not None else DEFAULT_ITEMS.get(backend, [])
+    row = MeshService(
+        subsystem=subsystem,
+        code=code,
+        title=title.strip()[:300],
+        backend=backend,
+        backend_url=backend_url,
+        description=description,
+        personal_data=backend == "resident" if personal_data is None else personal_data,
+        data_items=items,
+        event_types=list(event_types),
+        openapi=openapi,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"service {subsystem}/{code} exists") from None
+    return row
+
+
+def services(session: Session) -> list[MeshService]:
+    return list(session.scalars(select(MeshService).order_by(MeshService.id)))
+
+
+def find_service(session: Session, subsystem: str, code: str) -> MeshService | None:
+    return session.scalar(
+        select(MeshService).where(MeshService.subsystem == subsystem, MeshService.code == code)
+    )
+
+
+def get_service(session: Session, service_id: int) -> MeshService:
+    row = session.get(MeshService, service_id)
+    if row is None:
+        raise NotFound(f"no service {service_id}")
+    return row
+
+
+def delete_service(session: Session, service_id: int) -> None:
+    session.delete(get_service(session, service_id))
+    session.flush()
+
+
+def check_client(client: str) -> str:
+    if _GROUP.match(client):
+        return client
+    try:
+        MemberId.parse(client)
+    except Exception as exc:
+        raise ValidationProblem(
+            f"client is a member id or group:NAME ({exc})", field="client"
+        ) from None
+    return client
+
+
+def add_rule(
+    session: Session,
+    service_id: int,
+    client: str,
+    purposes: Sequence[str],
+    legal_basis: str,
+    *,
+    allow_subscribe: bool = False,
+    known_law: Any = None,
+) -> AccessRule:
+    get_service(session, service_id)
+    check_client(client)
+    if not purposes:
+        raise ValidationProblem("at least one purpose is required", field="purposes")
+    for purpose in purposes:
+        if not _PURPOSE.match(purpose):
+            raise ValidationProblem(
+                f"purpose {purpose!r} is 1-100 of A-Z a-z 0-9 . _ : -", field="purposes"
+            )
+    rule = AccessRule(
+        service_id=service_id,
+        client=client,
+        purposes=list(purposes),
+        legal_basis=check_legal_basis(legal_basis, known_law),
+        allow_subscribe=allow_subscribe,
+    )
+    try:
+        with session.begin_nested():
+            session.add(rule)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"a rule for {client} on service {service_id} exists") from None
+    return rule
+
+
+def rules(session: Session, service_id: int | None = None) -> list[AccessRule]:
+    query = select(AccessRule).order_by(AccessRule.id)
+    if service_id is not None:
+        query = query.where(AccessRule.service_id == service_id)
+    return list(session.scalars(query))
+
+
+def delete_rule(session: Session, rule_id: int) -> None:
+    rule = session.get(AccessRule, rule_id)
+    if rule is None:
+        raise NotFound(f"no access rule {rule_id}")
+    session.delete(rule)
+    session.flush()
+
+
+def add_group_member(session: Session, group: str, member: str) -> GroupMember:
+    if not _GROUP.match(f"group:{group}"):
+        raise ValidationProblem("group is 1-58 of a-z 0-9 . _ -", field="group")
+    MemberId.parse(member)
+    row = GroupMember(group=group, member=member)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def matching_rule(session: Session, service: MeshService, client: str) -> AccessRule | None:
+    """The rule letting ``client`` (member/subsystem) call ``service``, or None (deny)."""
+    member = "/".join(client.split("/")[:3])
+    groups = [
+        f"group:{g}"
+        for g in session.scalars(
+            select(GroupMember.group).where(GroupMember.member.in_([client, member]))
+        )
+    ]
+    allowed = [AccessRule.client == client, AccessRule.client == member]
+    if groups:
+        allowed.append(AccessRule.client.in_(groups))
+    candidates = session.scalars(
+        select(AccessRule).where(AccessRule.service_id == service.id, or_(*allowed))
+    ).all()
+    # The most specific rule wins: subsystem, then member, then group.
+    for wanted in (client, member):
+        for rule in candidates:
+            if rule.client == wanted:
+                return rule
+    return candidates[0] if candidates else None
+
+
+# -- persons ------------------------------------------------------------------------------------
+
+
+def link_of(key: bytes, individual_number: str) -> str:
+    """HMAC-SHA256(linking key, individual number): what a holder sends the hub, not the number."""
+    if not is_valid_individual_number(individual_number):
+        raise ValidationProblem(
+            "not an individual number (12 digits, check digit)", field="individual_number"
+        )
+    return hmac.new(key, individual_number.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def remember_persons(session: Session, pairs: Sequence[tuple[str, str]]) -> int:
+    """Store (pseudonym, local id) pairs; existing ones are kept."""
+    known = set(
+        session.scalars(select(Person.pseudonym).where(Person.pseudonym.in_([p for p, _ in pairs])))
+    )
+    new = [Person(pseudonym=p, local_id=i) for p, i in pairs if p not in known]
+    session.add_all(new)
+    session.flush()
+    return len(new)
+
+
+def local_id(session: Session, pseudonym: str) -> str | None:
+    row = session.get(Person, pseudonym)
+    return row.local_id if row else None
+
+
+def pseudonym_of(session: Session, local: str) -> str | None:
+    return session.scalar(select(Person.pseudonym).where(Person.local_id == local))
