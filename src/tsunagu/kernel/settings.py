@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     harvest_timeout: float = Field(
         30.0, gt=0, description="Seconds a harvest waits to connect to or read from a source."
     )
+    quality_max_bytes: int = Field(
+        100_000_000, ge=1024,
+        description="Largest distribution file the machine-readability check reads (bytes).",
+    )
+    url_check_timeout: float = Field(
+        10.0, gt=0, description="Seconds the quality job waits for a distribution URL to answer."
+    )
     search_max_rows: int = Field(1000, ge=1, description="Largest page size of a search.")
     datastore_read_url: str = Field(
         "",
