@@ -24,6 +24,7 @@ def all_metadata() -> MetaData:
     import tsunagu.catalog.versions.models
     import tsunagu.db.outbox
     import tsunagu.ledger.models
+    import tsunagu.mesh.models
     import tsunagu.registries.address.models
     import tsunagu.registries.corporations.models
     import tsunagu.registries.laws.models
@@ -34,14 +35,60 @@ def all_metadata() -> MetaData:
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The hub / portal: catalog site, registries, trust services, log, mesh hub services."""
     settings = settings or load_settings()
+    app = _base_app(
+        settings,
+        engine,
+        "tsunagu",
+        "National data platform: catalog, base registries, service mesh, trust.",
+    )
+    _include_routes(app)
+    return app
+
+
+def create_node_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """A mesh node's local app: its registries, the /r1 proxy and the mesh management API.
+
+    The node's runtime (identity, trust list, clients) is in ``app.state.node``; the
+    mutual-TLS app other nodes call is built from it by ``tsunagu.mesh.node.serve_node``.
+    """
+    from tsunagu.mesh import api as mesh_api
+    from tsunagu.mesh.node import local_router, node_lifespan, open_runtime
+    from tsunagu.registries.address import api as address_api
+    from tsunagu.registries.corporations import api as corporations_api
+    from tsunagu.registries.laws import api as laws_api
+    from tsunagu.registries.residents import api as residents_api
+    from tsunagu.web import apidocs, health
+
+    settings = settings or load_settings()
+    app = _base_app(
+        settings,
+        engine,
+        f"tsunagu node {settings.node_member}",
+        "A public service mesh node: query and provide data, push changes.",
+    )
+    app.include_router(health.router)
+    apidocs.install(app)
+    for module in (address_api, corporations_api, laws_api, residents_api, mesh_api):
+        app.include_router(module.router)
+    app.include_router(local_router())
+    rt = open_runtime(
+        settings, app.state.engine, local_app=app, registry=app.state.metrics.registry
+    )
+    app.state.node = rt
+    app.router.lifespan_context = lambda _app: node_lifespan(rt, settings.mesh_worker)
+    return app
+
+
+def _base_app(settings: Settings, engine: Engine | None, title: str, summary: str) -> FastAPI:
     configure_logging(settings.log_level, settings.log_json)
     engine = engine or make_engine(settings.effective_database_url)
 
     app = FastAPI(
-        title="tsunagu",
+        title=title,
         version=__version__,
-        summary="National data platform: catalog, base registries, service mesh, trust.",
+        summary=summary,
         openapi_url="/openapi.json",
         docs_url=None,  # served by tsunagu.web.apidocs without a CDN
         redoc_url=None,
@@ -57,7 +104,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.secret_key = settings.resolved_secret_key()
 
     install_error_handlers(app)
-    _include_routes(app)
 
     async def reject(scope: Scope, problem: Problem) -> ASGIApp:
         return problem_response(Request(scope), problem)
@@ -106,9 +152,12 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(laws_api.router)
     app.include_router(residents_api.router)
     from tsunagu.ledger.api import router as ledger_router
+    from tsunagu.mesh import hub, hub_api
 
     app.include_router(ledger_router)
     app.include_router(trust_api.router)
+    app.include_router(hub_api.router)
+    app.state.trust_services = hub.service_entries  # the trust list publishes mesh services
     app.include_router(dcat_api.router)  # before the site: /dataset/{name}.ttl is not a page
     app.include_router(harvest_api.router)
     app.include_router(harvest_pages.router)
