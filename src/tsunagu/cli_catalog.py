@@ -166,7 +166,7 @@ def datastore_load(
             raise NotFound(f"no resource {resource_id!r}")
         if standard:
             adopt_dictionary(session, resource, standard)
-        bars: list[tqdm[None]] = []  # started by the first 1,000 rows: errors stay one line
+        bars: list[tqdm[Any]] = []  # started by the first 1,000 rows: errors stay one line
 
         def progress(rows: int) -> None:
             if not bars:

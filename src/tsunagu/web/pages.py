@@ -14,10 +14,11 @@ from starlette.staticfiles import StaticFiles
 
 from tsunagu.accounts import get_organization
 from tsunagu.catalog import SearchQuery, get_dataset, search_datasets
+from tsunagu.catalog.datastore import loaded_resource_ids
 from tsunagu.http import get_session, rate_limit
 from tsunagu.kernel import BadRequest, NotFound
 
-from . import address_pages, queries
+from . import address_pages, datastore_pages, queries
 from .csrf import require_csrf
 from .i18n import LANGUAGES, negotiate, translator
 from .render import STATIC_DIR, html_problem, render, set_lang_cookie
@@ -34,6 +35,7 @@ def install(app: FastAPI) -> None:
     """Add the site to an app: its routes, ``/static`` and HTML error pages for browsers."""
     app.include_router(router)
     app.include_router(address_pages.router)
+    app.include_router(datastore_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # http/errors.py renders problems with this when a browser asks for a page.
     app.state.html_problem_renderer = html_problem
@@ -103,6 +105,7 @@ def dataset_page(name: str, request: Request, session: DbSession) -> Response:
                 (m.lg_code, labels["municipality"].get(m.lg_code)) for m in ds.municipalities
             ],
             "services": [_service_view(s) for s in ds.services],
+            "datastore_ids": loaded_resource_ids(session, [r.pk for r in ds.distributions]),
         },
     )
 

@@ -13,7 +13,14 @@ from .load import LoadReport, drop_table, load_file
 from .models import DatastoreTable
 from .reader import detect_encoding, open_table, read_all
 from .search import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, parse_fields, parse_object, search
-from .services import adopt_dictionary, get_table, info, standard_elements
+from .services import (
+    adopt_dictionary,
+    distribution_of,
+    get_table,
+    info,
+    loaded_resource_ids,
+    standard_elements,
+)
 from .sql import run_sql
 from .validate import table_schema
 
@@ -33,10 +40,12 @@ __all__ = [
     "columns_for",
     "datastore_type",
     "detect_encoding",
+    "distribution_of",
     "drop_table",
     "get_table",
     "info",
     "load_file",
+    "loaded_resource_ids",
     "open_table",
     "parse_fields",
     "parse_object",

@@ -27,6 +27,26 @@ def get_table(session: Session, resource_id: str, caller: Caller | None) -> Data
     return reg
 
 
+def distribution_of(session: Session, reg: DatastoreTable) -> Distribution:
+    """The distribution (resource) a datastore table belongs to."""
+    resource = session.get(Distribution, reg.distribution_pk)
+    if resource is None:  # pragma: no cover - the foreign key cascades
+        raise NotFound("the resource of this datastore table is gone")
+    return resource
+
+
+def loaded_resource_ids(session: Session, distribution_pks: list[int]) -> set[str]:
+    """Ids of those distributions that have a datastore table."""
+    if not distribution_pks:
+        return set()
+    rows = session.scalars(
+        select(Distribution.id)
+        .join(DatastoreTable, DatastoreTable.distribution_pk == Distribution.pk)
+        .where(Distribution.pk.in_(distribution_pks))
+    )
+    return set(rows)
+
+
 def info(reg: DatastoreTable, *, include_errors: bool = True) -> dict[str, Any]:
     """CKAN's ``datastore_info`` result plus the load's and the validation's row-level errors."""
     meta: dict[str, Any] = {
