@@ -24,7 +24,7 @@ import charset_normalizer
 
 from .errors import FileTooLarge, MacroWorkbook, UnknownEncoding, UnreadableFile
 
-SAMPLE_BYTES = 1 << 20
+SAMPLE_BYTES = 256 << 10  # encoding detection reads this much (memory stays flat past it)
 ZIP_EXPANSION = 20  # a zip may expand to this many times the size limit, not more (zip bombs)
 # Japanese and Unicode encodings a municipal CSV comes in; anything else is reported unknown.
 ACCEPTED_GUESSES = {
