@@ -8,7 +8,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import SHARED
@@ -119,6 +119,22 @@ def test_reloading_replaces_the_table(
     assert [r["名称"] for r in _rows(session, report.table)] == ["中央公民館"]
     assert session.scalar(select(func.count()).select_from(DatastoreTable)) == 1
     assert report.table.source_name == "b.csv"
+
+
+def test_a_table_whose_resource_was_removed_is_dropped_at_the_next_load(
+    session: Session, org_token: tuple[Caller, str], tmp_path: Path
+) -> None:
+    gone = make_resource(session, org_token[0], name="aed-gone")
+    load_file(session, gone, write_csv(tmp_path / "a.csv", [AED_HEADER, *AED_ROWS]))
+    gone_id = gone.id
+    session.delete(gone)  # as package_update does when a resource leaves the dataset
+    session.flush()
+    schema = schema_of(session.connection())
+    assert gone_id in inspect(session.connection()).get_table_names(schema=schema)
+    other = make_resource(session, org_token[0], name="aed-other")
+    load_file(session, other, write_csv(tmp_path / "b.csv", [AED_HEADER, *AED_ROWS]))
+    names = inspect(session.connection()).get_table_names(schema=schema)
+    assert gone_id not in names and other.id in names
 
 
 def test_loads_the_first_sheet_of_an_xlsx_with_native_cell_types(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import migrated_engine
 from tsunagu.accounts import Caller, create_organization, create_token
 from tsunagu.app import create_app
+from tsunagu.catalog import get_dataset
 from tsunagu.catalog.datastore import load_file
 from tsunagu.kernel import Settings
 
@@ -64,11 +65,15 @@ def tables(
         create_token(session, org.name, "tests")
         caller = Caller(org.id, org.name, 0)
         out = {}
-        for name, private in (("public", False), ("private", True)):
+        for name, private in (("public", False), ("private", True), ("later", False)):
             resource = make_resource(session, caller, name=f"aed-{name}", private=private)
             path = write_csv(tmp / f"{name}.csv", [AED_HEADER, *AED_ROWS])
             load_file(session, resource, path, grant_to=grant_to)
             out[name] = resource.id
+        session.commit()
+        # made private after it was loaded (and, on PostgreSQL, granted to the read role)
+        later = get_dataset(session, "aed-later")
+        later.private = True
         session.commit()
     return out
 
@@ -126,6 +131,8 @@ def test_aggregates_and_like_with_percent_signs(
         "SELECT * FROM organization",
         "SELECT * FROM api_token",
         'SELECT * FROM "{private}"',
+        'SELECT * FROM "{later}"',
+        'SELECT count(*) FROM (SELECT 1 FROM "{public}" UNION ALL SELECT 1 FROM "{later}") x',
         'SELECT * FROM "{public}" JOIN dataset ON 1 = 1',
     ],
 )
@@ -164,6 +171,7 @@ def test_postgres_read_only_transaction_and_functions_cannot_escape(
     for sql in [
         "SELECT set_config('role', 'postgres', true), count(*) FROM public.organization",
         "SELECT query_to_xml('select * from public.api_token', true, false, '')",
+        f"SELECT query_to_xml('select * from datastore.\"{tables['later']}\"', true, false, '')",
         "SELECT pg_read_file('/etc/passwd')",
         f'SELECT 1; DELETE FROM "{tables["public"]}"',
         "COMMIT",

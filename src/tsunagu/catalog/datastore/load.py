@@ -9,13 +9,14 @@ Rows go in with the database's own bulk path: COPY on PostgreSQL, executemany on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, MetaData, Table, select
+from sqlalchemy import BigInteger, Connection, MetaData, Table, inspect, select
 from sqlalchemy import Column as SAColumn
 from sqlalchemy.orm import Session
 
@@ -115,6 +116,7 @@ def load_file(
     if existing is None:
         session.add(reg)
     session.flush()
+    drop_orphans(session)
     return report
 
 
@@ -229,6 +231,21 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def drop_orphans(session: Session) -> list[str]:
+    """Drop datastore tables whose resource is gone (the registry row cascades away with it)."""
+    conn = session.connection()
+    schema = schema_of(conn)
+    names = inspect(conn).get_table_names(schema=schema)
+    known = set(session.scalars(select(DatastoreTable.table_name)))
+    orphans = [n for n in names if _UUID.fullmatch(n) and n not in known]
+    for name in orphans:
+        sa_table(name, [], schema).drop(conn)
+    return orphans
+
+
 def drop_table(session: Session, distribution: Distribution) -> bool:
     """Remove the distribution's datastore table and registry row; False if it had none."""
     reg = session.scalar(
@@ -243,4 +260,11 @@ def drop_table(session: Session, distribution: Distribution) -> bool:
     return True
 
 
-__all__ = ["DatastoreLoadError", "LoadReport", "drop_table", "load_file", "sa_table"]
+__all__ = [
+    "DatastoreLoadError",
+    "LoadReport",
+    "drop_orphans",
+    "drop_table",
+    "load_file",
+    "sa_table",
+]

@@ -14,6 +14,7 @@ Enforcement is the database's, not a parse of the SQL text:
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time as clock
 from collections.abc import Callable, Sequence
@@ -63,7 +64,7 @@ def run_sql(
                 "SQL over the datastore on PostgreSQL needs a read-only role: set "
                 "TSUNAGU_DATASTORE_READ_URL (see docs/datastore.md)"
             )
-        names, rows = _postgres(read_engine, sql, timeout_ms, max_rows)
+        names, rows = _postgres(read_engine, sql, timeout_ms, max_rows, public_tables(session))
     records = [dict(zip(names, (jsonable(v) for v in row), strict=True)) for row in rows[:max_rows]]
     result: dict[str, Any] = {
         "sql": sql,
@@ -105,10 +106,18 @@ def _sqlite(
         timed_out = clock.monotonic() > deadline
         return 1 if timed_out else 0
 
+    # Root pages of the allowed tables and their indexes (read before the authorizer is on).
+    pages = _root_pages(raw, allowed)
     raw.set_authorizer(_authorizer(allowed))
     raw.set_progress_handler(progress, _PROGRESS_STEPS)
     cursor = raw.cursor()
     try:
+        # The authorizer sees only the columns a statement reads: `SELECT count(*) FROM t` reads
+        # none. The compiled program opens every table it touches, so check those too.
+        cursor.execute("EXPLAIN " + sql)
+        opened = {(op[4], op[3]) for op in cursor.fetchall() if op[1] in _OPENS}  # p3 db, p2 page
+        if any(db != 0 or page not in pages for db, page in opened):
+            raise SqlRejected("only datastore tables of public datasets can be read")
         cursor.execute(sql)
         names = [d[0] for d in cursor.description or []]
         rows = cursor.fetchmany(max_rows + 1)
@@ -131,8 +140,22 @@ def _sqlite(
     return names, rows
 
 
+_OPENS = frozenset({"OpenRead", "OpenWrite", "ReopenIdx", "OpenDup", "VOpen"})
+
+
+def _root_pages(raw: sqlite3.Connection, tables: set[str]) -> set[int]:
+    if not tables:
+        return set()
+    marks = ", ".join("?" for _ in tables)
+    rows = raw.execute(
+        f"SELECT rootpage FROM sqlite_master WHERE tbl_name IN ({marks})",  # noqa: S608
+        sorted(tables),
+    ).fetchall()
+    return {int(r[0]) for r in rows if r[0]}
+
+
 def _postgres(
-    engine: Engine, sql: str, timeout_ms: int, max_rows: int
+    engine: Engine, sql: str, timeout_ms: int, max_rows: int, allowed: set[str]
 ) -> tuple[list[str], Sequence[Sequence[Any]]]:
     import psycopg
 
@@ -145,7 +168,7 @@ def _postgres(
         if not isinstance(raw, psycopg.Connection):
             raise SqlNotConfigured("TSUNAGU_DATASTORE_READ_URL must be a postgresql+psycopg URL")
         try:
-            return _pg_query(raw, sql, timeout_ms, max_rows)
+            return _pg_query(raw, sql, timeout_ms, max_rows, allowed)
         finally:
             raw.rollback()
     finally:
@@ -153,7 +176,7 @@ def _postgres(
 
 
 def _pg_query(
-    raw: Any, sql: str, timeout_ms: int, max_rows: int
+    raw: Any, sql: str, timeout_ms: int, max_rows: int, allowed: set[str]
 ) -> tuple[list[str], Sequence[Sequence[Any]]]:
     import psycopg
     from psycopg import errors as pg
@@ -163,7 +186,12 @@ def _pg_query(
         cursor.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
         cursor.execute(f"SET LOCAL search_path = {SCHEMA}")
         try:
-            # prepare=True: the extended protocol, which refuses several statements.
+            # The plan names every table the statement reads: a datastore table whose dataset
+            # became private or was deleted after its grant, or a function that runs SQL of its
+            # own, is refused before anything runs. prepare=True: the extended protocol, which
+            # refuses several statements.
+            cursor.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + sql, prepare=True)
+            _check_plan(cursor.fetchone()[0], allowed)
             cursor.execute(sql, prepare=True)
             if cursor.description is None:  # SET, COMMIT, ...: nothing to read, refused
                 raise SqlRejected("only SELECT statements are allowed")
@@ -179,3 +207,28 @@ def _pg_query(
         except psycopg.Error as exc:
             raise SqlError(str(exc).strip()) from None
     return names, rows
+
+
+# Functions that run a query given as text: its tables do not appear in the plan.
+_QUERY_FUNCTIONS = re.compile(r"\b(?:query|table|cursor|schema|database)_to_xml(?:schema)?\b")
+
+
+def _check_plan(plan: Any, allowed: set[str]) -> None:
+    """Refuse a plan that reads anything but the allowed datastore tables."""
+    stack = [plan]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            relation = node.get("Relation Name")
+            if relation is not None and (node.get("Schema") != SCHEMA or relation not in allowed):
+                raise SqlRejected(
+                    f"only datastore tables of public datasets can be read, not {relation!r}"
+                )
+            for key, value in node.items():
+                if key in ("Output", "Filter", "Function Call") and _QUERY_FUNCTIONS.search(
+                    str(value)
+                ):
+                    raise SqlRejected("functions that run SQL given as text are not allowed")
+                stack.append(value)
