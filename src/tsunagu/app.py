@@ -131,6 +131,7 @@ def _session_info(settings: Settings) -> dict[str, object]:
 def _include_routes(app: FastAPI) -> None:
     from tsunagu.catalog import api as catalog_api
     from tsunagu.catalog import ckan_api, dcat_api
+    from tsunagu.catalog.datastore import api as datastore_api
     from tsunagu.catalog.harvest import api as harvest_api
     from tsunagu.catalog.quality import api as quality_api
     from tsunagu.catalog.versions import api as versions_api
@@ -146,6 +147,7 @@ def _include_routes(app: FastAPI) -> None:
     apidocs.install(app)
     app.include_router(ckan_api.router)
     app.include_router(catalog_api.router)
+    app.include_router(datastore_api.router)
     app.include_router(address_api.router)
     app.include_router(geocoder_api.router)
     app.include_router(corporations_api.router)
