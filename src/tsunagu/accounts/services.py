@@ -6,9 +6,10 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from tsunagu.kernel import (
     Conflict,
@@ -23,6 +24,7 @@ from tsunagu.kernel import (
 from .models import ApiToken, Organization
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}$")
+LAST_USED_STEP = timedelta(minutes=1)  # how precisely a token's last use is recorded
 TOKEN_PREFIX = "tsu_"  # noqa: S105 -- a marker that makes leaked tokens greppable, not a secret
 
 
@@ -132,10 +134,19 @@ def authenticate(session: Session, token: str) -> Caller:
     if token.lower().startswith("bearer "):
         token = token[7:]
     token = token.strip()
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    row = session.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.organization))
+        .where(ApiToken.token_hash == hash_token(token))
+    )
     if row is None or row.revoked:
         raise Unauthorized("the API token is not valid")
-    row.last_used = naive_utcnow()
+    now = naive_utcnow()
+    # Recorded to the minute, not on every request: a write per request serialized the node's
+    # callers on SQLite, and concurrent read-then-write transactions there failed with
+    # "database is locked" (bench/mesh.py at concurrency 16).
+    if row.last_used is None or now - row.last_used >= LAST_USED_STEP:
+        row.last_used = now
     return Caller(
         organization_id=row.organization_id,
         organization_name=row.organization.name,
