@@ -366,12 +366,9 @@ def deliver_due(rt: NodeRuntime, http: httpx.Client, limit: int = 50) -> int:
         work = [(d.id, d, session.get(Subscription, d.subscription_id)) for d in claimed]
         services = {s.id: s for s in session.scalars(select(MeshService))}
         session.commit()
-        for _, d, sub in work:
-            session.expunge(d)
-            if sub is not None:
-                session.expunge(sub)
-        for s in services.values():
-            session.expunge(s)
+        # Detach everything at once: deliveries of one subscription share its object, and
+        # expunging that twice raised, failing every round with more than one of them.
+        session.expunge_all()
     for delivery_id, delivery, sub in work:
         if sub is None:
             continue
