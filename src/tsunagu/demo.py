@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,7 @@ class Federation:
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
+        self.nodes = tuple(replace(spec) for spec in self.nodes)  # ports are per federation
         for i, spec in enumerate(self.nodes):
             spec.port = spec.port or self.base_port + i + 1
             spec.mesh_port = spec.mesh_port or self.mesh_base_port + i + 1
@@ -187,10 +188,10 @@ class Federation:
     def spawn(self, name: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
         logs = self.root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        out = (logs / f"{name}.log").open("ab")
-        process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
-            [*TSUNAGU, *args], env=env, stdout=out, stderr=out, start_new_session=True
-        )
+        with (logs / f"{name}.log").open("ab") as out:  # the child keeps its own descriptor
+            process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
+                [*TSUNAGU, *args], env=env, stdout=out, stderr=out, start_new_session=True
+            )
         self.processes[name] = process
         return process
 
@@ -224,12 +225,19 @@ class Federation:
         for name in list(self.processes):
             self.kill(name)
 
-    def start_node(self, spec: NodeSpec, *extra: str, name: str | None = None) -> None:
+    def start_node(
+        self,
+        spec: NodeSpec,
+        *extra: str,
+        name: str | None = None,
+        ports: tuple[int, int] | None = None,
+    ) -> None:
+        """Start a node process; ``name`` and ``ports`` start another process of the same node
+        (scale-out: same keys and database, its own listeners)."""
         name = name or spec.name
         env = self.node_env(spec)
-        if name != spec.name:  # a second process of the same node (scale-out)
-            env["TSUNAGU_PORT"] = str(spec.port + 50)
-            env["TSUNAGU_NODE_MESH_PORT"] = str(spec.mesh_port + 50)
+        if ports is not None:
+            env["TSUNAGU_PORT"], env["TSUNAGU_NODE_MESH_PORT"] = str(ports[0]), str(ports[1])
         self.spawn(name, env, "node", *extra)
         self.wait_http(f"http://127.0.0.1:{env['TSUNAGU_PORT']}/healthz", 120, name)
 

@@ -187,6 +187,9 @@ class Settings(BaseSettings):
     mesh_clock_skew: int = Field(
         300, ge=1, description="Seconds a signed message may differ from this node's clock."
     )
+    mesh_trust_refresh: int = Field(
+        60, ge=1, description="Seconds a node uses its cached trust list before asking the hub."
+    )
     mesh_timeout: float = Field(
         30.0, gt=0, description="Seconds a node waits for another node, the hub or a backend."
     )

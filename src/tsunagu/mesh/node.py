@@ -60,7 +60,7 @@ def open_runtime(
         settings=settings,
         identity=identity,
         sessionmaker=make_sessionmaker(engine),
-        trust_cache=hub.trust_cache(identity.anchor),
+        trust_cache=hub.trust_cache(identity.anchor, settings.mesh_trust_refresh),
         hub=hub,
         peers=httpx.AsyncClient(
             verify=identity.client_context(),
@@ -81,9 +81,13 @@ def open_runtime(
 
 
 async def _inbound(
-    request: Request, rt: NodeRuntime
+    request: Request, rt: NodeRuntime, state: dict[str, str]
 ) -> tuple[str, dict[str, str], bytes, str, str]:
     """TLS peer in the trust list + valid signature: (member proven, headers, body, target, id)."""
+    body = await read_body(request, rt.settings.max_body_bytes)
+    target = target_of(request)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    state["hash"] = protocol.request_hash(request.method, target, headers.items(), body)
     cert = tls_peer(request.scope)
     if cert is None:
         raise provider_fault("SslAuthenticationFailed", "no client certificate", 401)
@@ -92,9 +96,6 @@ async def _inbound(
         proven = trust.check_node(cert)
     except TrustError as exc:
         raise provider_fault("SslAuthenticationFailed", exc.detail, 401) from None
-    body = await read_body(request, rt.settings.max_body_bytes)
-    target = target_of(request)
-    headers = {k.lower(): v for k, v in request.headers.items()}
     message_id = protocol.check_signature(
         request.method,
         target,
@@ -125,10 +126,9 @@ def mesh_router() -> APIRouter:
     async def notifications(request: Request) -> Response:
         rt: NodeRuntime = request.app.state.node
         started = time.perf_counter()
-        target, request_hash, client = target_of(request), "", ""
+        target, client, state = target_of(request), "", {"hash": ""}
         try:
-            client, headers, body, target, _message_id = await _inbound(request, rt)
-            request_hash = protocol.request_hash(request.method, target, headers.items(), body)
+            client, headers, body, target, _message_id = await _inbound(request, rt, state)
 
             def store() -> bool:
                 with rt.session() as session:
@@ -145,20 +145,19 @@ def mesh_router() -> APIRouter:
                 200,
                 time.perf_counter() - started,
             )
-            return signed_response(rt, 200, out, "application/json", target, request_hash, "")
+            return signed_response(rt, 200, out, "application/json", target, state["hash"], "")
         except MeshFault as exc:
             rt.metrics.observe(
                 "notify", "-", client or "-", exc.status, time.perf_counter() - started
             )
-            return fault(rt, exc, target, request_hash, "")
+            return fault(rt, exc, target, state["hash"], "")
 
     @router.post("/mesh/subscriptions", include_in_schema=False)
     async def subscriptions(request: Request) -> Response:
         rt: NodeRuntime = request.app.state.node
-        target, request_hash = target_of(request), ""
+        target, state = target_of(request), {"hash": ""}
         try:
-            client, headers, body, target, message_id = await _inbound(request, rt)
-            request_hash = protocol.request_hash(request.method, target, headers.items(), body)
+            client, _headers, body, target, message_id = await _inbound(request, rt, state)
 
             def create() -> dict[str, Any]:
                 import json
@@ -198,9 +197,9 @@ def mesh_router() -> APIRouter:
             import json
 
             out = json.dumps(result).encode()
-            return signed_response(rt, 201, out, "application/json", target, request_hash, "")
+            return signed_response(rt, 201, out, "application/json", target, state["hash"], "")
         except MeshFault as exc:
-            return fault(rt, exc, target, request_hash, "")
+            return fault(rt, exc, target, state["hash"], "")
 
     @router.get("/mesh/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -77,7 +77,10 @@ def new_message_id() -> str:
 
 def request_hash(method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes) -> str:
     """X-Road-Request-Hash: base64 SHA-512 of the request's canonical form."""
-    canonical = trust_jws.canonical_form(trust_jws.Message.of(method, target, headers, body))
+    try:
+        canonical = trust_jws.canonical_form(trust_jws.Message.of(method, target, headers, body))
+    except SignatureInvalid as exc:  # a line break in a header, a target that is not a path
+        raise MeshFault("Client.InvalidRequest", exc.detail, 400) from None
     return base64.b64encode(hashlib.sha512(canonical).digest()).decode("ascii")
 
 

@@ -115,6 +115,9 @@ async def provide(request: Request) -> Response:
     request_hash = ""
     record_id: int | None = None
     try:
+        # The body first (bounded), so that even a refusal is bound to the request's hash.
+        body = await read_body(request, rt.settings.max_body_bytes)
+        request_hash = protocol.request_hash(request.method, target, headers.items(), body)
         cert = tls_peer(request.scope)
         if cert is None:
             raise provider_fault("SslAuthenticationFailed", "no client certificate", 401)
@@ -123,8 +126,6 @@ async def provide(request: Request) -> Response:
             proven = trust.check_node(cert)
         except TrustError as exc:
             raise provider_fault("SslAuthenticationFailed", exc.detail, 401) from None
-        body = await read_body(request, rt.settings.max_body_bytes)
-        request_hash = protocol.request_hash(request.method, target, headers.items(), body)
         message_id = protocol.check_signature(
             request.method,
             target,

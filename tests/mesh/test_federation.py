@@ -1,0 +1,628 @@
+"""The mesh across real processes: a hub and four nodes on loopback, HTTP and mutual TLS.
+
+Query/provide with access rules and purposes, the message logs, the transparency log, push,
+and the attacks of the issue: tampering (in transit and in the message), replays, foreign and
+revoked certificates, unknown services, a client calling as another member, missing purpose,
+oversized bodies and slow clients. The revocation test changes the trust list; it runs last.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from tests.mesh.conftest import Running, wait_for
+from tsunagu.kernel import load_settings
+from tsunagu.ledger import records_for_person
+from tsunagu.mesh import protocol
+from tsunagu.mesh.models import MessageRecord
+from tsunagu.trust.ca import MemberId, PlatformCa
+from tsunagu.trust.jws import MessageSigner
+from tsunagu.trust.keys import KeyStore, generate_key
+
+WAKAYAMA = "JP/MUN/6000020302015"
+NTA = "JP/GOV/7000012050002"
+UTILITY = "JP/COM/5100000000019"
+BASIC4 = f"{WAKAYAMA}/residents/basic4"
+CORPORATIONS = f"{NTA}/houjin/corporations"
+
+
+def sample(running: Running, i: int = 0) -> dict[str, str]:
+    return dict(running.description["samples"]["wakayama_residents"][i])
+
+
+def engine_of(running: Running, name: str) -> Any:
+    env = running.fed.hub_env() if name == "hub" else running.fed.node_env(running.fed.spec(name))
+    keys = {k[8:].lower(): v for k, v in env.items() if k.startswith("TSUNAGU_")}
+    return create_engine(load_settings(**keys).effective_database_url)
+
+
+def messages(running: Running, name: str) -> list[MessageRecord]:
+    engine = engine_of(running, name)
+    try:
+        with Session(engine) as session:
+            rows = list(session.scalars(select(MessageRecord).order_by(MessageRecord.id)))
+            session.expunge_all()
+            return rows
+    finally:
+        engine.dispose()
+
+
+# -- query/provide ------------------------------------------------------------------------------
+
+
+def test_an_allowed_query_returns_the_persons_address_and_is_logged_everywhere(
+    federation: Running,
+) -> None:
+    person = sample(federation)
+    with federation.hub() as hub:
+        before = int(hub.get("/log/checkpoint").text.splitlines()[1])
+    response = federation.r1(
+        "nta",
+        BASIC4,
+        person=person["nta_pseudonym"],
+        params={"items": "name,address"},
+        headers={"X-Road-Issue": "case-2026-001", "X-Road-UserId": "t1"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"name", "address", "status", "valid_from"}
+    assert body["address"]["lg_code"] == "302015"
+    assert body["address"]["text"].startswith("和歌山県和歌山市")
+    assert "birth_date" not in body  # only the items asked for
+    assert response.headers["x-road-request-hash"]
+    xroad_id = response.headers["x-road-id"]
+
+    consumer = [m for m in messages(federation, "nta") if m.xroad_id == xroad_id]
+    provider = [m for m in messages(federation, "wakayama") if m.xroad_id == xroad_id]
+    assert len(consumer) == 1 and len(provider) == 1
+    assert consumer[0].message_id == provider[0].message_id  # the same message on both sides
+    assert provider[0].purpose == "tax-assessment" and provider[0].status == 200
+    assert provider[0].legal_basis == "415AC0000000057/article/69/paragraph/2/item/3"
+    assert provider[0].issue == "case-2026-001" and provider[0].user_id == "t1"
+    assert consumer[0].request_hash == response.headers["x-road-request-hash"]
+    assert provider[0].request_signature and provider[0].response_signature
+
+    # The access becomes a transparency-log entry at the hub, under the provider's pseudonym.
+    with federation.hub() as hub:
+        wait_for(
+            lambda: int(hub.get("/log/checkpoint").text.splitlines()[1]) > before,
+            30,
+            "a new transparency-log entry",
+        )
+    engine = engine_of(federation, "hub")
+    try:
+        with Session(engine) as session:
+            ours = [
+                r
+                for r in _records_of(session, WAKAYAMA)
+                if r["record"]["message_id"] == provider[0].message_id
+            ]
+    finally:
+        engine.dispose()
+    assert len(ours) == 1
+    record = ours[0]["record"]
+    assert record["requester"]["id"] == NTA and record["requester"]["name"] == "国税庁"
+    assert record["purpose"] == "tax-assessment" and record["case_id"] == "case-2026-001"
+    assert record["data_items"] == ["name", "address"]
+    assert record["pseudonym"] != person["nta_pseudonym"]  # the provider's own pseudonym
+
+
+def _records_of(session: Session, provider: str) -> list[dict[str, Any]]:
+    from tsunagu.ledger.models import AccessRecord
+
+    pseudonyms = set(
+        session.scalars(select(AccessRecord.pseudonym).where(AccessRecord.provider_id == provider))
+    )
+    out: list[dict[str, Any]] = []
+    for pseudonym in pseudonyms:
+        out += records_for_person(session, provider, pseudonym)
+    return out
+
+
+def test_a_purpose_the_rule_does_not_allow_is_refused_and_logged(federation: Running) -> None:
+    person = sample(federation)
+    response = federation.r1("nta", BASIC4, purpose="marketing", person=person["nta_pseudonym"])
+    assert response.status_code == 403
+    assert response.json()["type"] == "Server.ServerProxy.AccessDenied"
+    assert "marketing" in response.json()["message"]
+    refused = [
+        m for m in messages(federation, "wakayama") if m.xroad_id == response.headers["x-road-id"]
+    ]
+    assert [(m.status, m.error_type) for m in refused] == [(403, "Server.ServerProxy.AccessDenied")]
+
+
+def test_a_request_without_purpose_never_leaves_the_consumer(federation: Running) -> None:
+    response = federation.r1(
+        "nta", BASIC4, purpose=None, person=sample(federation)["nta_pseudonym"]
+    )
+    assert response.status_code == 400
+    assert response.json()["type"] == "Client.MissingHeaderField"
+    assert not [
+        m for m in messages(federation, "wakayama") if m.xroad_id == response.headers["x-road-id"]
+    ]
+
+
+def test_deny_by_default_and_legal_basis_must_match(federation: Running) -> None:
+    response = federation.r1(
+        "utility", BASIC4, purpose="tax-assessment", person=sample(federation)["nta_pseudonym"]
+    )
+    assert response.status_code == 403
+    assert response.json()["type"] == "Server.ServerProxy.AccessDenied"
+    wrong = federation.r1(
+        "nta",
+        BASIC4,
+        person=sample(federation)["nta_pseudonym"],
+        headers={"Tsunagu-Legal-Basis": "415AC0000000057/article/1"},
+    )
+    assert wrong.status_code == 403 and "legal basis" in wrong.json()["message"]
+
+
+def test_a_non_personal_service_through_the_mesh(federation: Running) -> None:
+    response = federation.r1(
+        "utility", CORPORATIONS, purpose="customer-check", path="/7010001008844"
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["corporate_number"] == "7010001008844"
+    missing = federation.r1("utility", CORPORATIONS, purpose="customer-check", path="/bad")
+    assert missing.status_code in (404, 422)  # the registry's own answer, passed through signed
+
+
+def test_unknown_person_and_unknown_service(federation: Running) -> None:
+    unknown = federation.r1("nta", BASIC4, person="a" * 26)
+    assert unknown.status_code == 404
+    assert unknown.json()["type"] == "Client.UnknownPerson"
+    service = federation.r1("nta", f"{WAKAYAMA}/residents/nothing", person="x")
+    assert service.status_code == 404
+    assert service.json()["type"] == "Server.ServerProxy.UnknownService"
+    member = federation.r1("nta", "JP/GOV/3000012010001/x/y")
+    assert member.status_code == 404
+    assert member.json()["type"] == "Server.ClientProxy.UnknownMember"
+
+
+def test_local_systems_must_authenticate_and_speak_for_their_own_member(
+    federation: Running,
+) -> None:
+    node = federation.node("nta")
+    anonymous = httpx.get(
+        f"{node['url']}/r1/{BASIC4}", headers={"X-Road-Client": NTA, "Tsunagu-Purpose": "x"}
+    )
+    assert anonymous.status_code == 401 and anonymous.json()["type"] == "Client.Unauthorized"
+    other = federation.r1("nta", BASIC4, client=UTILITY)
+    assert other.status_code == 403
+    assert other.json()["type"] == "Client.InvalidClientIdentifier"
+    missing = federation.r1("nta", BASIC4, client="")
+    assert missing.json()["type"] in ("Client.MissingHeaderField", "Client.InvalidClientIdentifier")
+    bad_path = federation.r1("nta", "JP/GOV")
+    assert bad_path.json()["type"] == "Client.InvalidServiceIdentifier"
+
+
+def test_oversized_body_is_refused(federation: Running) -> None:
+    response = federation.r1(
+        "utility", CORPORATIONS, purpose="customer-check", method="POST", content=b"x" * 2_100_000
+    )
+    assert response.status_code == 413
+
+
+# -- messages crafted as a node -----------------------------------------------------------------
+
+
+def _raw(
+    running: Running,
+    as_node: str,
+    to_node: str,
+    *,
+    client: str | None = None,
+    target: str | None = None,
+    body: bytes = b"",
+    alter: Any = None,
+    message_id: str | None = None,
+    now: float | None = None,
+    signer: MessageSigner | None = None,
+) -> httpx.Response:
+    identity = running.identity(as_node)
+    provider = running.node(to_node)
+    service = BASIC4 if to_node == "wakayama" else CORPORATIONS
+    target = target or f"/mesh/v1/{service}"
+    headers = {
+        protocol.XROAD_CLIENT: client or running.node(as_node)["member"],
+        protocol.XROAD_SERVICE: service,
+        protocol.PURPOSE: "tax-assessment",
+        protocol.PERSON: sample(running)["nta_pseudonym"],
+    }
+    signed = protocol.sign_headers(
+        signer or identity.signer, "GET", target, headers, body, message_id=message_id, now=now
+    )
+    if alter is not None:
+        alter(signed)
+    with httpx.Client(verify=identity.client_context(), timeout=30) as http:
+        return http.request("GET", provider["mesh_url"] + target, headers=signed, content=body)
+
+
+def test_a_signed_message_from_the_right_node_is_served(federation: Running) -> None:
+    response = _raw(federation, "nta", "wakayama")
+    assert response.status_code == 200, response.text
+    assert response.headers[protocol.STATUS] == "200"
+    assert response.headers[protocol.SIGNATURE]
+
+
+def test_a_replayed_message_is_refused(federation: Running) -> None:
+    first = _raw(federation, "nta", "wakayama", message_id="replay-test-1")
+    again = _raw(federation, "nta", "wakayama", message_id="replay-test-1")
+    assert first.status_code == 200
+    assert again.status_code == 409 and again.json()["type"] == "Client.DuplicateMessage"
+    old = _raw(federation, "nta", "wakayama", now=time.time() - 3600)
+    assert old.status_code == 401 and old.json()["type"] == "Server.ServerProxy.MessageExpired"
+
+
+@pytest.mark.parametrize("change", ["body", "purpose", "client-subsystem", "signature", "unsigned"])
+def test_tampered_messages_are_refused(federation: Running, change: str) -> None:
+    def alter(headers: dict[str, str]) -> None:
+        if change == "purpose":
+            headers[protocol.PURPOSE] = "tax-address-update"
+        elif change == "client-subsystem":
+            headers[protocol.XROAD_CLIENT] = NTA + "/other"
+        elif change == "signature":
+            head, _, sig = headers[protocol.SIGNATURE].split(".")
+            headers[protocol.SIGNATURE] = f"{head}..{sig[:-4]}AAAA"
+        elif change == "unsigned":
+            del headers[protocol.SIGNATURE]
+
+    if change == "body":
+        identity = federation.identity("nta")
+        target = f"/mesh/v1/{BASIC4}"
+        headers = {
+            protocol.XROAD_CLIENT: NTA,
+            protocol.XROAD_SERVICE: BASIC4,
+            protocol.PURPOSE: "tax-assessment",
+            protocol.PERSON: sample(federation)["nta_pseudonym"],
+        }
+        signed = protocol.sign_headers(identity.signer, "POST", target, headers, b'{"a":1}')
+        with httpx.Client(verify=identity.client_context(), timeout=30) as http:
+            response = http.post(
+                federation.node("wakayama")["mesh_url"] + target, headers=signed, content=b'{"a":2}'
+            )
+    else:
+        response = _raw(federation, "nta", "wakayama", alter=alter)
+    assert response.status_code == 401, response.text
+    assert response.json()["type"] in (
+        "Server.ServerProxy.InvalidSignatureValue",
+        "Server.ServerProxy.MissingSignature",
+    )
+
+
+def test_a_node_cannot_call_as_another_member(federation: Running) -> None:
+    response = _raw(federation, "utility", "wakayama", client=NTA)
+    assert response.status_code == 403
+    assert response.json()["type"] == "Server.ServerProxy.InvalidClientIdentifier"
+    # signed with another key than the certificate's: the kid does not match
+    stranger = MessageSigner(generate_key(), federation.identity("utility").fingerprint)
+    forged = _raw(federation, "utility", "wakayama", signer=stranger)
+    assert forged.status_code == 401
+
+
+def test_a_foreign_certificate_cannot_even_connect(federation: Running, tmp_path: Any) -> None:
+    store = KeyStore(tmp_path, b"x")
+    other = PlatformCa.create(store, "JP", datetime.now(UTC))
+    key = generate_key()
+    from tsunagu.mesh.identity import make_csr
+
+    csr = make_csr(key, MemberId.parse(NTA), "https://127.0.0.1")
+    cert = other.issue_node(csr, MemberId.parse(NTA), "https://127.0.0.1", datetime.now(UTC))
+    pem = serialization.Encoding.PEM
+    (tmp_path / "c.pem").write_bytes(cert.public_bytes(pem) + other.issuing.public_bytes(pem))
+    (tmp_path / "k.pem").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.create_default_context(
+        cafile=str(federation.fed.root / "nodes" / "nta" / "trust" / "anchor.pem")
+    )
+    context.load_cert_chain(str(tmp_path / "c.pem"), str(tmp_path / "k.pem"))
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(federation.node("wakayama")["mesh_url"] + "/mesh/healthz", verify=context)
+    # and without any client certificate
+    plain = ssl.create_default_context(
+        cafile=str(federation.fed.root / "nodes" / "nta" / "trust" / "anchor.pem")
+    )
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(federation.node("wakayama")["mesh_url"] + "/mesh/healthz", verify=plain)
+
+
+def test_bytes_altered_in_transit_break_the_connection_not_the_node(federation: Running) -> None:
+    """A proxy that flips one byte of the TLS stream: the record MAC fails, nothing is served."""
+    upstream = int(federation.node("wakayama")["mesh_url"].rsplit(":", 1)[1])
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    flipped = threading.Event()
+    flip_at = 5000  # past the handshake (about 2 kB from the client), inside the request
+
+    def pump(source: socket.socket, sink: socket.socket, tamper: bool) -> None:
+        seen = 0
+        try:
+            while data := source.recv(65536):
+                if tamper and seen <= flip_at < seen + len(data):
+                    at = flip_at - seen
+                    data = data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+                    flipped.set()
+                seen += len(data)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            sink.close()
+
+    def serve() -> None:
+        with listener:
+            client, _ = listener.accept()
+            server = socket.create_connection(("127.0.0.1", upstream))
+            back = threading.Thread(target=pump, args=(server, client, False))
+            back.start()
+            pump(client, server, True)
+            back.join(10)
+            client.close()
+            server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    identity = federation.identity("nta")
+    target = f"/mesh/v1/{BASIC4}"
+    headers = {
+        protocol.XROAD_CLIENT: NTA,
+        protocol.XROAD_SERVICE: BASIC4,
+        protocol.PURPOSE: "tax-assessment",
+        protocol.PERSON: sample(federation)["nta_pseudonym"],
+    }
+    body = b"x" * 8000  # the request spans records after the handshake
+    signed = protocol.sign_headers(identity.signer, "POST", target, headers, body)
+    with (
+        pytest.raises(httpx.HTTPError),
+        httpx.Client(verify=identity.client_context(), timeout=10) as http,
+    ):
+        http.post(f"https://127.0.0.1:{port}{target}", headers=signed, content=body)
+    thread.join(10)
+    assert flipped.is_set()
+    # the provider is still serving
+    assert _raw(federation, "nta", "wakayama").status_code == 200
+
+
+def test_a_slow_client_does_not_block_others(federation: Running) -> None:
+    node = federation.node("wakayama")
+    host, port = "127.0.0.1", int(node["url"].rsplit(":", 1)[1])
+    slow = socket.create_connection((host, port))
+    try:
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finishes its headers
+        start = time.monotonic()
+        assert httpx.get(node["url"] + "/healthz", timeout=10).status_code == 200
+        assert _raw(federation, "nta", "wakayama").status_code == 200
+        assert time.monotonic() - start < 10  # served while the slow client hangs
+    finally:
+        slow.close()
+
+
+# -- management API bad input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"subsystem": "bad/sub", "code": "x", "title": "t", "backend": "resident"}, "subsystem"),
+        ({"subsystem": "s", "code": "", "title": "t", "backend": "resident"}, "code"),
+        ({"subsystem": "s", "code": "c", "title": "t", "backend": "ftp"}, "backend"),
+        (
+            {
+                "subsystem": "s",
+                "code": "c",
+                "title": "t",
+                "backend": "url",
+                "backend_url": "file:///x",
+            },
+            "backend_url",
+        ),
+        ({"subsystem": "s", "code": "c", "title": " ", "backend": "address"}, "title"),
+    ],
+)
+def test_bad_services_are_refused(federation: Running, body: dict[str, Any], field: str) -> None:
+    with federation.local("bunkyo") as http:
+        response = http.post("/api/v1/mesh/services", json=body)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            {"client": "JP/XXX/1", "purposes": ["a"], "legal_basis": "415AC0000000057/article/1"},
+            "client",
+        ),
+        ({"client": NTA, "purposes": [], "legal_basis": "415AC0000000057/article/1"}, "purposes"),
+        (
+            {"client": NTA, "purposes": ["a b"], "legal_basis": "415AC0000000057/article/1"},
+            "purposes",
+        ),
+        ({"client": NTA, "purposes": ["a"], "legal_basis": "Art19"}, "legal_basis"),
+        (
+            {"client": NTA, "purposes": ["a"], "legal_basis": "999AC0000000999/article/1"},
+            "legal_basis",
+        ),  # not in the laws registry
+        (
+            {
+                "client": NTA,
+                "purposes": ["a"],
+                "legal_basis": "415AC0000000057/article/3/paragraph/9",
+            },
+            "legal_basis",
+        ),  # the stored text has article 3 but no paragraph 9
+    ],
+)
+def test_bad_access_rules_are_refused(
+    federation: Running, body: dict[str, Any], field: str
+) -> None:
+    with federation.local("bunkyo") as http:
+        service = http.get("/api/v1/mesh/services").json()["services"][0]["id"]
+        response = http.post(f"/api/v1/mesh/services/{service}/rules", json=body)
+        rules = http.get(f"/api/v1/mesh/services/{service}/rules").json()["rules"]
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+    assert all(r["client"] != body["client"] or r["purposes"] != body["purposes"] for r in rules)
+
+
+def test_management_api_needs_a_token_and_refuses_bad_persons(federation: Running) -> None:
+    assert httpx.get(federation.node("bunkyo")["url"] + "/api/v1/mesh/services").status_code == 401
+    with federation.local("utility") as http:  # holds no numbers
+        response = http.post(
+            "/api/v1/mesh/persons", json={"local_id": "x", "individual_number": "123456789012"}
+        )
+        assert response.status_code == 422
+    with federation.local("nta") as http:
+        response = http.post(
+            "/api/v1/mesh/persons", json={"local_id": "x", "individual_number": "123456789012"}
+        )
+        assert response.status_code == 422 and response.json()["field"] == "individual_number"
+
+
+def test_subscriptions_need_an_allowing_rule(federation: Running) -> None:
+    with federation.local("utility") as http:
+        response = http.post(
+            "/api/v1/mesh/subscriptions",
+            json={"service": BASIC4, "event_type": "resident.person.", "purpose": "marketing"},
+        )
+    assert response.status_code == 422
+    assert "AccessDenied" in response.json()["detail"]
+
+
+def test_hub_refuses_bad_enrollments_and_unsigned_calls(federation: Running) -> None:
+    with federation.hub() as hub:
+        garbage = hub.post(
+            "/mesh/hub/enrollments",
+            json={"member_id": NTA, "node_url": "https://127.0.0.1:1", "csr": "not a csr"},
+        )
+        assert garbage.status_code == 422
+        unknown = hub.post(
+            "/mesh/hub/enrollments",
+            json={
+                "member_id": "JP/GOV/8000012010001",
+                "node_url": "https://127.0.0.1:1",
+                "csr": "x",
+            },
+        )
+        assert unknown.status_code == 422
+        plain = hub.post(
+            "/mesh/hub/enrollments",
+            json={"member_id": NTA, "node_url": "http://127.0.0.1:1", "csr": "x"},
+        )
+        assert plain.status_code == 422 and plain.json()["field"] == "node_url"
+        unsigned = hub.post("/mesh/hub/pseudonyms", json={"links": []})
+        assert unsigned.status_code == 401
+        assert unsigned.json()["type"] == "Client.MissingSignature"
+        listed = hub.get("/mesh/hub/services").json()["services"]
+        assert {s["id"] for s in listed} >= {BASIC4, CORPORATIONS}
+        trust = hub.get("/trust/list").text
+    payload = json.loads(_b64(trust.split(".")[1]))
+    assert {s["id"] for s in payload["services"]} >= {BASIC4, CORPORATIONS}
+
+
+def _b64(text: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_services_appear_in_the_catalog_as_data_services(federation: Running) -> None:
+    engine = engine_of(federation, "hub")
+    try:
+        from tsunagu.catalog import DataService
+
+        with Session(engine) as session:
+            urls = set(session.scalars(select(DataService.endpoint_url)))
+    finally:
+        engine.dispose()
+    assert federation.node("wakayama")["mesh_url"] + f"/mesh/v1/{BASIC4}" in urls
+
+
+def test_metrics_count_per_service_and_client(federation: Running) -> None:
+    federation.r1("nta", BASIC4, person=sample(federation)["nta_pseudonym"])
+    text = httpx.get(federation.node("wakayama")["url"] + "/metrics").text
+    line = [
+        ln
+        for ln in text.splitlines()
+        if ln.startswith("tsunagu_mesh_requests_total{")
+        and 'side="provider"' in ln
+        and BASIC4 in ln
+        and NTA in ln
+        and 'status="2xx"' in ln
+    ]
+    assert line and float(line[0].rsplit(" ", 1)[1]) >= 1
+
+
+# -- push ---------------------------------------------------------------------------------------
+
+
+def test_a_move_reaches_each_subscribed_node_once_under_its_own_pseudonym(
+    federation: Running,
+) -> None:
+    person = sample(federation, 1)
+    with federation.local("wakayama") as http:
+        moved = http.post(
+            f"/api/v1/residents/302015/persons/{person['wakayama_resident_id']}/move-out",
+            json={"moved_out_on": "2026-11-20", "moved_to": "東京都文京区本郷一丁目"},
+        )
+    assert moved.status_code == 200, moved.text
+
+    def arrived(name: str, pseudonym: str) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in federation.sink(name)
+            if e["body"]["subject"] == pseudonym
+            and e["body"]["topic"] == "resident.person.moved_out"
+        ]
+
+    nta = wait_for(lambda: arrived("nta", person["nta_pseudonym"]), 60, "the NTA notification")
+    bunkyo = wait_for(lambda: arrived("bunkyo", person["bunkyo_pseudonym"]), 60, "文京区's")
+    time.sleep(1)  # nothing more arrives
+    assert len(arrived("nta", person["nta_pseudonym"])) == 1
+    assert len(arrived("bunkyo", person["bunkyo_pseudonym"])) == 1
+    event = nta[0]["body"]
+    assert event["provider"] == WAKAYAMA and event["service"] == BASIC4
+    assert event["data"]["after"]["moved_to"] == "東京都文京区本郷一丁目"
+    assert "resident_id" not in json.dumps(event)
+    assert nta[0]["key"] == f"{WAKAYAMA}/{event['id']}" and bunkyo[0]["body"]["id"] == event["id"]
+    assert person["wakayama_resident_id"] not in json.dumps(event)  # internal ids stay home
+
+
+# -- revocation (changes the trust list: last) ----------------------------------------------------
+
+
+def test_zz_a_revoked_node_is_refused(federation: Running) -> None:
+    identity = federation.identity("utility")
+    serial = format(identity.certificate.serial_number, "x")
+    federation.fed.run(
+        federation.fed.hub_env(), "trust", "revoke", serial, "--reason", "key_compromise"
+    )
+
+    def refused() -> Any:
+        response = federation.r1(
+            "utility", CORPORATIONS, purpose="customer-check", path="/7010001008844"
+        )
+        body = response.json() if response.content else {}
+        if body.get("type") == "Server.ServerProxy.SslAuthenticationFailed":
+            return True
+        return (response.status_code, response.text[:300])
+
+    result = wait_for(refused, 30, "the revoked node refused")
+    assert result is True, result
+    # the others go on
+    ok = federation.r1("nta", BASIC4, person=sample(federation, 2)["nta_pseudonym"])
+    assert ok.status_code == 200
