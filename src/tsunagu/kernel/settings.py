@@ -199,6 +199,9 @@ class Settings(BaseSettings):
     mesh_max_failures: int = Field(
         10, ge=1, description="Failed deliveries in a row after which a subscription pauses."
     )
+    mesh_pause_seconds: int = Field(
+        300, ge=1, description="Seconds a paused subscription waits before one probe delivery."
+    )
     mesh_max_attempts: int = Field(
         20, ge=1, description="Attempts after which a notification goes to the dead letters."
     )

@@ -120,6 +120,7 @@ class Subscription(Base):
     filter: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     purpose: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | paused
+    paused_until: Mapped[datetime | None] = mapped_column(DateTime)  # then one probe delivery
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     total_failures: Mapped[int] = mapped_column(Integer, default=0)
     delivered: Mapped[int] = mapped_column(Integer, default=0)

@@ -99,7 +99,7 @@ def subscribe(
     )
     if existing is not None:
         existing.filter, existing.purpose, existing.status = filter or {}, purpose, "active"
-        existing.consecutive_failures = 0
+        existing.consecutive_failures, existing.paused_until = 0, None
         session.flush()
         return existing
     row = Subscription(
@@ -122,7 +122,7 @@ def resume(session: Session, subscription_id: int) -> Subscription:
     row = session.get(Subscription, subscription_id)
     if row is None:
         raise NotFound(f"no subscription {subscription_id}")
-    row.status, row.consecutive_failures = "active", 0
+    row.status, row.consecutive_failures, row.paused_until = "active", 0, None
     session.flush()
     return row
 
@@ -182,7 +182,8 @@ def dispatch(session: Session, limit: int = 500) -> int:
     rows = []
     for event in events:
         for sub in subs:
-            if sub.status != "paused" and _matches(sub, event):
+            # Paused subscriptions get their deliveries too: they wait, they are not lost.
+            if _matches(sub, event):
                 rows.append(
                     Delivery(
                         subscription_id=sub.id,
@@ -224,7 +225,8 @@ def claim_deliveries(session: Session, limit: int = 50) -> list[Delivery]:
             Delivery.status == "pending",
             Delivery.next_attempt_at <= now,
             (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now),
-            Subscription.status == "active",
+            (Subscription.status == "active")
+            | ((Subscription.status == "paused") & (Subscription.paused_until <= now)),
             ~blocked,
         )
         .order_by(Delivery.event_seq)
@@ -259,7 +261,12 @@ def delivered(session: Session, delivery_id: int) -> None:
     session.execute(
         update(Subscription)
         .where(Subscription.id == row.subscription_id)
-        .values(delivered=Subscription.delivered + 1, consecutive_failures=0)
+        .values(
+            delivered=Subscription.delivered + 1,
+            consecutive_failures=0,
+            status="active",
+            paused_until=None,
+        )
     )
 
 
@@ -283,7 +290,9 @@ def failed(session: Session, settings: Any, delivery_id: int, error: str) -> Non
         sub.consecutive_failures += 1
         sub.total_failures += 1
         if sub.consecutive_failures >= settings.mesh_max_failures:
+            # Rest, then probe with one delivery; a success resumes (see delivered()).
             sub.status = "paused"
+            sub.paused_until = naive_utcnow() + timedelta(seconds=settings.mesh_pause_seconds)
             log.warning(
                 "subscription paused after repeated failures",
                 extra={"subscription": sub.id, "subscriber": sub.subscriber},

@@ -174,6 +174,7 @@ def upgrade() -> None:
         sa.Column("filter", sa.JSON(), nullable=False),
         sa.Column("purpose", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("paused_until", sa.DateTime(), nullable=True),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
         sa.Column("total_failures", sa.Integer(), nullable=False),
         sa.Column("delivered", sa.Integer(), nullable=False),

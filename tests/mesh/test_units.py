@@ -1,0 +1,221 @@
+"""The mesh's pieces in one process, on the test database: pseudonyms, access rules, the
+delivery queue (order, backoff, pause, dead letters) and message signatures."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy.orm import Session
+
+from tsunagu.kernel import Conflict, ValidationProblem, naive_utcnow
+from tsunagu.mesh import hub, protocol, push, services
+from tsunagu.mesh.errors import MeshFault
+from tsunagu.mesh.models import Delivery, Subscription
+from tsunagu.trust.ca import MemberId, PlatformCa
+from tsunagu.trust.jws import MessageSigner
+from tsunagu.trust.keys import KeyStore, generate_key
+
+NTA = MemberId.parse("JP/GOV/7000012050002")
+WAKAYAMA = MemberId.parse("JP/MUN/6000020302015")
+SETTINGS = SimpleNamespace(
+    mesh_max_attempts=3,
+    mesh_max_failures=2,
+    mesh_retry_base=1.0,
+    mesh_retry_max=8.0,
+    mesh_pause_seconds=60,
+)
+
+
+def test_pseudonyms_differ_per_organization_and_translate_only_between_holders(
+    session: Session, tmp_path: object
+) -> None:
+    settings = SimpleNamespace(hub_pseudonym_key_file=None, data_dir=tmp_path)
+    link = services.link_of(b"k" * 32, "123456789018")
+    nta = hub.issue_pseudonyms(session, settings, NTA, [link])  # type: ignore[arg-type]
+    wak = hub.issue_pseudonyms(session, settings, WAKAYAMA, [link])  # type: ignore[arg-type]
+    assert nta != wak and len(nta[0]) == 26
+    assert hub.issue_pseudonyms(session, settings, NTA, [link]) == nta  # type: ignore[arg-type]
+    assert hub.translate(session, nta[0], NTA.code, WAKAYAMA.code) == wak[0]
+    with pytest.raises(MeshFault) as caught:  # the pseudonym is not the caller's
+        hub.translate(session, nta[0], WAKAYAMA.code, NTA.code)
+    assert caught.value.fault_type == "Client.UnknownPerson"
+    only_nta = hub.issue_pseudonyms(session, settings, NTA, ["0" * 64])  # type: ignore[arg-type]
+    with pytest.raises(MeshFault):  # 和歌山市 holds none for that person
+        hub.translate(session, only_nta[0], NTA.code, WAKAYAMA.code)
+
+
+@pytest.mark.parametrize("bad", ["", "xyz", "A" * 64, ["list"], "0" * 63])
+def test_links_are_checked(session: Session, tmp_path: object, bad: object) -> None:
+    settings = SimpleNamespace(hub_pseudonym_key_file=None, data_dir=tmp_path)
+    with pytest.raises(ValidationProblem):
+        hub.issue_pseudonyms(session, settings, NTA, [bad])  # type: ignore[arg-type]
+
+
+def test_a_link_needs_a_valid_individual_number() -> None:
+    with pytest.raises(ValidationProblem):
+        services.link_of(b"k", "123456789012")  # wrong check digit
+    assert services.link_of(b"k", "123456789018") != services.link_of(b"j", "123456789018")
+
+
+@pytest.mark.parametrize(
+    "basis",
+    [
+        "415AC0000000057/article/69/paragraph/2/item/3",
+        "415AC0000000057/article/2_2",
+    ],
+)
+def test_legal_basis_forms(basis: str) -> None:
+    assert services.check_legal_basis(basis) == basis
+
+
+@pytest.mark.parametrize(
+    "basis",
+    [
+        "",
+        "Art19",
+        "415AC0000000057",
+        "415AC0000000057/article/x",
+        "415AC0000000057/paragraph/1",
+        "415ac0000000057/article/1",
+    ],
+)
+def test_bad_legal_basis(basis: str) -> None:
+    with pytest.raises(ValidationProblem):
+        services.check_legal_basis(basis)
+
+
+def _queue(session: Session, subjects: list[str]) -> tuple[Subscription, list[Delivery]]:
+    service = services.declare_service(
+        session,
+        subsystem="r",
+        code="c",
+        title="t",
+        backend="resident",
+        event_types=["resident.person."],
+    )
+    sub = Subscription(
+        subscriber=str(NTA), service_id=service.id, event_type="resident.person.", purpose="p"
+    )
+    session.add(sub)
+    session.flush()
+    rows = [
+        Delivery(
+            subscription_id=sub.id,
+            event_id=f"e{i}",
+            event_seq=i,
+            topic="resident.x",
+            subject=subject,
+            payload={},
+            next_attempt_at=naive_utcnow() - timedelta(1),
+        )
+        for i, subject in enumerate(subjects)
+    ]
+    session.add_all(rows)
+    session.flush()
+    return sub, rows
+
+
+def test_order_per_subject(session: Session) -> None:
+    _, rows = _queue(session, ["a", "a", "b"])
+    claimed = {d.event_id for d in push.claim_deliveries(session)}
+    assert claimed == {"e0", "e2"}  # e1 waits for e0 (same subject)
+    push.delivered(session, rows[0].id)
+    session.flush()
+    # e1 is free now; e2 is still leased to whoever claimed it
+    assert {d.event_id for d in push.claim_deliveries(session)} == {"e1"}
+
+
+def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    steps = [push.backoff(SETTINGS, n).total_seconds() for n in range(1, 8)]
+    assert 0.5 <= steps[0] <= 1.5 and 4 <= steps[3] <= 12 and all(s <= 12 for s in steps)
+
+
+def test_failures_pause_then_dead_letter_and_replay(session: Session) -> None:
+    sub, rows = _queue(session, ["a", "b"])
+    for row in rows:
+        row.attempts = 1
+        push.failed(session, SETTINGS, row.id, "boom")
+    assert sub.status == "paused" and sub.paused_until is not None
+    assert sub.consecutive_failures == 2 and rows[0].status == "pending"
+    assert rows[0].next_attempt_at > naive_utcnow()
+    assert push.claim_deliveries(session) == []  # paused: nothing is claimed before the probe
+    rows[0].attempts = 3
+    push.failed(session, SETTINGS, rows[0].id, "still down")
+    assert rows[0].status == "dead"
+    assert [d.id for d in push.dead_letters(session)] == [rows[0].id]
+    push.replay(session, rows[0].id)
+    assert rows[0].status == "pending" and rows[0].attempts == 0
+    with pytest.raises(Conflict):
+        push.replay(session, rows[0].id)
+    push.delivered(session, rows[1].id)
+    session.refresh(sub)
+    assert sub.status == "active" and sub.paused_until is None and sub.consecutive_failures == 0
+
+
+def test_a_paused_subscription_is_probed_after_its_rest(session: Session) -> None:
+    sub, rows = _queue(session, ["a"])
+    sub.status, sub.paused_until = "paused", naive_utcnow() - timedelta(seconds=1)
+    session.flush()
+    assert [d.id for d in push.claim_deliveries(session)] == [rows[0].id]
+
+
+def _identity(tmp_path: object) -> tuple[MessageSigner, object]:
+    store = KeyStore(tmp_path, b"p")  # type: ignore[arg-type]
+    ca = PlatformCa.create(store, "JP", datetime.now(UTC))
+    from tsunagu.mesh.identity import make_csr
+
+    key = generate_key()
+    cert = ca.issue_node(
+        make_csr(key, NTA, "https://127.0.0.1"), NTA, "https://127.0.0.1", datetime.now(UTC)
+    )
+    from tsunagu.trust.ca import fingerprint
+
+    return MessageSigner(key, fingerprint(cert)), cert
+
+
+def test_signatures_bind_every_signed_header_body_and_time(tmp_path: object) -> None:
+    signer, cert = _identity(tmp_path)
+    headers = {"x-road-client": str(NTA), "tsunagu-purpose": "p"}
+    signed = protocol.sign_headers(signer, "POST", "/mesh/v1/x", headers, b"{}")
+
+    def check(**changes: object) -> str:
+        h = dict(signed)
+        h.update({k.replace("_", "-"): str(v) for k, v in changes.items()})
+        return protocol.check_signature(
+            "POST",
+            "/mesh/v1/x",
+            h,
+            b"{}",
+            cert,  # type: ignore[arg-type]
+            skew_seconds=300,
+            fault_prefix="Server.ServerProxy",
+        )
+
+    assert check() == signed["tsunagu-message-id"]
+    for change in (
+        {"tsunagu_purpose": "q"},
+        {"x_road_client": "JP/GOV/7000012050002/s"},
+        {"tsunagu_timestamp": int(time.time()) + 1},
+    ):
+        with pytest.raises(MeshFault) as caught:
+            check(**change)
+        assert caught.value.status == 401
+    late = protocol.sign_headers(
+        signer, "POST", "/mesh/v1/x", headers, b"{}", now=time.time() - 301
+    )
+    with pytest.raises(MeshFault) as caught:
+        protocol.check_signature(
+            "POST",
+            "/mesh/v1/x",
+            late,
+            b"{}",
+            cert,  # type: ignore[arg-type]
+            skew_seconds=300,
+            fault_prefix="Server.ServerProxy",
+        )
+    assert caught.value.fault_type == "Server.ServerProxy.MessageExpired"
+    with pytest.raises(MeshFault):
+        protocol.request_hash("GET", "/x", [("x-road-client", "a\r\nb")], b"")
