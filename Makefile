@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TSUNAGU_PORT ?= $(PORT)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-sqlite test-postgres lint bench bench-search bench-dcat bench-corporations bench-geocode bench-trust bench-ledger bench-datastore lock browser clean
+.PHONY: help install run test test-sqlite test-postgres lint bench bench-search bench-dcat bench-corporations bench-geocode bench-trust bench-ledger bench-datastore bench-mesh lock browser clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,8 +21,8 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 
 install: $(BIN)/.installed ## Create the virtualenv and install pinned dependencies
 
-run: install ## Migrate, load the seed data (first time), serve on http://127.0.0.1:$(PORT)
-	$(BIN)/tsunagu serve
+run: install ## Start the demo federation: hub on http://127.0.0.1:$(PORT) (seed data) and four mesh nodes
+	$(BIN)/tsunagu up
 
 browser: ## Install Debian's Chromium for the browser tests (needs root or sudo)
 	@command -v chromium >/dev/null || { \
@@ -46,7 +46,7 @@ lint: install ## ruff, mypy --strict and import-linter
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-bench: bench-search bench-dcat bench-corporations bench-geocode bench-trust bench-ledger bench-datastore ## Every benchmark -> docs/benchmarks.md (takes about an hour at full size)
+bench: bench-search bench-dcat bench-corporations bench-geocode bench-trust bench-ledger bench-datastore bench-mesh ## Every benchmark -> docs/benchmarks.md (takes about an hour at full size)
 
 bench-search: install ## Catalog search at 1M datasets: SQLite, PostgreSQL, tantivy, Datasette
 	$(BIN)/python -m bench.search --pg-url $(PG_TEST_URL)
@@ -68,6 +68,9 @@ bench-ledger: install ## Transparency log appends and inclusion proofs at 10M en
 
 bench-datastore: install ## Datastore load of a 1,000,000-row CSV vs COPY/executemany, Frictionless time
 	$(BIN)/python -m bench.datastore --pg-url $(PG_TEST_URL)
+
+bench-mesh: install ## Mesh round trips vs direct (concurrency 1/16/64), push notifications/s
+	$(BIN)/python -m bench.mesh --pg-url $(PG_TEST_URL)
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	@test -x $(BIN)/uv || $(BIN)/pip install --quiet uv

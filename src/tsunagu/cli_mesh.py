@@ -250,8 +250,14 @@ def node_prune() -> None:
     help="Where the federation keeps its state.",
 )
 @click.option("--seed/--no-seed", default=True, help="Load the hub's full seed data.")
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="The hub's port (default: TSUNAGU_PORT); nodes use PORT+101…, PORT+441….",
+)
 @_plain_errors
-def up(root: str, seed: bool) -> None:
+def up(root: str, seed: bool, port: int | None) -> None:
     """Start the demo federation on loopback: the hub and four nodes, each its own process."""
     import signal
     import time
@@ -259,7 +265,16 @@ def up(root: str, seed: bool) -> None:
 
     from tsunagu.demo import Federation, try_text
 
-    federation = Federation(Path(root), seed_hub=seed, log=lambda text: click.echo(text, err=True))
+    hub_port = port or _settings().port
+    federation = Federation(
+        Path(root),
+        seed_hub=seed,
+        hub_port=hub_port,
+        base_port=hub_port + 100,
+        mesh_base_port=hub_port + 440,
+        sink_port=hub_port + 199,
+        log=lambda text: click.echo(text, err=True),
+    )
     stopping = False
 
     def stop(_signum: int, _frame: Any) -> None:
