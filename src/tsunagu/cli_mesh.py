@@ -320,3 +320,129 @@ def demo_sink(port: int, out: str) -> None:
     uvicorn.run(
         create_sink(Path(out)), host="127.0.0.1", port=port, log_level="warning", access_log=False
     )
+
+
+@node.command("services")
+@_plain_errors
+def node_services() -> None:
+    """List this node's services and their access rules."""
+    from sqlalchemy.orm import Session
+
+    from tsunagu.mesh import services as mesh_services
+
+    settings = _settings()
+    with _engine(settings) as engine, Session(engine) as session:
+        for service in mesh_services.services(session):
+            flag = " personal" if service.personal_data else ""
+            click.echo(
+                f"{service.id}  {settings.node_member}/{service.subsystem}/{service.code}"
+                f"  [{service.backend}{flag}]  {service.title}"
+            )
+            for rule in mesh_services.rules(session, service.id):
+                sub = " +subscribe" if rule.allow_subscribe else ""
+                click.echo(
+                    f"    rule {rule.id}: {rule.client} for {','.join(rule.purposes)} "
+                    f"on {rule.legal_basis}{sub}"
+                )
+
+
+@node.command("service-add")
+@click.option("--subsystem", required=True)
+@click.option("--code", required=True)
+@click.option("--title", required=True)
+@click.option(
+    "--backend", required=True, type=click.Choice(["url", "address", "corporation", "resident"])
+)
+@click.option("--backend-url", default="", help="For --backend url: your system's base URL.")
+@click.option(
+    "--personal-data/--no-personal-data",
+    default=None,
+    help="Whether it returns personal data (default: only the resident backend).",
+)
+@click.option("--item", "items", multiple=True, help="A data item it returns (repeatable).")
+@click.option(
+    "--event-type",
+    "event_types",
+    multiple=True,
+    help="A topic prefix it publishes, e.g. resident.person. (repeatable).",
+)
+@_plain_errors
+def node_service_add(
+    subsystem: str,
+    code: str,
+    title: str,
+    backend: str,
+    backend_url: str,
+    personal_data: bool | None,
+    items: tuple[str, ...],
+    event_types: tuple[str, ...],
+) -> None:
+    """Declare a service and publish the node's service list to the hub."""
+    from tsunagu.mesh import services as mesh_services
+    from tsunagu.mesh.api import publish
+
+    rt = _runtime()
+    with rt.session() as session:
+        row = mesh_services.declare_service(
+            session,
+            subsystem=subsystem,
+            code=code,
+            title=title,
+            backend=backend,
+            backend_url=backend_url,
+            personal_data=personal_data,
+            data_items=list(items) or None,
+            event_types=event_types,
+        )
+        session.commit()
+        click.echo(f"service {row.id}: {rt.member_base}/{subsystem}/{code}")
+        click.echo(f"{publish(rt, session)} services published to the hub")
+
+
+@node.command("rule-add")
+@click.argument("service_id", type=int)
+@click.option("--client", required=True, help="Member id, member/subsystem or group:NAME.")
+@click.option("--purpose", "purposes", multiple=True, required=True, help="Repeatable.")
+@click.option(
+    "--legal-basis",
+    required=True,
+    help="Laws-registry unit, e.g. 415AC0000000057/article/69/paragraph/2/item/3.",
+)
+@click.option("--subscribe", is_flag=True, help="Also allow subscribing to the events.")
+@_plain_errors
+def node_rule_add(
+    service_id: int, client: str, purposes: tuple[str, ...], legal_basis: str, subscribe: bool
+) -> None:
+    """Allow a client to call a service (deny by default)."""
+    from sqlalchemy.orm import Session
+
+    from tsunagu.mesh import services as mesh_services
+    from tsunagu.mesh.api import law_known
+
+    with _engine(_settings()) as engine, Session(engine) as session:
+        rule = mesh_services.add_rule(
+            session,
+            service_id,
+            client,
+            list(purposes),
+            legal_basis,
+            allow_subscribe=subscribe,
+            known_law=law_known(session),
+        )
+        session.commit()
+        click.echo(f"rule {rule.id}: {client} may call service {service_id}")
+
+
+@node.command("rule-remove")
+@click.argument("rule_id", type=int)
+@_plain_errors
+def node_rule_remove(rule_id: int) -> None:
+    """Remove an access rule."""
+    from sqlalchemy.orm import Session
+
+    from tsunagu.mesh import services as mesh_services
+
+    with _engine(_settings()) as engine, Session(engine) as session:
+        mesh_services.delete_rule(session, rule_id)
+        session.commit()
+        click.echo(f"rule {rule_id} removed")

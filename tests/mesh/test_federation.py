@@ -493,6 +493,75 @@ def test_management_api_needs_a_token_and_refuses_bad_persons(federation: Runnin
         assert response.status_code == 422 and response.json()["field"] == "individual_number"
 
 
+def test_services_and_rules_from_the_command_line(federation: Running) -> None:
+    env = federation.fed.node_env(federation.fed.spec("bunkyo"))
+    out = federation.fed.run(
+        env,
+        "node",
+        "service-add",
+        "--subsystem",
+        "cli",
+        "--code",
+        "echo",
+        "--title",
+        "CLI test",
+        "--backend",
+        "url",
+        "--backend-url",
+        "http://127.0.0.1:9/",
+    )
+    service_id = out.split()[1].rstrip(":")
+    with pytest.raises(RuntimeError, match="error: legal_basis is a unit"):
+        federation.fed.run(
+            env,
+            "node",
+            "rule-add",
+            service_id,
+            "--client",
+            NTA,
+            "--purpose",
+            "x",
+            "--legal-basis",
+            "Art19",
+        )
+    added = federation.fed.run(
+        env,
+        "node",
+        "rule-add",
+        service_id,
+        "--client",
+        NTA,
+        "--purpose",
+        "x",
+        "--legal-basis",
+        "415AC0000000057/article/1",
+    )
+    listing = federation.fed.run(env, "node", "services")
+    assert "/cli/echo" in listing and f"{NTA} for x on 415AC0000000057/article/1" in listing
+    rule_id = added.split()[1].rstrip(":")
+    federation.fed.run(env, "node", "rule-remove", rule_id)
+    assert f"{NTA} for x" not in federation.fed.run(env, "node", "services")
+    with federation.hub() as hub:  # published to the hub
+        ids = {s["id"] for s in hub.get("/mesh/hub/services").json()["services"]}
+    assert "JP/MUN/6000020131059/cli/echo" in ids
+    # the backend is down: the provider answers a signed ServiceFailed, nothing crashes
+    federation.fed.run(
+        env,
+        "node",
+        "rule-add",
+        service_id,
+        "--client",
+        NTA,
+        "--purpose",
+        "x",
+        "--legal-basis",
+        "415AC0000000057/article/1",
+    )
+    failed = federation.r1("nta", "JP/MUN/6000020131059/cli/echo", purpose="x")
+    assert failed.status_code == 502
+    assert failed.json()["type"] == "Server.ServerProxy.ServiceFailed"
+
+
 def test_subscriptions_need_an_allowing_rule(federation: Running) -> None:
     with federation.local("utility") as http:
         response = http.post(

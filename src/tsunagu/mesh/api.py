@@ -99,7 +99,7 @@ def rule_view(row: AccessRule) -> dict[str, Any]:
     }
 
 
-def _law_known(session: Session) -> Any:
+def law_known(session: Session) -> Any:
     def known(law_id: str, path: str) -> bool:
         # The law must be registered; the unit is checked where the registry holds its text
         # (the seeded 個人情報保護法 text is trimmed to its first articles).
@@ -189,7 +189,7 @@ def create_rule(service_id: int, body: RuleIn, session: SessionDep) -> dict[str,
         body.purposes,
         body.legal_basis,
         allow_subscribe=body.allow_subscribe,
-        known_law=_law_known(session),
+        known_law=law_known(session),
     )
     session.commit()
     return rule_view(rule)
