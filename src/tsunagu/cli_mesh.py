@@ -446,3 +446,47 @@ def node_rule_remove(rule_id: int) -> None:
         mesh_services.delete_rule(session, rule_id)
         session.commit()
         click.echo(f"rule {rule_id} removed")
+
+
+@node.command("verify-log")
+@click.argument("export_file", type=click.Path(dir_okay=False, path_type=str))
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="The platform root certificate (PEM) to verify against; default: the one in the file.",
+)
+@_plain_errors
+def node_verify_log(export_file: str, anchor_file: str | None) -> None:
+    """Verify a message-log export offline: batch time-stamps, inclusion proofs, signatures."""
+    from pathlib import Path
+
+    from cryptography import x509
+
+    from tsunagu.mesh.messagelog import verify_export
+
+    anchor = None
+    if anchor_file:
+        try:
+            anchor = x509.load_pem_x509_certificate(Path(anchor_file).read_bytes())
+        except ValueError:
+            raise ValueError(f"{anchor_file} is not a PEM certificate") from None
+    try:
+        text = Path(export_file).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{export_file} is not UTF-8 text") from None
+    report = verify_export(text.splitlines(), anchor)
+    if anchor is None:
+        click.echo("note: trusting the root certificate in the file; pin it with --anchor")
+    for failure in report.failures:
+        click.echo(f"FAIL {failure}")
+    if report.unsealed:
+        shown = "; ".join(report.unsealed[:20]) + (" …" if len(report.unsealed) > 20 else "")
+        click.echo(f"not yet time-stamped ({len(report.unsealed)}): {shown}")
+    click.echo(
+        f"{report.records} records, {report.sealed} in {report.batches} time-stamped batches, "
+        f"{report.signatures} signatures verified, {len(report.failures)} failures: "
+        + ("OK" if report.ok else "FAILED")
+    )
+    if not report.ok:
+        sys.exit(1)

@@ -196,6 +196,12 @@ class Settings(BaseSettings):
     mesh_message_retention_days: int = Field(
         365, ge=1, description="Days message-log records are kept before `tsunagu node prune`."
     )
+    mesh_log_batch_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds between two time-stamped batches of the message log "
+        "(an RFC 3161 token from the hub's TSA over each batch's Merkle root).",
+    )
     mesh_max_failures: int = Field(
         10, ge=1, description="Failed deliveries in a row after which a subscription pauses."
     )

@@ -6,7 +6,6 @@ received notifications, and persons (pseudonyms from the hub). Errors are proble
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -352,15 +351,13 @@ def messages(
 
 @router.get(
     "/messages/export",
-    summary="The message log as JSON Lines, with certificates",
+    summary="The message log as JSON Lines, with batch time-stamps, proofs and certificates",
     response_class=Response,
 )
 def export(rt: RuntimeDep, session: SessionDep) -> Response:
-    from .node import certificate_pem
+    from .messagelog import export_lines
 
-    lines = [json.dumps({"member": rt.member_base, "certificate": certificate_pem(rt)})]
-    for row in session.scalars(select(MessageRecord).order_by(MessageRecord.id)):
-        lines.append(json.dumps(message_view(row), ensure_ascii=False))
+    lines = list(export_lines(rt, session, message_view))
     return Response("\n".join(lines) + "\n", media_type="application/jsonl")
 
 

@@ -123,6 +123,10 @@ async def consume(request: Request) -> Response:
         reply = check_reply(
             trust, provider, response, request.method, target, sent_hash, rt.settings
         )
+        digests = (
+            protocol.message_digest(request.method, target, signed.items(), body),
+            protocol.message_digest("RESPONSE", target, reply.headers.items(), reply.body),
+        )
         await anyio.to_thread.run_sync(
             _log,
             rt,
@@ -134,6 +138,8 @@ async def consume(request: Request) -> Response:
             reply.status,
             time.perf_counter() - started,
             "",
+            "",
+            digests,
         )
         rt.metrics.observe(
             "consumer", service_id, client, reply.status, time.perf_counter() - started
@@ -176,6 +182,7 @@ def _log(
     seconds: float,
     error: str,
     client: str = "",
+    digests: tuple[str, str] = ("", ""),
 ) -> None:
     with rt.session() as session:
         session.add(
@@ -193,6 +200,8 @@ def _log(
                 request_hash=sent_hash,
                 request_signature=sent.get(protocol.SIGNATURE, ""),
                 response_signature=reply.get(protocol.SIGNATURE, ""),
+                request_digest=digests[0],
+                response_digest=digests[1],
                 status=status,
                 error_type=error,
                 duration_ms=seconds * 1000,

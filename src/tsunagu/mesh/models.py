@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -84,6 +85,7 @@ class MessageRecord(Base):
         # replay protection: a client's message id is accepted once per side
         UniqueConstraint("side", "client", "message_id"),
         Index("ix_mesh_message_created", "created_at"),
+        Index("ix_mesh_message_batch", "batch_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -101,9 +103,30 @@ class MessageRecord(Base):
     request_signature: Mapped[str] = mapped_column(Text, default="")
     response_hash: Mapped[str] = mapped_column(String(100), default="")
     response_signature: Mapped[str] = mapped_column(Text, default="")
+    # The JWS payloads (BASE64URL(SHA-256(canonical form)), trust.jws.message_digest) the two
+    # signatures cover, so that they verify offline with the signers' certificates.
+    request_digest: Mapped[str] = mapped_column(String(64), default="")
+    response_digest: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[int] = mapped_column(Integer, default=0)
     error_type: Mapped[str] = mapped_column(String(100), default="")
     duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=naive_utcnow)
+    # The time-stamped batch this record is sealed in (mesh.messagelog): its leaf index and
+    # inclusion proof (base64 hashes), kept with the record so pruning never breaks a proof.
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("mesh_timestamp_batch.id"))
+    batch_index: Mapped[int | None] = mapped_column(Integer)
+    batch_path: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class TimestampBatch(Base):
+    """An RFC 3161 time-stamp over the Merkle root of a batch of message-log records."""
+
+    __tablename__ = "mesh_timestamp_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root: Mapped[str] = mapped_column(String(64))  # hex SHA-256 Merkle root (RFC 9162)
+    size: Mapped[int] = mapped_column(Integer)
+    token: Mapped[bytes] = mapped_column(LargeBinary)  # DER TimeStampResp from the hub's TSA
     created_at: Mapped[datetime] = mapped_column(DateTime, default=naive_utcnow)
 
 

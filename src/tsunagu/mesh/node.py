@@ -31,7 +31,7 @@ from tsunagu.kernel import Settings
 from tsunagu.trust.ca import MemberId
 from tsunagu.trust.errors import TrustError
 
-from . import protocol, push
+from . import messagelog, protocol, push
 from .client import HubClient, check_reply, node_url_of
 from .consumer import consume
 from .errors import MeshFault, provider_fault
@@ -329,6 +329,7 @@ class Worker(threading.Thread):
         busy += push.deliver_due(self.rt, peers)
         busy += push.forward_inbox(self.rt, plain)
         busy += push.forward_access_records(self.rt)
+        busy += messagelog.seal_due(self.rt)  # batch time-stamps of the message log
         return busy
 
     def stop(self) -> None:

@@ -84,6 +84,13 @@ def request_hash(method: str, target: str, headers: Iterable[tuple[str, str]], b
     return base64.b64encode(hashlib.sha512(canonical).digest()).decode("ascii")
 
 
+def message_digest(
+    method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes
+) -> str:
+    """The JWS payload a message's signature covers (kept in the message log for verifiers)."""
+    return trust_jws.message_digest(trust_jws.Message.of(method, target, headers, body))
+
+
 def sign_headers(
     signer: trust_jws.MessageSigner,
     method: str,

@@ -162,6 +162,9 @@ async def provide(request: Request) -> Response:
                 record.user_id = headers.get(protocol.XROAD_USER, "")[:200]
                 record.request_hash = request_hash
                 record.request_signature = headers.get(protocol.SIGNATURE, "")
+                record.request_digest = protocol.message_digest(
+                    request.method, target, headers.items(), body
+                )
                 found = find_service(session, *service)
                 rule = matching_rule(session, found, str(client_id)) if found else None
                 asked_basis = headers.get(protocol.LEGAL_BASIS, "")
@@ -189,9 +192,9 @@ async def provide(request: Request) -> Response:
                     )
                 if refusal is not None or found is None or rule is None:
                     refusal = refusal or provider_fault("AccessDenied", "refused", 403)
-                    record.status, record.error_type = refusal.status, refusal.fault_type
                     session.commit()
-                    refusal.logged = True  # type: ignore[attr-defined]
+                    # finished below with the signed refusal (_finish_fault)
+                    refusal.record_id = record.id  # type: ignore[attr-defined]
                     raise refusal
                 record.legal_basis = rule.legal_basis
                 session.commit()
@@ -209,22 +212,28 @@ async def provide(request: Request) -> Response:
             access = _access_record(
                 rt, trust, str(client_id), person, items, purpose, legal_basis, headers, message_id
             )
-        await anyio.to_thread.run_sync(
-            _finish, rt, admitted, response, status, "", time.perf_counter() - started, access
+        digest = protocol.message_digest(
+            "RESPONSE", target, response.headers.items(), bytes(response.body)
         )
+        await anyio.to_thread.run_sync(
+            _finish, rt, admitted, response, status, "", time.perf_counter() - started, access,
+            digest,
+        )  # fmt: skip
         rt.metrics.observe("provider", service_id, client, status, time.perf_counter() - started)
         return response
     except MeshFault as exc:
+        refused = fault(rt, exc, target, request_hash, xroad_id)
+        record_id = record_id or getattr(exc, "record_id", None)
         if record_id is not None:
             await anyio.to_thread.run_sync(
-                _finish_fault, rt, record_id, exc, time.perf_counter() - started
+                _finish_fault, rt, record_id, exc, time.perf_counter() - started, refused, target
             )
-        elif not getattr(exc, "logged", False):
+        else:
             await anyio.to_thread.run_sync(log_refusal, rt, client, service_id, exc, request.method)
         rt.metrics.observe(
             "provider", service_id or "-", client or "-", exc.status, time.perf_counter() - started
         )
-        return fault(rt, exc, target, request_hash, xroad_id)
+        return refused
 
 
 def _service_of(rt: NodeRuntime, request: Request, header: str) -> tuple[tuple[str, str], str]:
@@ -412,11 +421,12 @@ def _finish(
     error: str,
     seconds: float,
     access: dict[str, Any] | None,
+    response_digest: str = "",
 ) -> None:
     with rt.session() as session:
         session.execute(
             update(MessageRecord)
-            .where(MessageRecord.id == record_id)
+            .where(MessageRecord.id == record_id, MessageRecord.batch_id.is_(None))  # not sealed
             .values(
                 status=status,
                 error_type=error,
@@ -425,6 +435,7 @@ def _finish(
                     "RESPONSE", "/", response.headers.items(), bytes(response.body)
                 ),
                 response_signature=response.headers.get(protocol.SIGNATURE, ""),
+                response_digest=response_digest,
             )
         )
         if access is not None:
@@ -436,11 +447,31 @@ def _finish(
         session.commit()
 
 
-def _finish_fault(rt: NodeRuntime, record_id: int, exc: MeshFault, seconds: float) -> None:
+def _finish_fault(
+    rt: NodeRuntime,
+    record_id: int,
+    exc: MeshFault,
+    seconds: float,
+    response: Response,
+    target: str,
+) -> None:
+    """Record the refusal and the signed response that carried it."""
+    body = bytes(response.body)
     with rt.session() as session:
         session.execute(
             update(MessageRecord)
-            .where(MessageRecord.id == record_id)
-            .values(status=exc.status, error_type=exc.fault_type, duration_ms=seconds * 1000)
+            .where(MessageRecord.id == record_id, MessageRecord.batch_id.is_(None))  # not sealed
+            .values(
+                status=exc.status,
+                error_type=exc.fault_type,
+                duration_ms=seconds * 1000,
+                response_hash=protocol.request_hash(
+                    "RESPONSE", "/", response.headers.items(), body
+                ),
+                response_signature=response.headers.get(protocol.SIGNATURE, ""),
+                response_digest=protocol.message_digest(
+                    "RESPONSE", target, response.headers.items(), body
+                ),
+            )
         )
         session.commit()

@@ -189,6 +189,12 @@ def read_protected_header(token: str) -> dict[str, Any]:
 
 def verify_message(token: str, message: Message, public_key: PublicKey) -> dict[str, Any]:
     """Check a detached message signature; return its protected header or raise SignatureInvalid."""
+    return verify_digest(token, message_digest(message), public_key)
+
+
+def verify_digest(token: str, digest: str, public_key: PublicKey) -> dict[str, Any]:
+    """Check a detached message signature over a stored payload (``message_digest``) — offline,
+    without the message itself (the message-log verifier)."""
     header = read_protected_header(token)
     expected = algorithm_for(public_key)
     alg = header.get("alg")
@@ -204,7 +210,7 @@ def verify_message(token: str, message: Message, public_key: PublicKey) -> dict[
     try:
         jws.deserialize_compact(
             token, jwk_of(public_key), registry=registry([expected]),
-            payload=message_digest(message),
+            payload=digest,
         )  # fmt: skip
     except JoseError as exc:
         raise SignatureInvalid(f"signature does not verify ({exc.error})") from None

@@ -1,5 +1,6 @@
-"""Public service mesh: services, access rules, message log, subscriptions, deliveries, inbox,
-persons, and on the hub enrollments, registered services and pseudonym links
+"""Public service mesh: services, access rules, message log (with its time-stamped batches),
+subscriptions, deliveries, inbox, persons, and on the hub enrollments, registered services and
+pseudonym links
 
 Revision ID: 0015_mesh
 Revises: 0011_merge
@@ -67,6 +68,15 @@ def upgrade() -> None:
         batch_op.create_index("ix_mesh_inbox_due", ["status", "next_attempt_at"], unique=False)
 
     op.create_table(
+        "mesh_timestamp_batch",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("root", sa.String(length=64), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("token", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_mesh_timestamp_batch")),
+    )
+    op.create_table(
         "mesh_message",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("side", sa.String(length=10), nullable=False),
@@ -83,15 +93,26 @@ def upgrade() -> None:
         sa.Column("request_signature", sa.Text(), nullable=False),
         sa.Column("response_hash", sa.String(length=100), nullable=False),
         sa.Column("response_signature", sa.Text(), nullable=False),
+        sa.Column("request_digest", sa.String(length=64), nullable=False),
+        sa.Column("response_digest", sa.String(length=64), nullable=False),
         sa.Column("status", sa.Integer(), nullable=False),
         sa.Column("error_type", sa.String(length=100), nullable=False),
         sa.Column("duration_ms", sa.Float(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("batch_id", sa.Integer(), nullable=True),
+        sa.Column("batch_index", sa.Integer(), nullable=True),
+        sa.Column("batch_path", sa.JSON(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["batch_id"],
+            ["mesh_timestamp_batch.id"],
+            name=op.f("fk_mesh_message_batch_id_mesh_timestamp_batch"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mesh_message")),
         sa.UniqueConstraint("side", "client", "message_id", name=op.f("uq_mesh_message_side")),
     )
     with op.batch_alter_table("mesh_message", schema=None) as batch_op:
         batch_op.create_index("ix_mesh_message_created", ["created_at"], unique=False)
+        batch_op.create_index("ix_mesh_message_batch", ["batch_id"], unique=False)
 
     op.create_table(
         "mesh_person",
@@ -246,9 +267,11 @@ def downgrade() -> None:
     op.drop_table("mesh_pseudonym")
     op.drop_table("mesh_person")
     with op.batch_alter_table("mesh_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_mesh_message_batch")
         batch_op.drop_index("ix_mesh_message_created")
 
     op.drop_table("mesh_message")
+    op.drop_table("mesh_timestamp_batch")
     with op.batch_alter_table("mesh_inbox", schema=None) as batch_op:
         batch_op.drop_index("ix_mesh_inbox_due")
 

@@ -1,0 +1,486 @@
+"""The message log's evidence: time-stamped batches, the export, and its offline verifier.
+
+Sealing: every ``TSUNAGU_MESH_LOG_BATCH_SECONDS`` the worker takes the finished records not yet
+in a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two processes of one node never seal
+the same record), makes one leaf per record — the canonical JSON of its evidential fields
+(:data:`LEAF_FIELDS`, which include the request and response signatures and the digests they
+sign) — and gets one RFC 3161 token from the hub's TSA over the batch's Merkle root
+(trust.batch, RFC 9162 tree). Each record keeps its batch id, leaf index and inclusion proof.
+
+Export (``GET /api/v1/mesh/messages/export``, JSON Lines): a header with the certificates a
+verifier needs (this node's and the other nodes' from the trust list, the platform CA's issuing
+certificates and root, the TSA's), then the batches with their tokens, then the records.
+
+Verification (``tsunagu node verify-log``, :func:`verify_export`), offline against a pinned root:
+each batch token is a valid time-stamp over its root by a TSA chaining to the root; each record's
+leaf, recomputed from the exported fields, is in its batch's root; each stored signature verifies
+over its stored digest with the signer's certificate (found by the JWS ``kid``), which chains to
+the root, was valid when the record was written, and belongs to the member that should have
+signed (the request: the client's; the response: the service provider's).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from tsunagu.kernel import naive_utcnow
+from tsunagu.trust import Batch, HttpTimestamper, TokenVerifier, timestamp_batch
+from tsunagu.trust.batch import root_from_path
+from tsunagu.trust.ca import check_chain, fingerprint, member_id_of
+from tsunagu.trust.errors import TrustError
+from tsunagu.trust.jws import read_protected_header, verify_digest
+
+from .errors import MeshFault
+from .models import MessageRecord, TimestampBatch
+from .runtime import NodeRuntime
+
+log = logging.getLogger(__name__)
+
+FORMAT = "tsunagu-message-log"
+VERSION = 1
+LEAF_PREFIX = b"tsunagu-message-log-leaf-1\n"
+BATCH_LIMIT = 5000
+# The fields a leaf covers, under their export names. duration_ms is left out (a measurement,
+# exported rounded); everything that says who asked what, why, and what was signed is in.
+LEAF_FIELDS = (
+    "id",
+    "side",
+    "message_id",
+    "x_road_id",
+    "client",
+    "service",
+    "method",
+    "purpose",
+    "legal_basis",
+    "issue",
+    "user_id",
+    "request_hash",
+    "request_digest",
+    "request_signature",
+    "response_hash",
+    "response_digest",
+    "response_signature",
+    "status",
+    "error_type",
+    "created_at",
+)
+
+
+def leaf_fields(r: MessageRecord) -> dict[str, Any]:
+    """The evidential fields of a record, as exported."""
+    return {
+        "id": r.id,
+        "side": r.side,
+        "message_id": r.message_id,
+        "x_road_id": r.xroad_id,
+        "client": r.client,
+        "service": r.service,
+        "method": r.method,
+        "purpose": r.purpose,
+        "legal_basis": r.legal_basis,
+        "issue": r.issue,
+        "user_id": r.user_id,
+        "request_hash": r.request_hash,
+        "request_digest": r.request_digest,
+        "request_signature": r.request_signature,
+        "response_hash": r.response_hash,
+        "response_digest": r.response_digest,
+        "response_signature": r.response_signature,
+        "status": r.status,
+        "error_type": r.error_type,
+        "created_at": r.created_at.isoformat(),
+    }
+
+
+def leaf(fields: Mapping[str, Any]) -> bytes:
+    """The Merkle leaf of a record: a prefix and the canonical JSON of :data:`LEAF_FIELDS`."""
+    picked = {name: fields.get(name) for name in LEAF_FIELDS}
+    text = json.dumps(picked, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return LEAF_PREFIX + text.encode("utf-8")
+
+
+# -- sealing (the worker) -------------------------------------------------------------------------
+
+_last_round: dict[int, float] = {}
+
+
+def seal_due(rt: NodeRuntime) -> int:
+    """Seal a batch if ``mesh_log_batch_seconds`` have passed; the number of records sealed.
+
+    A round that sealed a full batch runs again at once (a backlog drains without waiting).
+    """
+    now = time.monotonic()
+    if now - _last_round.get(id(rt), 0.0) < rt.settings.mesh_log_batch_seconds:
+        return 0
+    _last_round[id(rt)] = now
+    try:
+        sealed = seal(rt)
+    except (TrustError, MeshFault) as exc:  # TSA or trust list unavailable: next round
+        detail = exc.detail if isinstance(exc, TrustError) else exc.message
+        log.warning("message log: no batch time-stamp this round: %s", detail)
+        return 0
+    if sealed >= BATCH_LIMIT:
+        _last_round[id(rt)] = 0.0
+    return sealed
+
+
+def timestamper_of(rt: NodeRuntime) -> HttpTimestamper:
+    """The hub's TSA (trust list ``tsa.url``), its tokens checked against the node's anchor."""
+    document = rt.trust().document
+    issuing = tuple(_load_b64der(c) for c in document.get("ca", {}).get("issuing", []))
+    url = str(document.get("tsa", {}).get("url") or rt.settings.node_hub_url.rstrip("/") + "/tsa")
+    verifier = TokenVerifier([rt.identity.anchor], issuing)
+    return HttpTimestamper(url, verifier, timeout=rt.settings.mesh_timeout)
+
+
+def _pending(settings: Any, limit: int) -> Any:
+    open_before = naive_utcnow() - timedelta(seconds=2 * settings.mesh_timeout)
+    return (
+        select(MessageRecord)
+        .where(
+            MessageRecord.batch_id.is_(None),
+            or_(MessageRecord.status != 0, MessageRecord.created_at < open_before),
+        )
+        .order_by(MessageRecord.id)
+        .limit(limit)
+    )
+
+
+def seal(rt: NodeRuntime, limit: int = BATCH_LIMIT) -> int:
+    """Time-stamp the finished records not yet in a batch; the number sealed.
+
+    A record is finished once it has a status (the provider fills it in after the backend
+    answered); one still without a status after twice the mesh timeout is sealed as it is (its
+    process died, or it is a call that never gets one). Sealed records are not changed again.
+    """
+    with rt.session() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # One transaction: the rows stay locked while the TSA answers; another process of
+            # this node skips them and seals the next ones.
+            rows = list(
+                session.scalars(_pending(rt.settings, limit).with_for_update(skip_locked=True))
+            )
+            if not rows:
+                return 0
+            return _store(session, rows, timestamp_batch(_leaves(rows), timestamper_of(rt)))
+        rows = list(session.scalars(_pending(rt.settings, limit)))
+        ids, leaves = [r.id for r in rows], _leaves(rows)
+    if not rows:
+        return 0
+    # SQLite (one process per node): no transaction is held open across the TSA call; the
+    # second one writes first (taking the write lock, waiting if need be, never failing a lock
+    # upgrade), then checks that no record changed meanwhile.
+    batch = timestamp_batch(leaves, timestamper_of(rt))
+    with rt.session() as session:
+        stored = TimestampBatch(root=batch.root.hex(), size=len(ids), token=batch.token)
+        session.add(stored)
+        session.flush()
+        by_id = {
+            r.id: r for r in session.scalars(select(MessageRecord).where(MessageRecord.id.in_(ids)))
+        }
+        current = [by_id.get(i) for i in ids]
+        if (
+            any(r is None or r.batch_id is not None for r in current)
+            or _leaves([r for r in current if r is not None]) != leaves
+        ):
+            session.rollback()  # changed meanwhile: sealed in the next round
+            return 0
+        return _store(session, [r for r in current if r is not None], batch, stored)
+
+
+def _leaves(rows: list[MessageRecord]) -> list[bytes]:
+    return [leaf(leaf_fields(r)) for r in rows]
+
+
+def _store(
+    session: Session, rows: list[MessageRecord], batch: Batch, stored: TimestampBatch | None = None
+) -> int:
+    if stored is None:
+        stored = TimestampBatch(root=batch.root.hex(), size=len(rows), token=batch.token)
+        session.add(stored)
+        session.flush()
+    for row, proof in zip(rows, batch.proofs, strict=True):
+        row.batch_id = stored.id
+        row.batch_index = proof.index
+        row.batch_path = [base64.b64encode(p).decode("ascii") for p in proof.path]
+    session.commit()
+    log.info("message log: batch %s seals %d records", stored.id, len(rows))
+    return len(rows)
+
+
+# -- export ---------------------------------------------------------------------------------------
+
+
+def _b64der(cert: x509.Certificate) -> str:
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
+
+
+def _load_b64der(value: str) -> x509.Certificate:
+    return x509.load_der_x509_certificate(base64.b64decode(value, validate=True))
+
+
+def export_header(rt: NodeRuntime) -> dict[str, Any]:
+    """The certificates a verifier needs, from this node's identity and its trust list."""
+    own = rt.identity.certificate
+    nodes = [_b64der(own)]
+    ca: dict[str, Any] = {"root": _b64der(rt.identity.anchor), "issuing": []}
+    tsa = ""
+    try:
+        document = rt.trust_cache.current().document
+    except TrustError:
+        document = {}
+    for member in document.get("members", []):
+        for node in member.get("nodes", []):
+            if node.get("certificate") and node["certificate"] not in nodes:
+                nodes.append(str(node["certificate"]))
+    if document:
+        ca = {"root": document["ca"]["root"], "issuing": list(document["ca"]["issuing"])}
+        tsa = str(document.get("tsa", {}).get("certificate", ""))
+    return {
+        "kind": "header",
+        "format": FORMAT,
+        "version": VERSION,
+        "member": rt.member_base,
+        "certificate": own.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        "exported_at": naive_utcnow().isoformat(),
+        "certificates": {"nodes": nodes, "ca": ca, "tsa": tsa},
+        "leaf_fields": list(LEAF_FIELDS),
+    }
+
+
+def export_lines(
+    rt: NodeRuntime, session: Session, view: Any
+) -> Iterator[str]:  # view: api.message_view
+    """The export, line by line: header, batches, records."""
+    yield json.dumps(export_header(rt), ensure_ascii=False)
+    for b in session.scalars(select(TimestampBatch).order_by(TimestampBatch.id)):
+        yield json.dumps(
+            {
+                "kind": "batch",
+                "id": b.id,
+                "root": b.root,
+                "size": b.size,
+                "token": base64.b64encode(b.token).decode("ascii"),
+                "created_at": b.created_at.isoformat(),
+            }
+        )
+    for r in session.scalars(select(MessageRecord).order_by(MessageRecord.id)):
+        line = {"kind": "record", **view(r), **leaf_fields(r)}
+        line["batch"] = (
+            {"id": r.batch_id, "index": r.batch_index, "path": r.batch_path or []}
+            if r.batch_id is not None
+            else None
+        )
+        yield json.dumps(line, ensure_ascii=False)
+
+
+# -- verification (offline) -----------------------------------------------------------------------
+
+
+class ExportUnreadable(ValueError):
+    """The file is not a message-log export (the CLI prints one ``error:`` line)."""
+
+
+@dataclass
+class Report:
+    records: int = 0
+    sealed: int = 0
+    batches: int = 0
+    signatures: int = 0
+    unsealed: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class _Batch:
+    root: bytes
+    size: int
+    valid: bool
+
+
+def parse_export(lines: Iterable[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The header and the other lines; ExportUnreadable if it is not an export."""
+    items: list[dict[str, Any]] = []
+    for number, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        try:
+            item = json.loads(text)
+        except ValueError:
+            raise ExportUnreadable(f"line {number} is not JSON") from None
+        if not isinstance(item, dict):
+            raise ExportUnreadable(f"line {number} is not a JSON object")
+        items.append(item)
+    if not items or items[0].get("format") != FORMAT:
+        raise ExportUnreadable("not a tsunagu message-log export (no header line)")
+    header = items[0]
+    if header.get("version") != VERSION:
+        raise ExportUnreadable(f"unknown export version {header.get('version')!r}")
+    certs = header.get("certificates")
+    if not isinstance(certs, dict) or not isinstance(certs.get("ca"), dict):
+        raise ExportUnreadable("the header carries no certificates")
+    return header, items[1:]
+
+
+def _certificates(
+    header: dict[str, Any],
+) -> tuple[x509.Certificate, list[x509.Certificate], dict[str, x509.Certificate], Any]:
+    certs = header["certificates"]
+    try:
+        root = _load_b64der(str(certs["ca"]["root"]))
+        issuing = [_load_b64der(str(c)) for c in certs["ca"].get("issuing", [])]
+        nodes = {}
+        for value in certs.get("nodes", []):
+            cert = _load_b64der(str(value))
+            nodes[fingerprint(cert)] = cert
+        tsa = _load_b64der(str(certs["tsa"])) if certs.get("tsa") else None
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise ExportUnreadable("a certificate in the header is not base64 DER") from None
+    return root, issuing, nodes, tsa
+
+
+def verify_export(lines: Iterable[str], anchor: x509.Certificate | None = None) -> Report:
+    """Check an export offline against ``anchor`` (default: the root it carries)."""
+    header, items = parse_export(lines)
+    root, issuing, nodes, tsa = _certificates(header)
+    anchor = anchor or root
+    report = Report()
+    verifier = TokenVerifier([anchor], tuple(issuing), tsa)
+    batches: dict[int, _Batch] = {}
+    for item in items:
+        if item.get("kind") != "batch":
+            continue
+        report.batches += 1
+        name = f"batch {item.get('id')}"
+        try:
+            batch_root = bytes.fromhex(str(item["root"]))
+            token = base64.b64decode(str(item["token"]), validate=True)
+            size = int(item["size"])
+        except (KeyError, ValueError, TypeError, binascii.Error):
+            report.failures.append(f"{name}: malformed (root, size or token)")
+            batches[int(item.get("id") or 0)] = _Batch(b"", 0, False)
+            continue
+        valid = True
+        try:
+            verifier.verify(token, batch_root)
+        except TrustError as exc:
+            report.failures.append(f"{name}: {exc.detail}")
+            valid = False
+        batches[int(item["id"])] = _Batch(batch_root, size, valid)
+    for item in items:
+        if item.get("kind") == "record":
+            report.records += 1
+            _check_record(item, batches, nodes, issuing, anchor, report)
+    return report
+
+
+def _name(item: Mapping[str, Any]) -> str:
+    return f"record {item.get('id')} ({item.get('side')} {item.get('message_id')})"
+
+
+def _check_record(
+    item: dict[str, Any],
+    batches: dict[int, _Batch],
+    nodes: dict[str, x509.Certificate],
+    issuing: list[x509.Certificate],
+    anchor: x509.Certificate,
+    report: Report,
+) -> None:
+    name = _name(item)
+    placed = item.get("batch")
+    if not placed:
+        report.unsealed.append(name)
+    else:
+        batch_id = placed.get("id") if isinstance(placed, dict) else None
+        batch = batches.get(batch_id) if isinstance(batch_id, int) else None
+        if batch is None:
+            report.failures.append(f"{name}: its batch {placed!r} is not in the export")
+        else:
+            try:
+                path = [base64.b64decode(p, validate=True) for p in placed.get("path", [])]
+                implied = root_from_path(int(placed["index"]), batch.size, leaf(item), path)
+            except (KeyError, ValueError, TypeError, binascii.Error, TrustError) as exc:
+                detail = exc.detail if isinstance(exc, TrustError) else "malformed proof"
+                report.failures.append(f"{name}: inclusion proof: {detail}")
+            else:
+                if implied != batch.root:
+                    report.failures.append(
+                        f"{name}: not in batch {placed['id']} (the record or its proof was "
+                        "changed: the leaf does not lead to the time-stamped root)"
+                    )
+                elif not batch.valid:
+                    report.failures.append(f"{name}: batch {placed['id']} has no valid time-stamp")
+                else:
+                    report.sealed += 1
+    try:
+        when = datetime.fromisoformat(str(item.get("created_at"))).replace(tzinfo=UTC)
+    except ValueError:
+        report.failures.append(f"{name}: created_at is not a time")
+        return
+    service_member = "/".join(str(item.get("service", "")).split("/")[:3])
+    client_member = "/".join(str(item.get("client", "")).split("/")[:3])
+    for part, member in (("request", client_member), ("response", service_member)):
+        token = str(item.get(f"{part}_signature") or "")
+        if not token:
+            continue
+        problem = _check_signature(
+            token, str(item.get(f"{part}_digest") or ""), member, when, nodes, issuing, anchor
+        )
+        if problem:
+            report.failures.append(f"{name}: {part} signature: {problem}")
+        else:
+            report.signatures += 1
+
+
+def _check_signature(
+    token: str,
+    digest: str,
+    member: str,
+    when: datetime,
+    nodes: dict[str, x509.Certificate],
+    issuing: list[x509.Certificate],
+    anchor: x509.Certificate,
+) -> str:
+    """'' if the signature verifies, else why not."""
+    if not digest:
+        return "no digest stored for it"
+    try:
+        kid = str(read_protected_header(token).get("kid", ""))
+    except TrustError as exc:
+        return exc.detail
+    cert = nodes.get(kid)
+    if cert is None:
+        return f"the signer's certificate {kid[:16]}… is not in the export"
+    try:
+        check_chain(cert, issuing, [anchor], when)
+    except TrustError as exc:
+        return f"signer certificate: {exc.detail}"
+    signer = "/".join(member_id_of(cert).split("/")[:3])
+    if member and signer != member:
+        return f"signed by {signer}, expected {member}"
+    public = cert.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+        return "unsupported signer key type"
+    try:
+        verify_digest(token, digest, public)
+    except TrustError as exc:
+        return exc.detail
+    return ""
