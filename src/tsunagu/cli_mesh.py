@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from tsunagu.cli import _engine, _plain_errors, _settings
+from tsunagu.db import make_sessionmaker
 
 
 @click.group(invoke_without_command=True)
@@ -40,13 +41,12 @@ def hub_enrollments() -> None:
 
 
 def _decide(enrollment_id: str, approve: bool) -> None:
-    from sqlalchemy.orm import Session
 
     from tsunagu.mesh import hub as mesh_hub
     from tsunagu.trust import open_hub
 
     settings = _settings()
-    with _engine(settings) as engine, Session(engine) as session:
+    with _engine(settings) as engine, make_sessionmaker(engine, immediate=True)() as session:
         if approve:
             cert = mesh_hub.approve_enrollment(session, open_hub(settings), enrollment_id)
             session.commit()
@@ -414,12 +414,11 @@ def node_rule_add(
     service_id: int, client: str, purposes: tuple[str, ...], legal_basis: str, subscribe: bool
 ) -> None:
     """Allow a client to call a service (deny by default)."""
-    from sqlalchemy.orm import Session
 
     from tsunagu.mesh import services as mesh_services
     from tsunagu.mesh.api import law_known
 
-    with _engine(_settings()) as engine, Session(engine) as session:
+    with _engine(_settings()) as engine, make_sessionmaker(engine, immediate=True)() as session:
         rule = mesh_services.add_rule(
             session,
             service_id,
@@ -438,11 +437,10 @@ def node_rule_add(
 @_plain_errors
 def node_rule_remove(rule_id: int) -> None:
     """Remove an access rule."""
-    from sqlalchemy.orm import Session
 
     from tsunagu.mesh import services as mesh_services
 
-    with _engine(_settings()) as engine, Session(engine) as session:
+    with _engine(_settings()) as engine, make_sessionmaker(engine, immediate=True)() as session:
         mesh_services.delete_rule(session, rule_id)
         session.commit()
         click.echo(f"rule {rule_id} removed")

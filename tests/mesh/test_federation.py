@@ -690,7 +690,7 @@ def test_zz_a_revoked_node_is_refused(federation: Running) -> None:
             return True
         return (response.status_code, response.text[:300])
 
-    result = wait_for(refused, 30, "the revoked node refused")
+    result = wait_for(refused, 60, "the revoked node refused")
     assert result is True, result
     # the others go on
     ok = federation.r1("nta", BASIC4, person=sample(federation, 2)["nta_pseudonym"])

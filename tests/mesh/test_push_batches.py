@@ -52,7 +52,7 @@ def test_a_burst_for_one_subscriber_is_delivered_in_one_round(
         sent.append(delivery.subject)
 
     monkeypatch.setattr(push, "send_one", send_one)
-    rt = SimpleNamespace(session=session_factory, settings=settings)
+    rt = SimpleNamespace(session=session_factory, write_session=session_factory, settings=settings)
     assert push.deliver_due(rt, http=None) == 3  # type: ignore[arg-type]
     assert sorted(sent) == ["record-0", "record-1", "record-2"]
     with session_factory() as session:

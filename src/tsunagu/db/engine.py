@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+IMMEDIATE = "tsunagu_sqlite_immediate"
+
 
 def is_sqlite(engine_or_url: Engine | str) -> bool:
     url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
@@ -48,8 +50,16 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A transaction that reads, then writes, must take the write lock up front: SQLite
+        # fails such an upgrade at once ("database is locked") when another connection
+        # committed meanwhile, without waiting for the busy timeout. Queue workers ask for it.
+        immediate = conn.get_execution_options().get(IMMEDIATE)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_sessionmaker(bind: Any) -> sessionmaker[Session]:
+def make_sessionmaker(bind: Any, *, immediate: bool = False) -> sessionmaker[Session]:
+    """Sessions for ``bind``; ``immediate`` makes SQLite transactions take the write lock at
+    BEGIN (for read-modify-write work such as claiming queue rows; no effect elsewhere)."""
+    if immediate and isinstance(bind, Engine):
+        bind = bind.execution_options(**{IMMEDIATE: True})
     return sessionmaker(bind=bind, expire_on_commit=False)

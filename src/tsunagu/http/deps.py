@@ -10,6 +10,8 @@ from starlette.requests import Request
 from tsunagu.accounts import Caller, authenticate
 from tsunagu.kernel import Unauthorized
 
+SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def get_session(request: Request) -> Iterator[Session]:
     """FastAPI dependency: one session per request.
@@ -17,7 +19,11 @@ def get_session(request: Request) -> Iterator[Session]:
     Write endpoints commit explicitly before they answer, so a client never sees success for
     a write that later fails; anything not committed is rolled back when the session closes.
     """
-    session: Session = request.app.state.sessionmaker()
+    # Writes start as SQLite BEGIN IMMEDIATE (no effect on PostgreSQL): a deferred transaction
+    # that reads and then writes fails at once if another process committed in between.
+    writer = getattr(request.app.state, "write_sessionmaker", None)
+    maker = writer if writer is not None and request.method not in SAFE else None
+    session: Session = (maker or request.app.state.sessionmaker)()
     # What the composition root attaches to every request's session (the search engine).
     session.info.update(getattr(request.app.state, "session_info", {}))
     try:

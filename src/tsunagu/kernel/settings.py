@@ -79,7 +79,8 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Seconds a harvest waits to connect to or read from a source."
     )
     quality_max_bytes: int = Field(
-        100_000_000, ge=1024,
+        100_000_000,
+        ge=1024,
         description="Largest distribution file the machine-readability check reads (bytes).",
     )
     url_check_timeout: float = Field(
@@ -257,7 +258,9 @@ class Settings(BaseSettings):
 
     @property
     def effective_node_mesh_url(self) -> str:
-        return self.node_mesh_url.rstrip("/") or f"https://{self.node_mesh_host}:{self.node_mesh_port}"
+        return (
+            self.node_mesh_url.rstrip("/") or f"https://{self.node_mesh_host}:{self.node_mesh_port}"
+        )
 
     @property
     def effective_base_url(self) -> str:

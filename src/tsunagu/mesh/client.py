@@ -60,11 +60,16 @@ def member_name(trust: TrustList, member_id: str) -> str:
     return base
 
 
-def peer_certificate(response: httpx.Response) -> x509.Certificate | None:
+def peer_der(response: httpx.Response) -> bytes | None:
     stream = response.extensions.get("network_stream")
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
     der = ssl_object.getpeercert(True) if ssl_object is not None else None
-    return x509.load_der_x509_certificate(der) if der else None
+    return bytes(der) if der else None
+
+
+def _check_peer(trust: TrustList, der: bytes) -> tuple[str, x509.Certificate]:
+    cert = x509.load_der_x509_certificate(der)
+    return trust.check_node(cert), cert
 
 
 def check_reply(
@@ -75,15 +80,18 @@ def check_reply(
     target: str,
     sent_hash: str,
     settings: Settings,
+    check_peer: Callable[[TrustList, bytes], tuple[str, x509.Certificate]] = _check_peer,
 ) -> Reply:
-    """Verify who answered and that the answer is signed and bound to our request."""
-    cert = peer_certificate(response)
-    if cert is None:
+    """Verify who answered and that the answer is signed and bound to our request.
+
+    ``check_peer`` is the node runtime's cached certificate check where there is one."""
+    der = peer_der(response)
+    if der is None:
         raise consumer_fault(
             "SslAuthenticationFailed", "the provider presented no certificate", 502
         )
     try:
-        proven = trust.check_node(cert)
+        proven, cert = check_peer(trust, der)
     except TrustError as exc:
         raise consumer_fault(
             "SslAuthenticationFailed", f"provider certificate: {exc.detail}", 502

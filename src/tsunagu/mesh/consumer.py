@@ -35,6 +35,9 @@ def fault_json(exc: MeshFault, xroad_id: str = "") -> JSONResponse:
 
 
 def _authenticate_local(rt: NodeRuntime, token: str) -> None:
+    now = time.monotonic()
+    if rt.token_known(token, now):
+        return
     with rt.session() as session:
         try:
             authenticate(session, token)
@@ -43,6 +46,7 @@ def _authenticate_local(rt: NodeRuntime, token: str) -> None:
             raise client_fault(
                 "Unauthorized", "the local system's API token is not valid", 401
             ) from None
+    rt.remember_token(token, now)
 
 
 async def consume(request: Request) -> Response:
@@ -60,7 +64,8 @@ async def consume(request: Request) -> Response:
                 "local systems authenticate with an API token (Authorization: Bearer ...)",
                 401,
             )
-        await anyio.to_thread.run_sync(_authenticate_local, rt, token)
+        if not rt.token_known(token, time.monotonic()):
+            await anyio.to_thread.run_sync(_authenticate_local, rt, token)
         if not client:
             raise client_fault("MissingHeaderField", "X-Road-Client is required")
         try:
@@ -121,7 +126,7 @@ async def consume(request: Request) -> Response:
                 "NetworkError", f"{type(exc).__name__}: {str(exc)[:200]}", 502
             ) from None
         reply = check_reply(
-            trust, provider, response, request.method, target, sent_hash, rt.settings
+            trust, provider, response, request.method, target, sent_hash, rt.settings, rt.check_peer
         )
         digests = (
             protocol.message_digest(request.method, target, signed.items(), body),

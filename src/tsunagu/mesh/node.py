@@ -61,6 +61,7 @@ def open_runtime(
         identity=identity,
         sessionmaker=make_sessionmaker(engine),
         trust_cache=hub.trust_cache(identity.anchor, settings.mesh_trust_refresh),
+        writer=make_sessionmaker(engine, immediate=True),
         hub=hub,
         peers=httpx.AsyncClient(
             verify=identity.client_context(),
@@ -88,12 +89,12 @@ async def _inbound(
     target = target_of(request)
     headers = {k.lower(): v for k, v in request.headers.items()}
     state["hash"] = protocol.request_hash(request.method, target, headers.items(), body)
-    cert = tls_peer(request.scope)
-    if cert is None:
+    der = tls_peer(request.scope)
+    if der is None:
         raise provider_fault("SslAuthenticationFailed", "no client certificate", 401)
     trust = rt.trust()
     try:
-        proven = trust.check_node(cert)
+        proven, cert = rt.check_peer(trust, der)
     except TrustError as exc:
         raise provider_fault("SslAuthenticationFailed", exc.detail, 401) from None
     message_id = protocol.check_signature(
@@ -279,7 +280,9 @@ def request_subscription(
         raise MeshFault(
             "Server.ClientProxy.NetworkError", f"{type(exc).__name__}: {exc}", 502
         ) from None
-    reply = check_reply(trust, provider, response, "POST", target, sent_hash, rt.settings)
+    reply = check_reply(
+        trust, provider, response, "POST", target, sent_hash, rt.settings, rt.check_peer
+    )
     data: dict[str, Any] = reply.json()
     if reply.status >= 400:
         raise MeshFault(str(data.get("type")), str(data.get("message")), reply.status)
@@ -323,7 +326,7 @@ class Worker(threading.Thread):
             plain.close()
 
     def step(self, peers: httpx.Client, plain: httpx.Client) -> int:
-        with self.rt.session() as session:
+        with self.rt.write_session() as session:
             busy = push.dispatch(session)
             session.commit()
         busy += push.deliver_due(self.rt, peers)
@@ -355,11 +358,12 @@ async def node_lifespan(rt: NodeRuntime, worker: bool) -> AsyncIterator[None]:
 # -- the TLS listener ---------------------------------------------------------------------------
 
 
-class PeerCertProtocol(H11Protocol):
-    """Uvicorn's h11 protocol plus the ASGI TLS extension (the client certificate chain)."""
+class _PeerCert:
+    """Adds the ASGI TLS extension (the client certificate chain) to uvicorn's protocols."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    app: Any
+
+    def _with_peer(self, transport: asyncio.Transport) -> None:
         ssl_object = transport.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(True) if ssl_object is not None else None
         chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
@@ -382,6 +386,27 @@ class PeerCertProtocol(H11Protocol):
         self.app = app
 
 
+class PeerCertH11Protocol(H11Protocol, _PeerCert):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._with_peer(transport)
+
+
+def peer_cert_protocol() -> type[asyncio.Protocol]:
+    """The httptools-based protocol (faster) when httptools is installed, else h11."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools ships with uvicorn[standard]
+        return PeerCertH11Protocol
+
+    class PeerCertHttpToolsProtocol(HttpToolsProtocol, _PeerCert):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._with_peer(transport)
+
+    return PeerCertHttpToolsProtocol
+
+
 def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
     """Run the local listener and the mutual-TLS listener in one event loop."""
     import uvicorn
@@ -390,7 +415,12 @@ def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
     context = rt.identity.server_context()
     local = uvicorn.Server(
         uvicorn.Config(
-            local_app, host=settings.host, port=settings.port, log_config=None, access_log=False
+            local_app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
         )
     )
     mesh = uvicorn.Server(
@@ -400,8 +430,9 @@ def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
             port=settings.node_mesh_port,
             log_config=None,
             access_log=False,
-            http=PeerCertProtocol,
+            http=peer_cert_protocol(),
             ssl_context_factory=lambda _config, _default: context,
+            timeout_graceful_shutdown=5,
         )
     )
 

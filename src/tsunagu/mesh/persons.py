@@ -33,7 +33,7 @@ def sync_residents(
         links = [link_of(rt.link_key, number) for _, number in batch]
         reply = rt.hub.call("POST", "/mesh/hub/pseudonyms", {"links": links})
         pairs = list(zip(reply["pseudonyms"], (rid for rid, _ in batch), strict=True))
-        with rt.session() as session:
+        with rt.write_session() as session:
             new += remember_persons(session, pairs)
             session.commit()
         after = batch[-1][0]

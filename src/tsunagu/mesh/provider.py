@@ -9,6 +9,7 @@ rule for the client with the request's purpose → backend.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import MutableMapping
 from datetime import date
@@ -16,7 +17,6 @@ from typing import Any
 
 import anyio
 import httpx
-from cryptography import x509
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -41,11 +41,11 @@ ACCESS_TOPIC = "mesh.access.recorded"
 RESIDENT_ITEMS = ("name", "address", "birth_date", "sex")
 
 
-def tls_peer(scope: MutableMapping[str, Any]) -> x509.Certificate | None:
-    """The client certificate the TLS listener put in the ASGI ``tls`` extension."""
+def tls_peer(scope: MutableMapping[str, Any]) -> bytes | None:
+    """The DER client certificate the TLS listener put in the ASGI ``tls`` extension."""
     tls = (scope.get("extensions") or {}).get("tls") or {}
     chain = tls.get("client_cert_chain") or []
-    return x509.load_pem_x509_certificate(chain[0].encode("ascii")) if chain else None
+    return ssl.PEM_cert_to_DER_cert(chain[0]) if chain else None
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -118,12 +118,12 @@ async def provide(request: Request) -> Response:
         # The body first (bounded), so that even a refusal is bound to the request's hash.
         body = await read_body(request, rt.settings.max_body_bytes)
         request_hash = protocol.request_hash(request.method, target, headers.items(), body)
-        cert = tls_peer(request.scope)
-        if cert is None:
+        der = tls_peer(request.scope)
+        if der is None:
             raise provider_fault("SslAuthenticationFailed", "no client certificate", 401)
         trust = rt.trust()
         try:
-            proven = trust.check_node(cert)
+            proven, cert = rt.check_peer(trust, der)
         except TrustError as exc:
             raise provider_fault("SslAuthenticationFailed", exc.detail, 401) from None
         message_id = protocol.check_signature(

@@ -355,7 +355,9 @@ def send_one(
     signed = protocol.sign_headers(rt.identity.signer, "POST", target, headers, body)
     sent_hash = protocol.request_hash("POST", target, signed.items(), body)
     response = http.post(node_url_of(trust, subscriber) + target, content=body, headers=signed)
-    reply = check_reply(trust, subscriber, response, "POST", target, sent_hash, rt.settings)
+    reply = check_reply(
+        trust, subscriber, response, "POST", target, sent_hash, rt.settings, rt.check_peer
+    )
     if not 200 <= reply.status < 300:
         raise MeshFault(
             "Server.ClientProxy.ServiceFailed",
@@ -370,7 +372,7 @@ class _Skip(Exception):
 
 def deliver_due(rt: NodeRuntime, http: httpx.Client, limit: int = 50) -> int:
     """Claim and send due deliveries; returns how many were attempted."""
-    with rt.session() as session:
+    with rt.write_session() as session:
         claimed = claim_deliveries(session, limit)
         work = [(d.id, d, session.get(Subscription, d.subscription_id)) for d in claimed]
         services = {s.id: s for s in session.scalars(select(MeshService))}
@@ -390,7 +392,7 @@ def deliver_due(rt: NodeRuntime, http: httpx.Client, limit: int = 50) -> int:
             outcome = ("fail", f"{exc.fault_type}: {exc.message}")
         except httpx.HTTPError as exc:
             outcome = ("fail", f"{type(exc).__name__}: {str(exc)[:300]}")
-        with rt.session() as session:
+        with rt.write_session() as session:
             if outcome[0] == "ok":
                 delivered(session, delivery_id)
             elif outcome[0] == "skip":
@@ -475,7 +477,7 @@ def forward_inbox(rt: NodeRuntime, http: httpx.Client, limit: int = 50) -> int:
     url = rt.settings.node_webhook_url
     if not url:
         return 0
-    with rt.session() as session:
+    with rt.write_session() as session:
         rows = [(r.id, r.provider, r.event_id, r.body) for r in claim_inbox(session, limit)]
         session.commit()
     for row_id, provider, event_id, body in rows:
@@ -491,7 +493,7 @@ def forward_inbox(rt: NodeRuntime, http: httpx.Client, limit: int = 50) -> int:
             )
         except httpx.HTTPError as exc:
             ok, error = False, f"{type(exc).__name__}: {str(exc)[:300]}"
-        with rt.session() as session:
+        with rt.write_session() as session:
             row = session.get(ReceivedNotification, row_id)
             if row is not None and row.status == "pending":
                 row.lease_until = None
@@ -512,7 +514,7 @@ def forward_inbox(rt: NodeRuntime, http: httpx.Client, limit: int = 50) -> int:
 
 def forward_access_records(rt: NodeRuntime, limit: int = 100) -> int:
     """Send queued transparency-log records to the hub; a duplicate counts as sent."""
-    with rt.session() as session:
+    with rt.write_session() as session:
         query = (
             select(OutboxEvent)
             .where(OutboxEvent.published_at.is_(None), OutboxEvent.topic.startswith(ACCESS_PREFIX))

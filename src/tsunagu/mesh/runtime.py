@@ -3,6 +3,7 @@ clients, and per-service metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,8 @@ from tsunagu.trust.trustlist import TrustList, TrustListCache
 from .client import HubClient
 from .errors import MeshFault
 from .identity import NodeIdentity
+
+TOKEN_TTL = 10.0  # seconds a local system's valid token is trusted without the database
 
 
 class ServiceMetrics:
@@ -55,6 +58,9 @@ class NodeRuntime:
     local_app: Any = None  # the node's own ASGI app, for built-in registry services
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     link_key: bytes | None = None
+    writer: Callable[[], Session] | None = None  # SQLite: BEGIN IMMEDIATE, for queue work
+    _peers: dict[bytes, tuple[str, str, Any]] = field(default_factory=dict)
+    _tokens: dict[str, float] = field(default_factory=dict)
 
     @property
     def member_base(self) -> str:
@@ -69,3 +75,35 @@ class NodeRuntime:
 
     def session(self) -> Session:
         return self.sessionmaker()
+
+    def write_session(self) -> Session:
+        """A session for read-then-write work (claiming rows): takes SQLite's lock at BEGIN."""
+        return (self.writer or self.sessionmaker)()
+
+    def check_peer(self, trust: TrustList, der: bytes) -> tuple[str, Any]:
+        """The member id of a node certificate the trust list vouches for (TrustError if not).
+
+        Chain and revocation checks cost about a tenth of a request's CPU, so the answer is
+        kept per certificate for as long as the same signed trust list is current.
+        """
+        known = self._peers.get(der)
+        if known is not None and known[0] == trust.token:  # the same signed list
+            return known[1], known[2]
+        from cryptography import x509
+
+        cert = x509.load_der_x509_certificate(der)
+        member = trust.check_node(cert)
+        if len(self._peers) > 10_000:
+            self._peers.clear()
+        self._peers[der] = (trust.token, member, cert)
+        return member, cert
+
+    def token_known(self, token: str, now: float) -> bool:
+        """A local system's token checked within the last TOKEN_TTL seconds."""
+        expires = self._tokens.get(token)
+        return expires is not None and expires > now
+
+    def remember_token(self, token: str, now: float) -> None:
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[token] = now + TOKEN_TTL
