@@ -59,7 +59,7 @@ def create_node_app(settings: Settings | None = None, engine: Engine | None = No
     from tsunagu.registries.corporations import api as corporations_api
     from tsunagu.registries.laws import api as laws_api
     from tsunagu.registries.residents import api as residents_api
-    from tsunagu.web import apidocs, health
+    from tsunagu.web import apidocs, health, mesh_pages
 
     settings = settings or load_settings()
     app = _base_app(
@@ -73,6 +73,7 @@ def create_node_app(settings: Settings | None = None, engine: Engine | None = No
     for module in (address_api, corporations_api, laws_api, residents_api, mesh_api):
         app.include_router(module.router)
     app.include_router(local_router())
+    mesh_pages.install_node(app)
     rt = open_runtime(
         settings, app.state.engine, local_app=app, registry=app.state.metrics.registry
     )

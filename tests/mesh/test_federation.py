@@ -562,6 +562,59 @@ def test_services_and_rules_from_the_command_line(federation: Running) -> None:
     assert failed.json()["type"] == "Server.ServerProxy.ServiceFailed"
 
 
+def test_the_admin_page_signs_in_with_a_token_and_manages_rules(federation: Running) -> None:
+    import re
+
+    node = federation.node("bunkyo")
+    assert httpx.get(node["url"] + "/admin/mesh").status_code == 401
+    denied = httpx.get(node["url"] + "/admin/mesh", auth=("ops", "tsu_wrong"))
+    assert denied.status_code == 401 and denied.headers["www-authenticate"].startswith("Basic")
+    with httpx.Client(base_url=node["url"], auth=("ops", node["token"])) as http:
+        page = http.get("/admin/mesh")
+        assert page.status_code == 200
+        assert "JP/MUN/6000020131059/address/lookup" in page.text
+        service = re.search(r'action="/admin/mesh/services/(\d+)/rules"', page.text)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert service and csrf
+        form = {
+            "client": UTILITY + "/billing",
+            "purposes": "address-lookup  billing",
+            "legal_basis": "415AC0000000057/article/1",
+        }
+        no_csrf = http.post(f"/admin/mesh/services/{service.group(1)}/rules", data=form)
+        assert no_csrf.status_code == 403
+        bad = http.post(
+            f"/admin/mesh/services/{service.group(1)}/rules",
+            data={**form, "legal_basis": "Art19", "csrf_token": csrf.group(1)},
+        )
+        assert bad.status_code == 422 and "legal_basis is a unit" in bad.text
+        assert 'value="address-lookup  billing"' in bad.text  # the form keeps what was typed
+        added = http.post(
+            f"/admin/mesh/services/{service.group(1)}/rules",
+            data={**form, "csrf_token": csrf.group(1)},
+        )
+        assert added.status_code == 303
+        page = http.get("/admin/mesh")
+        assert (
+            f"<code>{UTILITY}/billing</code>" in page.text
+            and "address-lookup, billing" in page.text
+        )
+        rule = re.search(
+            r'action="/admin/mesh/rules/(\d+)/delete">[^<]*<input[^>]*>'
+            r"[^<]*<button",
+            page.text,
+        )
+        with federation.local("bunkyo") as api:
+            rules = api.get(f"/api/v1/mesh/services/{service.group(1)}/rules").json()["rules"]
+        ours = [r for r in rules if r["client"] == UTILITY + "/billing"]
+        assert len(ours) == 1 and ours[0]["purposes"] == ["address-lookup", "billing"]
+        removed = http.post(
+            f"/admin/mesh/rules/{ours[0]['id']}/delete", data={"csrf_token": csrf.group(1)}
+        )
+        assert removed.status_code == 303 and rule is not None
+        assert f"<code>{UTILITY}/billing</code>" not in http.get("/admin/mesh").text
+
+
 def test_subscriptions_need_an_allowing_rule(federation: Running) -> None:
     with federation.local("utility") as http:
         response = http.post(
