@@ -13,8 +13,12 @@ def corporate_number_check_digit(base12: str) -> int:
     """Check digit (prepended) for a 12-digit 会社法人等番号 base."""
     if len(base12) != 12 or not base12.isascii() or not base12.isdigit():
         raise ValueError("a corporate number base is 12 ASCII digits")
-    # P_n counts from the rightmost digit; Q_n is 1 for odd n, 2 for even n.
-    total = sum(int(d) * (1 if n % 2 else 2) for n, d in enumerate(reversed(base12), start=1))
+    # P_n counts from the rightmost digit; Q_n is 1 for odd n, 2 for even n: from the left,
+    # the even positions (0, 2, …, 10) weigh 2 and the odd ones 1. Summing the ASCII bytes
+    # (each digit + 48, 6 × 2 + 6 × 1 = 18 times) rather than a loop per digit: a full NTA file
+    # checks millions of numbers.
+    digits = base12.encode()
+    total = 2 * sum(digits[0::2]) + sum(digits[1::2]) - 18 * 48
     return 9 - total % 9
 
 

@@ -6,11 +6,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import SHARED
-from tsunagu.db import events_for
+from tsunagu.db import OutboxEvent, events_for
 from tsunagu.registries.corporations import (
     ImportProblem,
     as_of,
@@ -18,7 +18,11 @@ from tsunagu.registries.corporations import (
     import_file,
     search_by_name,
 )
-from tsunagu.registries.corporations.models import CorporationRecord, CorporationRejectedRow
+from tsunagu.registries.corporations.models import (
+    CorporationImport,
+    CorporationRecord,
+    CorporationRejectedRow,
+)
 from tsunagu.registries.corporations.nta import FIELDS
 
 NTA = SHARED / "corporate-number" / "nta-webapi-v4-samples"
@@ -64,7 +68,19 @@ def test_diff_then_history_keeps_every_row_and_orders_them(session: Session) -> 
     assert as_of(session, "4111101000007").street_number == "神田小川町１丁目２０番地"
 
 
+def test_first_load_records_no_events_and_later_loads_do(session: Session) -> None:
+    first = load(session, NTA / "name_ver4_c4.csv")
+    assert (first.inserted, first.events) == (10, 0)  # type: ignore[attr-defined]
+    assert events_for(session, "corporation.record") == []
+    later = load(session, NTA / "num_0_ver4_c4.csv")
+    assert (later.inserted, later.events) == (1, 1)  # type: ignore[attr-defined]
+    event = events_for(session, "corporation.record")[0]
+    assert (event.topic, event.key) == ("corporation.record.new", "5111101000006")
+    assert event.data["before"] is None and event.data["after"]["name"] == "株式会社検索対象除外"
+
+
 def test_events_new_moved_and_corrected(session: Session) -> None:
+    load(session, NTA / "name_ver4_c4.csv")  # the first load records no events
     load(session, NTA / "diff_20190404_ver4_x4.xml")
     load(session, NTA / "num_1_ver4_x4.xml")
     events = events_for(session, "corporation.record", "4111101000007")
@@ -166,3 +182,49 @@ def test_name_search_leaves_out_hidden_rows_and_supports_contains(session: Sessi
     assert search_by_name(session, "検索対象")[0] == 0
     assert search_by_name(session, "国税商事亜")[0] == 5
     assert search_by_name(session, "商事", match="contains")[0] == 10
+
+
+def _stored(session: Session) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Every stored record (without ids) and every event, in a fixed order."""
+    table = CorporationRecord.__table__
+    columns = [c for c in table.columns if c.name not in ("id", "import_id")]
+    records = session.execute(select(*columns).order_by(*columns)).all()
+    events: list[tuple[object, ...]] = [
+        (e.topic, e.key, e.data) for e in events_for(session, "corporation.record")
+    ]
+    return [tuple(r) for r in records], events
+
+
+@pytest.mark.postgres
+def test_copy_path_stores_what_executemany_stores(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    from tsunagu.registries.corporations import importer
+
+    files = [NTA / "name_ver4_c4.csv", NTA / "num_1_ver4_x4.xml", NTA / "diff_20190404_ver4_c2.csv",
+             GBIZ / "basic.7010001008844.2026-07-10.json",
+             NTA / "num.7010001008844.2026-07-10.xml"]  # fmt: skip
+    copies: list[str] = []
+    real_copy = psycopg.Cursor.copy
+
+    def spy(self: psycopg.Cursor[object], statement: str, *args: object, **kw: object) -> object:
+        copies.append(statement)
+        return real_copy(self, statement, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", spy)
+    results = []
+    for copy_min in (10**9, 1):  # executemany only, then COPY for every batch
+        monkeypatch.setattr(importer, "COPY_MIN", copy_min)
+        reports = [load(session, path) for path in files]
+        inserted = sum(r.inserted for r in reports)  # type: ignore[attr-defined]
+        results.append((_stored(session), [r.summary() for r in reports]))  # type: ignore[attr-defined]
+        for model in (CorporationRecord, CorporationRejectedRow, CorporationImport, OutboxEvent):
+            session.execute(delete(model))
+        if copy_min > 1:
+            assert copies == []
+    assert len(copies) == len(files)
+    (executemany, summaries), (copied, copy_summaries) = results
+    assert executemany == copied and summaries == copy_summaries
+    assert len(executemany[0]) == inserted > 10 and len(executemany[1]) > 0  # records, events

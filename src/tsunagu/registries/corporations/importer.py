@@ -5,18 +5,25 @@ stored in ``corporation_rejected_row`` while the rest loads; a truncated file ra
 :class:`ImportProblem` before anything is written. Re-importing a file already imported (same
 SHA-256) changes nothing, and a row already known with the same content is counted unchanged.
 A row whose event key (number, process, change date, update date) is known with *different*
-content is a conflicting history: it is rejected and reported, the stored row stays.
+content is a conflicting history: it is rejected and reported, the stored row stays. The first
+load into an empty registry records no events (docs/architecture.md); later ones record one
+per corporation whose current row changed.
+
+A full (全件) file has millions of rows, so the per-row work is kept to plain tuples: records
+go to the database through the driver's ``executemany`` (SQLite, small PostgreSQL imports) or
+PostgreSQL ``COPY`` (:data:`COPY_MIN` new rows or more in a batch) — the same rows either way.
 """
 
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from tsunagu.db import record_events
@@ -27,6 +34,8 @@ from .models import CorporationImport, CorporationRecord, CorporationRejectedRow
 from .normalize import furigana_key, lg_code, name_key
 
 BATCH = 2000
+# From this many new records in a batch, PostgreSQL gets them by COPY rather than executemany.
+COPY_MIN = 500
 HASHED = tuple(c for c in nta.COLUMNS.values() if c != "latest")  # latest changes with time
 SUMMARY = ("name", "prefecture_name", "city_name", "street_number", "address_outside",
            "post_code", "close_date", "successor_corporate_number", "process",
@@ -66,8 +75,21 @@ class ImportReport:
 
 def row_hash(values: dict[str, Any]) -> str:
     """Fingerprint of a row's published content (without ``latest``, which ages)."""
-    text = "\x1f".join("" if values.get(c) is None else str(values[c]) for c in HASHED)
+    parts = list(_hashed(values))
+    try:
+        # Validated rows hold text except in a few known columns: convert only those.
+        for index in _NOT_TEXT:
+            value = parts[index]
+            parts[index] = "" if value is None else str(value)
+        text = "\x1f".join(parts)
+    except TypeError:  # not a validated row: convert every value
+        text = "\x1f".join("" if v is None else str(v) for v in _hashed(values))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+_hashed = operator.itemgetter(*HASHED)
+_DATES = ("update_date", "change_date", "close_date", "assignment_date")
+_NOT_TEXT = tuple(i for i, c in enumerate(HASHED) if c in {*_DATES, "correct", "hihyoji"})
 
 
 def _sort_key(values: dict[str, Any] | Any) -> tuple[bool, Any, Any]:
@@ -129,12 +151,14 @@ def import_parsed(
 ) -> ImportReport:
     """Store parsed rows (see :func:`import_file`)."""
     report = ImportReport(file_name, parsed.file_format, read=len(parsed.rows))
+    first_load = session.scalar(select(CorporationRecord.id).limit(1)) is None
     job = CorporationImport(
         file_name=file_name[-500:], sha256=sha256, file_format=parsed.file_format,
         last_update_date=parsed.header.last_update_date, declared_count=parsed.header.count,
     )  # fmt: skip
     session.add(job)
     session.flush()
+    state = _State(job.id, source, first_load)
     rejected: list[dict[str, Any]] = []
     for start in range(0, len(parsed.rows), BATCH):
         batch = parsed.rows[start : start + BATCH]
@@ -144,7 +168,7 @@ def import_parsed(
                 rejected.append({"line": item.line, "reason": item.reason[:500], "raw": item.raw})
             else:
                 rows.append(item)
-        rejected += _store_batch(session, rows, job.id, source, report)
+        rejected += _store_batch(session, rows, state, report)
         if progress:
             progress(len(batch))
     if rejected:
@@ -159,18 +183,42 @@ def import_parsed(
     return report
 
 
+@dataclass
+class _State:
+    """What one import carries from batch to batch."""
+
+    import_id: int
+    source: str
+    # The registry was empty when the import began: no events, and only numbers met in an
+    # earlier batch of this file (``seen``) can be stored already — no lookup for the rest.
+    first_load: bool
+    seen: set[str] = field(default_factory=set)
+
+
+R = CorporationRecord
+# What a batch needs of the stored rows of its numbers: event keys and hashes, the current row
+# (id, ranking and the event summary). Columns, not ORM objects: a re-imported full file
+# touches millions of rows.
+_STORED = (R.id, R.corporate_number, R.process, R.change_date, R.update_date, R.source,
+           R.row_hash, R.current, *(getattr(R, c) for c in SUMMARY if c not in
+                                    ("process", "change_date")))  # fmt: skip
+
+
 def _store_batch(
-    session: Session, rows: Sequence[nta.Row], import_id: int, source: str, report: ImportReport
+    session: Session, rows: Sequence[nta.Row], state: _State, report: ImportReport
 ) -> list[dict[str, Any]]:
     """Insert new rows, move the ``current`` mark, record events; returns conflicting rows."""
+    source = state.source
     numbers = {row.values["corporate_number"] for row in rows}
+    if state.first_load:
+        lookup = numbers & state.seen
+        state.seen |= numbers
+    else:
+        lookup = numbers
     known: dict[tuple[str, str, date, date, str], str] = {}
     current: dict[str, Any] = {}
-    if numbers:
-        stored = session.execute(
-            select(CorporationRecord).where(CorporationRecord.corporate_number.in_(numbers))
-        ).scalars()
-        for rec in stored:
+    if lookup:
+        for rec in session.execute(select(*_STORED).where(R.corporate_number.in_(lookup))):
             known[(rec.corporate_number, rec.process, rec.change_date, rec.update_date,
                    rec.source)] = rec.row_hash  # fmt: skip
             if rec.current:
@@ -182,8 +230,8 @@ def _store_batch(
         values = dict(row.values)
         values["source"] = source
         digest = row_hash(values)
-        key = (values["corporate_number"], values["process"], values["change_date"],
-               values["update_date"], source)  # fmt: skip
+        number = values["corporate_number"]
+        key = (number, values["process"], values["change_date"], values["update_date"], source)
         seen = known.get(key)
         if seen == digest:
             report.unchanged += 1
@@ -200,12 +248,11 @@ def _store_batch(
             continue
         known[key] = digest
         values.update(
-            row_hash=digest, import_id=import_id, line=row.line, current=False,
+            row_hash=digest, import_id=state.import_id, line=row.line, current=False,
             name_key=name_key(values["name"]), furigana_key=furigana_key(values["furigana"]),
             lg_code=lg_code(values["prefecture_code"], values["city_code"]), machiaza_id=None,
         )  # fmt: skip
         new.append(values)
-        number = values["corporate_number"]
         best = winners.get(number) or current.get(number)
         if best is None or _sort_key(values) >= _sort_key(best):
             winners[number] = values
@@ -216,6 +263,8 @@ def _store_batch(
         before = current.get(number)
         if before is not None:
             superseded.append(before.id)
+        if state.first_load:
+            continue
         events.append(Event(
             topic=_topic(values, before), key=number,
             data={"before": _summary(before) if before is not None else None,
@@ -223,14 +272,9 @@ def _store_batch(
                   "update_date": values["update_date"].isoformat()},
         ))  # fmt: skip
     if superseded:
-        session.execute(
-            update(CorporationRecord)
-            .where(CorporationRecord.id.in_(superseded))
-            .values(current=False)
-        )
+        session.execute(update(R).where(R.id.in_(superseded)).values(current=False))
     if new:
-        # Core executemany: the ORM's bulk path costs more than the whole raw load.
-        session.connection().execute(insert(_table(CorporationRecord)), new)
+        insert_records(session.connection(), [_record(values) for values in new])
     report.inserted += len(new)
     report.events += record_events(session, events)
     return conflicts
@@ -239,6 +283,45 @@ def _store_batch(
 def _table(model: type[Any]) -> Table:
     table: Table = model.__table__
     return table
+
+
+# Every stored column but the generated id, in table order; a row's values must hold them all.
+RECORD_COLUMNS = tuple(c.name for c in _table(CorporationRecord).columns if c.name != "id")
+_record = operator.itemgetter(*RECORD_COLUMNS)
+_DATE_COLUMNS = tuple(i for i, c in enumerate(RECORD_COLUMNS) if c in _DATES)
+
+
+def insert_records(connection: Connection, records: list[tuple[Any, ...]]) -> None:
+    """Insert record tuples (:data:`RECORD_COLUMNS` order) with the driver, bypassing the ORM.
+
+    SQLAlchemy's per-parameter processing cost more than SQLite's own insert; the values are
+    already the stored types, so they go to the driver as they are — on SQLite with dates as
+    the ISO text SQLAlchemy's ``Date`` stores, on PostgreSQL by ``COPY`` when there are many.
+    """
+    names = ", ".join(RECORD_COLUMNS)
+    if connection.dialect.name == "postgresql" and len(records) >= COPY_MIN:
+        dbapi: Any = connection.connection.dbapi_connection  # psycopg 3
+        statement = f"COPY corporation_record ({names}) FROM STDIN"
+        with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
+            for record in records:
+                copy.write_row(record)
+        return
+    if connection.dialect.name == "sqlite":
+        records = [_sqlite_dates(record) for record in records]
+        marks = ", ".join("?" * len(RECORD_COLUMNS))
+    else:
+        marks = ", ".join(["%s"] * len(RECORD_COLUMNS))
+    # Column names from our own table; values are bound parameters.
+    sql = f"INSERT INTO corporation_record ({names}) VALUES ({marks})"  # noqa: S608
+    connection.exec_driver_sql(sql, records)
+
+
+def _sqlite_dates(record: tuple[Any, ...]) -> tuple[Any, ...]:
+    out = list(record)
+    for index in _DATE_COLUMNS:
+        if out[index] is not None:
+            out[index] = out[index].isoformat()
+    return tuple(out)
 
 
 def import_many(

@@ -41,12 +41,14 @@ def fold(text: str) -> str:
 
 def name_key(name: str) -> str:
     """The search key of a corporation's name (legal form and punctuation removed)."""
-    folded = _FORM_RE.sub("", fold(name))
-    return _DROP_RE.sub("", folded) or fold(name)
+    folded = fold(name)
+    return _DROP_RE.sub("", _FORM_RE.sub("", folded)) or folded
 
 
 def furigana_key(furigana: str) -> str:
     """The search key of a reading (フリガナ): katakana, no spaces or long-vowel marks."""
+    if not furigana:  # most rows of a full file have none
+        return ""
     return _DROP_RE.sub("", fold(furigana))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -111,30 +111,46 @@ def _bad_date(text: str) -> date:
 
 def validate(values: Mapping[str, str]) -> dict[str, Any]:
     """Check one row's columns (camelCase) and return stored values (snake_case); ValueError."""
-    number = values["corporateNumber"]
+    return validate_cells([values[f] for f in FIELDS])
+
+
+# Stored attribute of each cell after the sequence number, and the cells that are not text.
+_KEYS = tuple(COLUMNS[f] for f in FIELDS[1:])
+_DATES = tuple((FIELDS.index(f), COLUMNS[f], f in DATE_FIELDS[:2]) for f in DATE_FIELDS)
+_FLAGS = ("0", "1")
+
+
+def validate_cells(cells: Sequence[str]) -> dict[str, Any]:
+    """:func:`validate` for the 30 cells of a row in :data:`FIELDS` order.
+
+    Works on positions rather than a dict per row: a full (全件) file has millions of rows and
+    this runs once for each.
+    """
+    number = cells[1]
     if not is_valid_corporate_number(number):
         raise ValueError(f"corporateNumber {number!r} fails the check digit")
-    if values["process"] not in PROCESSES:
-        raise ValueError(f"process {values['process']!r} is not a known 処理区分")
-    for flag in ("correct", "latest"):
-        if values[flag] not in ("0", "1"):
-            raise ValueError(f"{flag} {values[flag]!r} is not 0 or 1")
-    if values["hihyoji"] not in ("0", "1", ""):
-        raise ValueError(f"hihyoji {values['hihyoji']!r} is not 0 or 1")
-    if not values["name"]:
+    if cells[2] not in PROCESSES:
+        raise ValueError(f"process {cells[2]!r} is not a known 処理区分")
+    if cells[3] not in _FLAGS:
+        raise ValueError(f"correct {cells[3]!r} is not 0 or 1")
+    if cells[23] not in _FLAGS:
+        raise ValueError(f"latest {cells[23]!r} is not 0 or 1")
+    if cells[29] not in ("0", "1", ""):
+        raise ValueError(f"hihyoji {cells[29]!r} is not 0 or 1")
+    if not cells[6]:
         raise ValueError("name is empty")
-    successor = values["successorCorporateNumber"]
+    successor = cells[20]
     if successor and not is_valid_corporate_number(successor):
         raise ValueError(f"successorCorporateNumber {successor!r} fails the check digit")
-    out: dict[str, Any] = {COLUMNS[f]: values[f] for f in FIELDS[1:]}
-    for name in DATE_FIELDS:
+    out: dict[str, Any] = dict(zip(_KEYS, cells[1:], strict=True))
+    for index, key, required in _DATES:
         try:
-            out[COLUMNS[name]] = parse_date(values[name], required=name in DATE_FIELDS[:2])
+            out[key] = parse_date(cells[index], required=required)
         except ValueError as exc:
-            raise ValueError(f"{name} {exc}") from None
-    out["correct"] = values["correct"] == "1"
-    out["latest"] = values["latest"] == "1"
-    out["hihyoji"] = values["hihyoji"] == "1"
+            raise ValueError(f"{FIELDS[index]} {exc}") from None
+    out["correct"] = cells[3] == "1"
+    out["latest"] = cells[23] == "1"
+    out["hihyoji"] = cells[29] == "1"
     return out
 
 
@@ -162,28 +178,76 @@ def parse_csv(data: bytes, encoding: str | None = None) -> Parsed:
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    encoding = encoding or _choose_encoding(lines)
+    # A file that decodes entirely as UTF-8 is UTF-8 by _choose_encoding's rule too, without
+    # decoding it line by line.
+    text = _decode(data, encoding or "utf-8")
+    if text is None and encoding is None:
+        encoding = _choose_encoding(lines)
+        text = _decode(data, encoding)
+    encoding = encoding or "utf-8"
+    if text is not None:
+        # Neither encoding has a byte 0x0A inside a character: the same lines as the bytes'.
+        texts = text.split("\n")[: len(lines)]
+        parsed = _parse_lines(encoding, texts, complete)
+        if parsed is not None:
+            return parsed
     parsed = Parsed("csv-unicode" if encoding == "utf-8" else "csv-sjis")
     for number, raw in enumerate(lines, start=1):
         raw = raw.removesuffix(b"\r")
         try:
-            text = raw.decode(encoding)
+            line = raw.decode(encoding)
         except UnicodeDecodeError as exc:
             parsed.rows.append(
                 BadRow(number, f"not {encoding}: {exc.reason} at byte {exc.start}",
                        raw.decode(encoding, errors="replace"))
             )  # fmt: skip
             continue
-        cells = next(csv.reader([text]), [])
-        if number == 1 and len(cells) == len(HEADER_FIELDS):
-            parsed.header = _header(cells)
-            continue
-        last = number == len(lines)
-        if last and not complete and len(cells) < len(FIELDS):
-            raise TruncatedFile(f"line {number} ends after {len(cells)} of 30 columns")
-        parsed.rows.append(_row(number, dict(zip(FIELDS, cells, strict=False)), cells, text))
+        cells = next(csv.reader([line]), [])
+        _add_line(parsed, number, cells, line, last=number == len(lines), complete=complete)
     _check_count(parsed)
     return parsed
+
+
+def _decode(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def _parse_lines(encoding: str, texts: list[str], complete: bool) -> Parsed | None:
+    """All lines through one csv reader (a reader per line cost more than the rest of parsing).
+
+    Returns None — the caller then reads line by line — when a record would span lines (an
+    unbalanced quote) or the csv module refuses a line, so that both ways report the same.
+    """
+    parsed = Parsed("csv-unicode" if encoding == "utf-8" else "csv-sjis")
+    texts = [text.removesuffix("\r") for text in texts]
+    reader = csv.reader(texts)
+    count = len(texts)
+    try:
+        for number, cells in enumerate(reader, start=1):
+            if reader.line_num != number:
+                return None
+            _add_line(parsed, number, cells, texts[number - 1], last=number == count,
+                      complete=complete)  # fmt: skip
+    except csv.Error:
+        return None
+    if reader.line_num != count:
+        return None  # pragma: no cover - a reader consumes every line it yields from
+    _check_count(parsed)
+    return parsed
+
+
+def _add_line(
+    parsed: Parsed, number: int, cells: list[str], text: str, *, last: bool, complete: bool
+) -> None:
+    if number == 1 and len(cells) == len(HEADER_FIELDS):
+        parsed.header = _header(cells)
+        return
+    if last and not complete and len(cells) < len(FIELDS):
+        raise TruncatedFile(f"line {number} ends after {len(cells)} of 30 columns")
+    parsed.rows.append(_row(number, cells, text))
 
 
 def _header(cells: list[str]) -> Header:
@@ -198,11 +262,11 @@ def _header(cells: list[str]) -> Header:
         raise ValueError(f"line 1 is not a valid header ({exc})") from None
 
 
-def _row(line: int, values: dict[str, str], cells: list[str], raw: str) -> Row | BadRow:
+def _row(line: int, cells: Sequence[str], raw: str) -> Row | BadRow:
     if len(cells) != len(FIELDS):
         return BadRow(line, f"{len(cells)} columns, expected {len(FIELDS)}", raw)
     try:
-        return Row(line, validate(values))
+        return Row(line, validate_cells(cells))
     except ValueError as exc:
         return BadRow(line, str(exc), raw)
 
@@ -230,17 +294,17 @@ def parse_xml(data: bytes) -> Parsed:
     if root.tag != "corporations":
         raise ValueError(f"expected <corporations>, found <{root.tag}>")
     parsed = Parsed("xml")
-    cells = {name: (root.findtext(name) or "").strip() for name in HEADER_FIELDS}
-    if cells["count"]:
-        parsed.header = _header([cells[name] for name in HEADER_FIELDS])
+    head = {name: (root.findtext(name) or "").strip() for name in HEADER_FIELDS}
+    if head["count"]:
+        parsed.header = _header([head[name] for name in HEADER_FIELDS])
     for position, element in enumerate(root.iter("corporation"), start=1):
-        values = {name: (element.findtext(name) or "").strip() for name in FIELDS}
+        cells = [(element.findtext(name) or "").strip() for name in FIELDS]
         unknown = [child.tag for child in element if child.tag not in FIELDS]
         raw = ET.tostring(element, encoding="unicode")
         if unknown:
             parsed.rows.append(BadRow(position, f"unknown elements {unknown}", raw))
             continue
-        parsed.rows.append(_row(position, values, list(values), raw))
+        parsed.rows.append(_row(position, cells, raw))
     _check_count(parsed)
     return parsed
 
