@@ -97,7 +97,6 @@ def _base_app(settings: Settings, engine: Engine | None, title: str, summary: st
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.write_sessionmaker = make_sessionmaker(engine, immediate=True)
     app.state.session_info = _session_info(settings)
     app.state.metrics = Metrics()
     app.state.rate_limits = RateLimits(

@@ -1,11 +1,12 @@
 """Database access: engines, sessions and Alembic migrations for SQLite and PostgreSQL."""
 
 from .base import Base
-from .engine import is_postgres, is_sqlite, make_engine, make_sessionmaker
+from .engine import IMMEDIATE, is_postgres, is_sqlite, make_engine, make_sessionmaker
 from .migrate import current_revision, head_revision, migrate
 from .outbox import OutboxEvent, events_for, mark_published, pending, record_events
 
 __all__ = [
+    "IMMEDIATE",
     "Base",
     "OutboxEvent",
     "current_revision",

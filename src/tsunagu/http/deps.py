@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from tsunagu.accounts import Caller, authenticate
+from tsunagu.db import IMMEDIATE
 from tsunagu.kernel import Unauthorized
 
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -19,11 +20,12 @@ def get_session(request: Request) -> Iterator[Session]:
     Write endpoints commit explicitly before they answer, so a client never sees success for
     a write that later fails; anything not committed is rolled back when the session closes.
     """
-    # Writes start as SQLite BEGIN IMMEDIATE (no effect on PostgreSQL): a deferred transaction
-    # that reads and then writes fails at once if another process committed in between.
-    writer = getattr(request.app.state, "write_sessionmaker", None)
-    maker = writer if writer is not None and request.method not in SAFE else None
-    session: Session = (maker or request.app.state.sessionmaker)()
+    session: Session = request.app.state.sessionmaker()
+    if request.method not in SAFE:
+        # Writes start as SQLite BEGIN IMMEDIATE (no effect on PostgreSQL, nor inside a
+        # transaction already begun): a deferred transaction that reads and then writes
+        # fails at once if another process committed in between.
+        session.connection(execution_options={IMMEDIATE: True})
     # What the composition root attaches to every request's session (the search engine).
     session.info.update(getattr(request.app.state, "session_info", {}))
     try:
