@@ -219,3 +219,39 @@ def test_signatures_bind_every_signed_header_body_and_time(tmp_path: object) -> 
     assert caught.value.fault_type == "Server.ServerProxy.MessageExpired"
     with pytest.raises(MeshFault):
         protocol.request_hash("GET", "/x", [("x-road-client", "a\r\nb")], b"")
+
+
+def test_an_expired_trust_list_with_the_hub_gone_stops_the_node(
+    session: Session, settings: object
+) -> None:
+    """Both sides answer OutdatedGlobalConf once the cached list expired and cannot refresh."""
+    from tsunagu.mesh.runtime import NodeRuntime
+    from tsunagu.trust import TrustListCache, init_ca
+    from tsunagu.trust.trustlist import build_trust_list, sign_trust_list
+
+    hub_material = init_ca(settings)  # type: ignore[arg-type]
+    token = sign_trust_list(
+        build_trust_list(session, hub_material, base_url="http://hub", validity_seconds=60),
+        hub_material,
+    )
+    clock = [datetime.now(UTC)]
+    served = [token]
+
+    def fetch() -> str:
+        if not served:
+            raise ConnectionError("hub down")
+        return served[0]
+
+    cache = TrustListCache(fetch, hub_material.ca.root, refresh_seconds=1, clock=lambda: clock[0])
+    rt = NodeRuntime.__new__(NodeRuntime)
+    rt.trust_cache = cache
+    assert rt.trust().document["instance"] == "JP"
+    served.clear()  # the hub goes away: the cached list keeps the node going until it expires
+    clock[0] += timedelta(seconds=30)
+    assert rt.trust().document["instance"] == "JP"
+    clock[0] += timedelta(seconds=60)
+    for prefix in ("Server.ServerProxy", "Server.ClientProxy"):
+        with pytest.raises(MeshFault) as caught:
+            rt.trust(prefix)
+        assert caught.value.fault_type == f"{prefix}.OutdatedGlobalConf"
+        assert caught.value.status == 503
