@@ -118,7 +118,8 @@ def western(era_text: str) -> str:
 
 # ---- numbers -------------------------------------------------------------------------------
 
-_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+# re.ASCII: Python's \d also matches full-width digits (１２０), which rule 1-3 reports.
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$", re.ASCII)
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _TRIANGLE = re.compile(r"^[▲△▼]\s*\d[\d,]*(?:\.\d+)?$")
 _UNIT = re.compile(
