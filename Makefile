@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TSUNAGU_PORT ?= $(PORT)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-sqlite test-postgres lint bench bench-search bench-dcat bench-corporations bench-geocode bench-trust bench-ledger bench-datastore bench-mesh lock browser clean
+.PHONY: help install run test test-sqlite test-postgres lint bench bench-search bench-dcat bench-corporations bench-geocode bench-trust bench-ledger bench-datastore bench-mesh bench-quality lock browser clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -46,7 +46,7 @@ lint: install ## ruff, mypy --strict and import-linter
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-bench: bench-search bench-dcat bench-corporations bench-geocode bench-trust bench-ledger bench-datastore bench-mesh ## Every benchmark -> docs/benchmarks.md (takes about an hour at full size)
+bench: bench-search bench-dcat bench-corporations bench-geocode bench-trust bench-ledger bench-datastore bench-mesh bench-quality ## Every benchmark -> docs/benchmarks.md (takes about an hour at full size)
 
 bench-search: install ## Catalog search at 1M datasets: SQLite, PostgreSQL, tantivy, Datasette
 	$(BIN)/python -m bench.search --pg-url $(PG_TEST_URL)
@@ -71,6 +71,9 @@ bench-datastore: install ## Datastore load of a 1,000,000-row CSV vs COPY/execut
 
 bench-mesh: install ## Mesh round trips vs direct (concurrency 1/16/64), push notifications/s
 	$(BIN)/python -m bench.mesh --pg-url $(PG_TEST_URL)
+
+bench-quality: install ## Machine-readability check of a 50 MB XLSX (and the same rows as CSV)
+	$(BIN)/python -m bench.quality
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	@test -x $(BIN)/uv || $(BIN)/pip install --quiet uv
