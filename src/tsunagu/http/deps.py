@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
@@ -20,12 +21,15 @@ def get_session(request: Request) -> Iterator[Session]:
     Write endpoints commit explicitly before they answer, so a client never sees success for
     a write that later fails; anything not committed is rolled back when the session closes.
     """
-    session: Session = request.app.state.sessionmaker()
-    if request.method not in SAFE:
-        # Writes start as SQLite BEGIN IMMEDIATE (no effect on PostgreSQL, nor inside a
-        # transaction already begun): a deferred transaction that reads and then writes
-        # fails at once if another process committed in between.
-        session.connection(execution_options={IMMEDIATE: True})
+    maker = request.app.state.sessionmaker
+    bind = maker.kw.get("bind")
+    if request.method not in SAFE and isinstance(bind, Engine):
+        # Writes begin as SQLite BEGIN IMMEDIATE (no effect on PostgreSQL): a deferred
+        # transaction that reads and then writes fails at once if another process committed
+        # in between. Lazily, at the first statement: the token check before it writes too.
+        session: Session = maker(bind=bind.execution_options(**{IMMEDIATE: True}))
+    else:
+        session = maker()
     # What the composition root attaches to every request's session (the search engine).
     session.info.update(getattr(request.app.state, "session_info", {}))
     try:

@@ -29,16 +29,15 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from tsunagu.db import make_sessionmaker
 from tsunagu.kernel import Settings
 from tsunagu.trust.ca import MemberId
-from tsunagu.trust.errors import TrustError
 
 from . import messagelog, protocol, push
 from .client import HubClient, check_reply, node_url_of
 from .consumer import consume
-from .errors import MeshFault, provider_fault
+from .errors import MeshFault
 from .hub import remember
 from .identity import NodeIdentity
 from .models import MeshService
-from .provider import fault, read_body, signed_response, target_of, tls_peer
+from .provider import fault, signed_response, target_of, verify_inbound
 from .provider import provide as provide_handler
 from .runtime import NodeRuntime, ServiceMetrics
 
@@ -81,41 +80,6 @@ def open_runtime(
 # -- what other nodes call ------------------------------------------------------------------------
 
 
-async def _inbound(
-    request: Request, rt: NodeRuntime, state: dict[str, str]
-) -> tuple[str, dict[str, str], bytes, str, str]:
-    """TLS peer in the trust list + valid signature: (member proven, headers, body, target, id)."""
-    body = await read_body(request, rt.settings.max_body_bytes)
-    target = target_of(request)
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    state["hash"] = protocol.request_hash(request.method, target, headers.items(), body)
-    der = tls_peer(request.scope)
-    if der is None:
-        raise provider_fault("SslAuthenticationFailed", "no client certificate", 401)
-    trust = rt.trust()
-    try:
-        proven, cert = rt.check_peer(trust, der)
-    except TrustError as exc:
-        raise provider_fault("SslAuthenticationFailed", exc.detail, 401) from None
-    message_id = protocol.check_signature(
-        request.method,
-        target,
-        headers,
-        body,
-        cert,
-        skew_seconds=rt.settings.mesh_clock_skew,
-        fault_prefix="Server.ServerProxy",
-    )
-    client = headers.get(protocol.XROAD_CLIENT, "")
-    if "/".join(client.split("/")[:3]) != "/".join(proven.split("/")[:3]):
-        raise provider_fault(
-            "InvalidClientIdentifier",
-            f"the certificate is {proven}'s, the message claims {client!r}",
-            403,
-        )
-    return client, headers, body, target, message_id
-
-
 def mesh_router() -> APIRouter:
     router = APIRouter()
 
@@ -129,7 +93,7 @@ def mesh_router() -> APIRouter:
         started = time.perf_counter()
         target, client, state = target_of(request), "", {"hash": ""}
         try:
-            client, headers, body, target, _message_id = await _inbound(request, rt, state)
+            client, headers, body, target, _message_id, _ = await verify_inbound(request, rt, state)
 
             def store() -> bool:
                 with rt.session() as session:
@@ -158,7 +122,7 @@ def mesh_router() -> APIRouter:
         rt: NodeRuntime = request.app.state.node
         target, state = target_of(request), {"hash": ""}
         try:
-            client, _headers, body, target, message_id = await _inbound(request, rt, state)
+            client, _headers, body, target, message_id, _ = await verify_inbound(request, rt, state)
 
             def create() -> dict[str, Any]:
                 import json

@@ -28,6 +28,7 @@ from tsunagu.kernel.events import Event
 from tsunagu.registries.residents import as_of
 from tsunagu.trust.ca import MemberId
 from tsunagu.trust.errors import TrustError
+from tsunagu.trust.trustlist import TrustList
 
 from . import protocol
 from .client import evidence_of, member_name, response_message_headers
@@ -104,6 +105,47 @@ def log_refusal(rt: NodeRuntime, client: str, service: str, exc: MeshFault, meth
         session.commit()
 
 
+async def verify_inbound(
+    request: Request, rt: NodeRuntime, state: dict[str, str]
+) -> tuple[str, dict[str, str], bytes, str, str, TrustList]:
+    """Check a message from another node; (client, headers, body, target, message id, trust).
+
+    The body is read first (bounded) and its request hash put in ``state["hash"]``, so that
+    even a refusal is a signed answer bound to the request. Then: the TLS peer certificate is
+    a node of the current trust list, the signature is by that certificate and within the
+    time window, and ``X-Road-Client`` names the member the certificate proves.
+    """
+    body = await read_body(request, rt.settings.max_body_bytes)
+    target = target_of(request)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    state["hash"] = protocol.request_hash(request.method, target, headers.items(), body)
+    der = tls_peer(request.scope)
+    if der is None:
+        raise provider_fault("SslAuthenticationFailed", "no client certificate", 401)
+    trust = rt.trust()
+    try:
+        proven, cert = rt.check_peer(trust, der)
+    except TrustError as exc:
+        raise provider_fault("SslAuthenticationFailed", exc.detail, 401) from None
+    message_id = protocol.check_signature(
+        request.method,
+        target,
+        headers,
+        body,
+        cert,
+        skew_seconds=rt.settings.mesh_clock_skew,
+        fault_prefix="Server.ServerProxy",
+    )
+    client = headers.get(protocol.XROAD_CLIENT, "")
+    if "/".join(client.split("/")[:3]) != "/".join(proven.split("/")[:3]):
+        raise provider_fault(
+            "InvalidClientIdentifier",
+            f"the certificate is {proven}'s, the message claims {client!r}",
+            403,
+        )
+    return client, headers, body, target, message_id, trust
+
+
 async def provide(request: Request) -> Response:
     rt: NodeRuntime = request.app.state.node
     started = time.perf_counter()
@@ -112,29 +154,11 @@ async def provide(request: Request) -> Response:
     xroad_id = headers.get(protocol.XROAD_ID, "")
     client = headers.get(protocol.XROAD_CLIENT, "")
     service_id = headers.get(protocol.XROAD_SERVICE, "")
-    request_hash = ""
+    state = {"hash": ""}  # set as soon as the body is read: refusals are bound to it too
     record_id: int | None = None
     try:
-        # The body first (bounded), so that even a refusal is bound to the request's hash.
-        body = await read_body(request, rt.settings.max_body_bytes)
-        request_hash = protocol.request_hash(request.method, target, headers.items(), body)
-        der = tls_peer(request.scope)
-        if der is None:
-            raise provider_fault("SslAuthenticationFailed", "no client certificate", 401)
-        trust = rt.trust()
-        try:
-            proven, cert = rt.check_peer(trust, der)
-        except TrustError as exc:
-            raise provider_fault("SslAuthenticationFailed", exc.detail, 401) from None
-        message_id = protocol.check_signature(
-            request.method,
-            target,
-            headers,
-            body,
-            cert,
-            skew_seconds=rt.settings.mesh_clock_skew,
-            fault_prefix="Server.ServerProxy",
-        )
+        client, headers, body, target, message_id, trust = await verify_inbound(request, rt, state)
+        request_hash = state["hash"]
         try:
             client_id = MemberId.parse(client)
         except Exception:
@@ -143,12 +167,6 @@ async def provide(request: Request) -> Response:
                 f"X-Road-Client {client!r} is not a member id",
                 400,
             ) from None
-        if "/".join(proven.split("/")[:3]) != "/".join(client.split("/")[:3]):
-            raise provider_fault(
-                "InvalidClientIdentifier",
-                f"the certificate is {proven}'s, the request claims {client}",
-                403,
-            )
         service, rest = _service_of(rt, request, service_id)
         purpose = headers.get(protocol.PURPOSE, "")
 
@@ -222,7 +240,7 @@ async def provide(request: Request) -> Response:
         rt.metrics.observe("provider", service_id, client, status, time.perf_counter() - started)
         return response
     except MeshFault as exc:
-        refused = fault(rt, exc, target, request_hash, xroad_id)
+        refused = fault(rt, exc, target, state["hash"], xroad_id)
         record_id = record_id or getattr(exc, "record_id", None)
         if record_id is not None:
             await anyio.to_thread.run_sync(
