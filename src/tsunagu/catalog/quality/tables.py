@@ -191,14 +191,20 @@ def _rels(archive: zipfile.ZipFile, part: str) -> list[tuple[str, str]]:
 
 
 def _scan_sheet_xml(archive: zipfile.ZipFile, part: str, sheet: Sheet) -> None:
-    """Merged ranges and formula cells of a sheet part, streamed."""
+    """Merged ranges and formula cells of a sheet part, streamed.
+
+    A finished row or merged range is dropped from its parent (``sheetData``, ``mergeCells``):
+    clearing the element alone would leave one empty element per row in the tree."""
     cell = ""
+    parent: ET.Element | None = None
     with archive.open(part) as stream:
         for event, elem in ET.iterparse(stream, events=("start", "end")):  # noqa: S314
             tag = elem.tag
             if event == "start":
                 if tag == MAIN_NS + "c":
                     cell = elem.get("r", "")
+                elif tag in (MAIN_NS + "sheetData", MAIN_NS + "mergeCells"):
+                    parent = elem
                 continue
             if tag == MAIN_NS + "f":
                 sheet.formula_count += 1
@@ -208,6 +214,10 @@ def _scan_sheet_xml(archive: zipfile.ZipFile, part: str, sheet: Sheet) -> None:
                 sheet.merge_count += 1
                 if len(sheet.merges) < KEEP_REFS:
                     sheet.merges.append(elem.get("ref", ""))
+                if parent is not None:
+                    parent.clear()
+            elif tag == MAIN_NS + "row" and parent is not None:
+                parent.clear()
             elif tag in (MAIN_NS + "c", MAIN_NS + "row"):
                 elem.clear()
 
