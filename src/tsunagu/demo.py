@@ -60,6 +60,22 @@ class NodeSpec:
     def code(self) -> str:
         return self.member.split("/")[2]
 
+    def register_org_args(self) -> list[str]:
+        """``tsunagu admin create-org`` arguments registering this member's organization."""
+        args = [
+            "admin",
+            "create-org",
+            self.org_name,
+            "--title",
+            self.title,
+            "--title-en",
+            self.title_en,
+            "--corporate-number",
+            self.code,
+            "--update",
+        ]
+        return args + (["--lg-code", self.lg_codes[0]] if self.lg_codes else [])
+
 
 DEMO_NODES = (
     NodeSpec(
@@ -264,20 +280,7 @@ class Federation:
         self.say("hub: migrating and registering the members")
         self.run(hub_env, "migrate")
         for spec in self.nodes:
-            args = [
-                "admin",
-                "create-org",
-                spec.org_name,
-                "--title",
-                spec.title,
-                "--title-en",
-                spec.title_en,
-                "--corporate-number",
-                spec.code,
-                "--update",
-            ]
-            if spec.lg_codes:
-                args += ["--lg-code", spec.lg_codes[0]]
+            args = spec.register_org_args()
             self.run(hub_env, *args)
         self.say("hub: starting (the first start loads the seed data; this takes a while)")
         self.spawn("hub", hub_env, "hub", *([] if self.seed_hub else ["--no-seed"]))
@@ -310,19 +313,7 @@ class Federation:
         if spec.corporations:
             seed.append("--corporations")
         self.run(env, *seed)
-        self.run(
-            env,
-            "admin",
-            "create-org",
-            spec.org_name,
-            "--title",
-            spec.title,
-            "--title-en",
-            spec.title_en,
-            "--corporate-number",
-            spec.code,
-            "--update",
-        )
+        self.run(env, *spec.register_org_args())
         token_file = self.root / "nodes" / spec.name / "local-token"
         if not token_file.exists():
             token = (

@@ -40,8 +40,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 _used: set[str] = set()
 
 
-def persons(running: Running, count: int) -> list[tuple[str, str]]:
-    """``count`` fresh 和歌山市 residents, each linked at 国税庁: (resident id, NTA pseudonym)."""
+def fresh_residents(running: Running, count: int) -> list[tuple[str, str]]:
+    """``count`` 和歌山市 residents no test used yet: (resident id, individual number)."""
     lines = running.fed.run(
         running.fed.node_env(running.fed.spec("wakayama")),
         "residents",
@@ -51,22 +51,25 @@ def persons(running: Running, count: int) -> list[tuple[str, str]]:
         "--limit",
         "80",
     ).splitlines()
+    fresh = [(r, n) for r, n in (line.split() for line in lines) if r not in _used][:count]
+    if len(fresh) < count:
+        raise AssertionError("not enough residents left")
+    _used.update(r for r, _ in fresh)
+    return fresh
+
+
+def persons(running: Running, count: int) -> list[tuple[str, str]]:
+    """``count`` fresh 和歌山市 residents, each linked at 国税庁: (resident id, NTA pseudonym)."""
     out = []
     with running.local("nta") as http:
-        for line in lines:
-            resident_id, number = line.split()
-            if resident_id in _used:
-                continue
-            _used.add(resident_id)
+        for resident_id, number in fresh_residents(running, count):
             got = http.post(
                 "/api/v1/mesh/persons",
                 json={"local_id": f"t-{resident_id}", "individual_number": number},
             )
             assert got.status_code == 201, got.text
             out.append((resident_id, got.json()["pseudonym"]))
-            if len(out) == count:
-                return out
-    raise AssertionError("not enough residents left")
+    return out
 
 
 def persons_offline(running: Running, count: int) -> list[tuple[str, str]]:
@@ -80,17 +83,7 @@ def persons_offline(running: Running, count: int) -> list[tuple[str, str]]:
     settings = load_settings(**keys)
     assert settings.node_link_key_file is not None
     key = settings.node_link_key_file.read_bytes().strip()
-    lines = running.fed.run(
-        running.fed.node_env(running.fed.spec("wakayama")),
-        "residents",
-        "numbers",
-        "--lg-code",
-        "302015",
-        "--limit",
-        "80",
-    ).splitlines()
-    fresh = [line.split() for line in lines if line.split()[0] not in _used][:count]
-    _used.update(r for r, _ in fresh)
+    fresh = fresh_residents(running, count)
     hub = HubClient(settings, running.identity("nta"))
     try:
         reply = hub.call(
