@@ -211,9 +211,29 @@ class Federation:
         self.processes[name] = process
         return process
 
-    def wait_http(self, url: str, timeout: float, name: str, verify: Any = True) -> None:
+    def log_progress(self, name: str) -> str:
+        """The latest progress bar (tqdm) or line a process wrote to its log, for people."""
+        path = self.root / "logs" / f"{name}.log"
+        try:
+            with path.open("rb") as log:
+                log.seek(max(0, path.stat().st_size - 4096))
+                tail = log.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+        pieces = [p.strip() for p in tail.replace("\r", "\n").split("\n") if p.strip()]
+        return pieces[-1][:150] if pieces else ""
+
+    def wait_http(
+        self, url: str, timeout: float, name: str, verify: Any = True, show_progress: bool = False
+    ) -> None:
         deadline = time.monotonic() + timeout
+        shown, last = "", 0.0
         while time.monotonic() < deadline:
+            if show_progress and self.log is not None and time.monotonic() - last >= 5:
+                line = self.log_progress(name)  # at most every 5 s: a progress report, no flood
+                if line and line != shown and not line.startswith("{"):  # not the JSON logs
+                    self.log(f"  {name}: {line}")
+                    shown, last = line, time.monotonic()
             process = self.processes.get(name)
             if process is not None and process.poll() is not None:
                 tail = (self.root / "logs" / f"{name}.log").read_text(errors="replace")[-2000:]
@@ -284,7 +304,7 @@ class Federation:
             self.run(hub_env, *args)
         self.say("hub: starting (the first start loads the seed data; this takes a while)")
         self.spawn("hub", hub_env, "hub", *([] if self.seed_hub else ["--no-seed"]))
-        self.wait_http(f"{self.hub_url}/readyz", 3600, "hub")
+        self.wait_http(f"{self.hub_url}/readyz", 3600, "hub", show_progress=True)
         self.wait_http(f"{self.sink_url}/", 30, "sink")
         tokens: dict[str, str] = {}
         for spec in self.nodes:
