@@ -15,21 +15,28 @@ from tsunagu.kernel import Unauthorized
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def new_session(request: Request, *, write: bool) -> Session:
+    """A session of the app; ``write`` ones begin as SQLite BEGIN IMMEDIATE.
+
+    A deferred SQLite transaction that reads and then writes fails at once ("database is
+    locked") if another process committed in between; one that takes the lock at BEGIN waits
+    for the busy timeout instead. No effect on PostgreSQL, nor on sessions bound to a
+    connection (the tests'). The lock is taken lazily, at the session's first statement.
+    """
+    maker = request.app.state.sessionmaker
+    bind = maker.kw.get("bind")
+    if write and isinstance(bind, Engine):
+        return maker(bind=bind.execution_options(**{IMMEDIATE: True}))  # type: ignore[no-any-return]
+    return maker()  # type: ignore[no-any-return]
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """FastAPI dependency: one session per request.
 
     Write endpoints commit explicitly before they answer, so a client never sees success for
     a write that later fails; anything not committed is rolled back when the session closes.
     """
-    maker = request.app.state.sessionmaker
-    bind = maker.kw.get("bind")
-    if request.method not in SAFE and isinstance(bind, Engine):
-        # Writes begin as SQLite BEGIN IMMEDIATE (no effect on PostgreSQL): a deferred
-        # transaction that reads and then writes fails at once if another process committed
-        # in between. Lazily, at the first statement: the token check before it writes too.
-        session: Session = maker(bind=bind.execution_options(**{IMMEDIATE: True}))
-    else:
-        session = maker()
+    session = new_session(request, write=request.method not in SAFE)
     # What the composition root attaches to every request's session (the search engine).
     session.info.update(getattr(request.app.state, "session_info", {}))
     try:
@@ -43,7 +50,7 @@ def get_caller(request: Request) -> Caller | None:
     token = request.headers.get("authorization") or request.headers.get("x-ckan-api-key")
     if not token:
         return None
-    session: Session = request.app.state.sessionmaker()
+    session = new_session(request, write=True)  # it may record last_used after reading
     try:
         caller = authenticate(session, token)
         session.commit()  # records last_used

@@ -22,6 +22,7 @@ from tsunagu.registries.laws import citation
 
 from . import push, services
 from .errors import MeshFault
+from .messagelog import leaf_fields
 from .models import AccessRule, MeshService, MessageRecord, ReceivedNotification
 from .runtime import NodeRuntime
 
@@ -313,27 +314,8 @@ def inbox(
 
 
 def message_view(r: MessageRecord) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "side": r.side,
-        "message_id": r.message_id,
-        "x_road_id": r.xroad_id,
-        "client": r.client,
-        "service": r.service,
-        "method": r.method,
-        "purpose": r.purpose,
-        "legal_basis": r.legal_basis,
-        "issue": r.issue,
-        "user_id": r.user_id,
-        "request_hash": r.request_hash,
-        "request_signature": r.request_signature,
-        "response_hash": r.response_hash,
-        "response_signature": r.response_signature,
-        "status": r.status,
-        "error_type": r.error_type,
-        "duration_ms": round(r.duration_ms, 3),
-        "created_at": r.created_at.isoformat(),
-    }
+    """A message-log record: its evidential fields (as exported and timestamped) and timing."""
+    return {**leaf_fields(r), "duration_ms": round(r.duration_ms, 3)}
 
 
 @router.get("/messages", summary="The message log (both sides), newest first")

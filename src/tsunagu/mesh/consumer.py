@@ -38,7 +38,7 @@ def _authenticate_local(rt: NodeRuntime, token: str) -> None:
     now = time.monotonic()
     if rt.token_known(token, now):
         return
-    with rt.session() as session:
+    with rt.write_session() as session:  # authenticate may record last_used after reading
         try:
             authenticate(session, token)
             session.commit()

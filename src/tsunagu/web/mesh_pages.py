@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from tsunagu.accounts import authenticate
 from tsunagu.http import get_session
+from tsunagu.http.deps import new_session
 from tsunagu.kernel import Problem
 from tsunagu.mesh import push
 from tsunagu.mesh import services as mesh_services
@@ -48,7 +49,7 @@ def challenge() -> Response:
     )
 
 
-def operator(request: Request, session: DbSession) -> str | None:
+def operator(request: Request) -> str | None:
     """The signed-in organization, or None (the route answers with the challenge)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
@@ -60,12 +61,13 @@ def operator(request: Request, session: DbSession) -> str | None:
             token = ""
     if not token:
         return None
-    try:
-        caller = authenticate(session, token)
-    except Problem:
-        return None
-    session.commit()
-    return caller.organization_name
+    with new_session(request, write=True) as session:  # it may record last_used
+        try:
+            caller = authenticate(session, token)
+        except Problem:
+            return None
+        session.commit()
+        return caller.organization_name
 
 
 Operator = Annotated[str | None, Depends(operator)]
