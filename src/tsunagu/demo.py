@@ -25,8 +25,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -538,14 +536,6 @@ class Federation:
             "samples": samples,
             "legal_basis": {"administrative": BASIS_ADMIN, "public": BASIS_PUBLIC},
         }
-
-
-@contextmanager
-def running(federation: Federation) -> Iterator[dict[str, Any]]:
-    try:
-        yield federation.start()
-    finally:
-        federation.stop()
 
 
 def try_text(description: dict[str, Any]) -> str:

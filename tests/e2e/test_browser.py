@@ -8,12 +8,11 @@ downloaded.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 
 from tests.conftest import LiveServer
@@ -22,7 +21,6 @@ from tsunagu.catalog import Group, Source, create_dataset, get_dataset, parse_da
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = Path("/tmp/tsunagu-search.png")  # noqa: S108 - a fixed path the reviewer opens
 
 
@@ -127,37 +125,6 @@ def site(live_server: LiveServer) -> LiveServer:
         get_dataset(session, "population-statistics").source_id = "tokyo-catalog"
         session.commit()
     return live_server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():  # an error, not a skip: these tests must run in CI
-        raise RuntimeError(f"{CHROMIUM} not found; install the distribution's chromium package")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-            ],
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(locale="ja-JP")
-    tab = context.new_page()
-    errors: list[str] = []
-    # A CSP violation or script error shows up as a console error: fail on any.
-    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab
-    context.close()
-    assert not errors, errors
 
 
 def test_search_a_two_character_term(site: LiveServer, page: Page) -> None:

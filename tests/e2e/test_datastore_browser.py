@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from tests.catalog.datastore_helpers import AED_HEADER, AED_ROWS, make_resource, write_csv
@@ -15,8 +12,6 @@ from tsunagu.accounts import Caller, create_organization
 from tsunagu.catalog.datastore import load_file
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -32,32 +27,6 @@ def site(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> L
         load_file(session, resource, path)
         session.commit()
     return live_server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():  # an error, not a skip: these tests must run in CI
-        raise RuntimeError(f"{CHROMIUM} not found; install the distribution's chromium package")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                  "--disable-dev-shm-usage"],
-        )  # fmt: skip
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(locale="ja-JP")
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab
-    context.close()
-    assert not errors, errors
 
 
 def test_from_the_dataset_to_the_rows_and_the_errors(site: LiveServer, page: Page) -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +16,6 @@ from tsunagu.catalog.versions.models import DatasetVersion
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 BASE = "/dataset/aed-locations"
 
 
@@ -67,37 +64,6 @@ def site(live_server: LiveServer) -> LiveServer:
             version.created = _naive(2024, 4, day)
         session.commit()
     return live_server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():  # an error, not a skip: these tests must run in CI
-        raise RuntimeError(f"{CHROMIUM} not found; install the distribution's chromium package")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-            ],
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(locale="ja-JP")
-    tab = context.new_page()
-    errors: list[str] = []
-    # A CSP violation or script error shows up as a console error: fail on any.
-    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab
-    context.close()
-    assert not errors, errors
 
 
 def test_history_is_reached_from_the_dataset_page(site: LiveServer, page: Page) -> None:

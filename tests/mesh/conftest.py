@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Engine, create_engine
 
 from tests.conftest import _free_port, _new_database
 from tsunagu.demo import DEMO_NODES, Federation
-from tsunagu.kernel import load_settings
+from tsunagu.kernel import Settings, load_settings
 from tsunagu.mesh.identity import NodeIdentity
 
 FAST = {
@@ -91,11 +92,20 @@ class Running:
         with self.local(consumer) as http:
             return http.request(method, f"/r1/{service}{path}", headers=sent, **kwargs)
 
+    def settings(self, name: str) -> Settings:
+        """The settings a process of the federation runs with ("hub" or a node's name)."""
+        env = self.fed.hub_env() if name == "hub" else self.fed.node_env(self.fed.spec(name))
+        return load_settings(
+            **{k[8:].lower(): v for k, v in env.items() if k.startswith("TSUNAGU_")}
+        )
+
+    def engine(self, name: str) -> Engine:
+        """An engine on that process's own database (dispose it after use)."""
+        return create_engine(self.settings(name).effective_database_url)
+
     def identity(self, name: str) -> NodeIdentity:
         """The node's own key and certificate (tests craft messages as that node)."""
-        env = self.fed.node_env(self.fed.spec(name))
-        keys = {k[8:].lower(): v for k, v in env.items() if k.startswith("TSUNAGU_")}
-        return NodeIdentity.load(load_settings(**keys))
+        return NodeIdentity.load(self.settings(name))
 
     def sink(self, name: str) -> list[dict[str, Any]]:
         path = self.fed.root / "webhooks" / f"{name}.jsonl"

@@ -19,11 +19,10 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.mesh.conftest import Running, wait_for
-from tsunagu.kernel import load_settings
 from tsunagu.ledger import records_for_person
 from tsunagu.mesh import protocol
 from tsunagu.mesh.models import MessageRecord
@@ -43,9 +42,7 @@ def sample(running: Running, i: int = 0) -> dict[str, str]:
 
 
 def engine_of(running: Running, name: str) -> Any:
-    env = running.fed.hub_env() if name == "hub" else running.fed.node_env(running.fed.spec(name))
-    keys = {k[8:].lower(): v for k, v in env.items() if k.startswith("TSUNAGU_")}
-    return create_engine(load_settings(**keys).effective_database_url)
+    return running.engine(name)
 
 
 def messages(running: Running, name: str) -> list[MessageRecord]:
@@ -495,9 +492,11 @@ def test_management_api_needs_a_token_and_refuses_bad_persons(federation: Runnin
 
 def test_services_and_rules_from_the_command_line(federation: Running) -> None:
     env = federation.fed.node_env(federation.fed.spec("bunkyo"))
-    out = federation.fed.run(
-        env,
-        "node",
+
+    def tsunagu(*args: str) -> str:
+        return federation.fed.run(env, "node", *args)
+
+    out = tsunagu(
         "service-add",
         "--subsystem",
         "cli",
@@ -511,52 +510,24 @@ def test_services_and_rules_from_the_command_line(federation: Running) -> None:
         "http://127.0.0.1:9/",
     )
     service_id = out.split()[1].rstrip(":")
-    with pytest.raises(RuntimeError, match="error: legal_basis is a unit"):
-        federation.fed.run(
-            env,
-            "node",
-            "rule-add",
-            service_id,
-            "--client",
-            NTA,
-            "--purpose",
-            "x",
-            "--legal-basis",
-            "Art19",
+
+    def rule_add(basis: str) -> str:
+        return tsunagu(
+            "rule-add", service_id, "--client", NTA, "--purpose", "x", "--legal-basis", basis
         )
-    added = federation.fed.run(
-        env,
-        "node",
-        "rule-add",
-        service_id,
-        "--client",
-        NTA,
-        "--purpose",
-        "x",
-        "--legal-basis",
-        "415AC0000000057/article/1",
-    )
-    listing = federation.fed.run(env, "node", "services")
+
+    with pytest.raises(RuntimeError, match="error: legal_basis is a unit"):
+        rule_add("Art19")
+    added = rule_add("415AC0000000057/article/1")
+    listing = tsunagu("services")
     assert "/cli/echo" in listing and f"{NTA} for x on 415AC0000000057/article/1" in listing
-    rule_id = added.split()[1].rstrip(":")
-    federation.fed.run(env, "node", "rule-remove", rule_id)
-    assert f"{NTA} for x" not in federation.fed.run(env, "node", "services")
+    tsunagu("rule-remove", added.split()[1].rstrip(":"))
+    assert f"{NTA} for x" not in tsunagu("services")
     with federation.hub() as hub:  # published to the hub
         ids = {s["id"] for s in hub.get("/mesh/hub/services").json()["services"]}
     assert "JP/MUN/6000020131059/cli/echo" in ids
     # the backend is down: the provider answers a signed ServiceFailed, nothing crashes
-    federation.fed.run(
-        env,
-        "node",
-        "rule-add",
-        service_id,
-        "--client",
-        NTA,
-        "--purpose",
-        "x",
-        "--legal-basis",
-        "415AC0000000057/article/1",
-    )
+    rule_add("415AC0000000057/article/1")
     failed = federation.r1("nta", "JP/MUN/6000020131059/cli/echo", purpose="x")
     assert failed.status_code == 502
     assert failed.json()["type"] == "Server.ServerProxy.ServiceFailed"

@@ -16,13 +16,12 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import _free_port
 from tests.mesh.conftest import Running, build, wait_for
 from tsunagu.demo import TSUNAGU
-from tsunagu.kernel import load_settings
 from tsunagu.mesh.models import MessageRecord, TimestampBatch
 
 WAKAYAMA = "JP/MUN/6000020302015"
@@ -259,9 +258,7 @@ def test_another_root_fails_and_bad_input_is_one_error_line(
 
 
 def _engine(running: Running, name: str) -> Any:
-    env = running.fed.node_env(running.fed.spec(name))
-    keys = {k[8:].lower(): v for k, v in env.items() if k.startswith("TSUNAGU_")}
-    return create_engine(load_settings(**keys).effective_database_url)
+    return running.engine(name)
 
 
 @pytest.mark.postgres

@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import _free_port
 from tests.mesh.conftest import Running, build, wait_for
-from tsunagu.kernel import load_settings
 from tsunagu.mesh.models import Delivery, ReceivedNotification
 
 TOPIC = "resident.person.moved_out"
@@ -78,9 +77,7 @@ def persons_offline(running: Running, count: int) -> list[tuple[str, str]]:
     from tsunagu.mesh.client import HubClient
     from tsunagu.mesh.services import link_of
 
-    env = running.fed.node_env(running.fed.spec("nta"))
-    keys = {k[8:].lower(): v for k, v in env.items() if k.startswith("TSUNAGU_")}
-    settings = load_settings(**keys)
+    settings = running.settings("nta")
     assert settings.node_link_key_file is not None
     key = settings.node_link_key_file.read_bytes().strip()
     fresh = fresh_residents(running, count)
@@ -197,9 +194,7 @@ def test_a_subscription_pauses_while_its_subscriber_is_down_and_loses_nothing(
 
 
 def _engine(running: Running, name: str) -> Any:
-    env = running.fed.node_env(running.fed.spec(name))
-    keys = {k[8:].lower(): v for k, v in env.items() if k.startswith("TSUNAGU_")}
-    return create_engine(load_settings(**keys).effective_database_url)
+    return running.engine(name)
 
 
 @pytest.mark.postgres

@@ -216,6 +216,3 @@ def evidence_of(method: str, target: str, headers: dict[str, str], body: bytes) 
         "headers": headers,
         "body": base64.b64encode(body).decode("ascii"),
     }
-
-
-Factory = Callable[[], httpx.Client]

@@ -7,10 +7,8 @@ and ``Tsunagu-Person``. The local system authenticates to its node with an API t
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from typing import Any
 
 import anyio
 import httpx
@@ -213,7 +211,3 @@ def _log(
             )
         )
         session.commit()
-
-
-def parse_json(body: bytes) -> Any:
-    return json.loads(body)

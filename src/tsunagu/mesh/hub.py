@@ -14,7 +14,6 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -401,7 +400,3 @@ def verify_evidence(
     if not person:
         raise ValidationProblem("the evidence names no person", field="evidence")
     return MemberId.parse(row.member_id), person
-
-
-def utc(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")

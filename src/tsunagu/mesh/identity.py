@@ -14,7 +14,6 @@ import json
 import ssl
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -84,17 +83,6 @@ def save_enrollment(store: KeyStore, enrollment_id: str, hub_url: str) -> None:
     store.save_file("enrollment.json", json.dumps({"id": enrollment_id, "hub": hub_url}).encode())
 
 
-def load_enrollment(store: KeyStore) -> dict[str, str]:
-    path = store.path("enrollment.json")
-    if not path.exists():
-        raise NodeNotEnrolled(
-            "this node has not asked the hub for a certificate: run "
-            "`tsunagu node init --member ... --hub URL`"
-        )
-    data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
-    return data
-
-
 @dataclass
 class NodeIdentity:
     """Everything a running node needs to authenticate itself and others."""
@@ -156,7 +144,3 @@ class NodeIdentity:
         self._load_chain(context)
         context.load_verify_locations(cadata=self._cafile_data())
         return context
-
-
-def trust_dir(settings: Settings) -> Path:
-    return open_store(settings).directory

@@ -20,7 +20,6 @@ from typing import Any
 
 import anyio
 import httpx
-from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
@@ -71,7 +70,13 @@ def open_runtime(
         backends=httpx.AsyncClient(
             timeout=settings.mesh_timeout, follow_redirects=False, limits=limits
         ),
-        local_app=local_app,
+        local=(
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=local_app), base_url="http://node.local"
+            )
+            if local_app is not None
+            else None
+        ),
         metrics=ServiceMetrics(registry),
         link_key=link_key,
     )
@@ -316,6 +321,8 @@ async def node_lifespan(rt: NodeRuntime, worker: bool) -> AsyncIterator[None]:
             thread.join(timeout=5)
         await rt.peers.aclose()
         await rt.backends.aclose()
+        if rt.local is not None:
+            await rt.local.aclose()
         rt.hub.close()
 
 
@@ -404,10 +411,6 @@ def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
         await asyncio.gather(local.serve(), mesh.serve())
 
     asyncio.run(both())
-
-
-def certificate_pem(rt: NodeRuntime) -> str:
-    return rt.identity.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
 def service_dicts(services: list[MeshService]) -> list[dict[str, Any]]:

@@ -292,10 +292,10 @@ async def _backend(
         return await _resident(rt, request, service, rest, body, headers, target)
     if service.backend in ("address", "corporation"):
         prefix = {"address": "/api/v1/address", "corporation": "/api/v1/corporations"}
-        url = "http://node.local" + prefix[service.backend] + rest + (f"?{query}" if query else "")
-        transport = httpx.ASGITransport(app=rt.local_app)
-        async with httpx.AsyncClient(transport=transport) as local:
-            reply = await local.request(request.method, url, content=body or None)
+        if rt.local is None:
+            raise provider_fault("ServiceFailed", "this node serves no built-in registries", 502)
+        url = prefix[service.backend] + rest + (f"?{query}" if query else "")
+        reply = await rt.local.request(request.method, url, content=body or None)
         return (
             reply.status_code,
             reply.content,

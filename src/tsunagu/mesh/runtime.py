@@ -55,7 +55,7 @@ class NodeRuntime:
     hub: HubClient
     peers: httpx.AsyncClient  # mutual TLS to other nodes
     backends: httpx.AsyncClient  # to the node's own backend systems (no client certificate)
-    local_app: Any = None  # the node's own ASGI app, for built-in registry services
+    local: httpx.AsyncClient | None = None  # in-process calls to the node's own registry APIs
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     link_key: bytes | None = None
     writer: Callable[[], Session] | None = None  # SQLite: BEGIN IMMEDIATE, for queue work
