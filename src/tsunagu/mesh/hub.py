@@ -20,7 +20,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tsunagu.catalog import DataService
@@ -32,7 +31,8 @@ from tsunagu.trust.trustlist import ServiceEntry
 
 from . import protocol
 from .errors import MeshFault
-from .models import Enrollment, MessageRecord, PseudonymLink, RegisteredService
+from .messagelog import remember
+from .models import Enrollment, PseudonymLink, RegisteredService
 
 LINK_LENGTH = 64  # hex of HMAC-SHA256
 
@@ -160,27 +160,6 @@ def authenticate_node(
     member = MemberId.parse(row.member_id)
     remember(session, "hub", str(member), message_id, f"hub:{target}", method)
     return CallingNode(member, cert, message_id)
-
-
-def remember(
-    session: Session, side: str, client: str, message_id: str, service: str, method: str
-) -> MessageRecord:
-    """Insert the message-log row first: a message id seen before is a replay.
-
-    No savepoint: a replay ends the caller's transaction (it is rolled back and the refusal
-    logged on its own), and a savepoint costs two more round trips on every message.
-    """
-    record = MessageRecord(
-        side=side, client=client, message_id=message_id, service=service, method=method
-    )
-    try:
-        session.add(record)
-        session.flush()
-    except IntegrityError:
-        raise MeshFault(
-            "Client.DuplicateMessage", f"message {message_id} was already received (replay)", 409
-        ) from None
-    return record
 
 
 # -- service registry ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tsunagu.kernel import naive_utcnow
@@ -49,6 +50,28 @@ from .models import MessageRecord, TimestampBatch
 from .runtime import NodeRuntime
 
 log = logging.getLogger(__name__)
+
+
+def remember(
+    session: Session, side: str, client: str, message_id: str, service: str, method: str
+) -> MessageRecord:
+    """Insert the message-log row first: a message id seen before is a replay.
+
+    No savepoint: a replay ends the caller's transaction (it is rolled back and the refusal
+    logged on its own), and a savepoint costs two more round trips on every message.
+    """
+    record = MessageRecord(
+        side=side, client=client, message_id=message_id, service=service, method=method
+    )
+    try:
+        session.add(record)
+        session.flush()
+    except IntegrityError:
+        raise MeshFault(
+            "Client.DuplicateMessage", f"message {message_id} was already received (replay)", 409
+        ) from None
+    return record
+
 
 FORMAT = "tsunagu-message-log"
 VERSION = 1

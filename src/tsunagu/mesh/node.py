@@ -33,8 +33,8 @@ from . import messagelog, protocol, push
 from .client import HubClient, check_reply, node_url_of
 from .consumer import consume
 from .errors import MeshFault
-from .hub import remember
 from .identity import NodeIdentity
+from .messagelog import remember
 from .models import MeshService
 from .provider import fault, signed_response, target_of, verify_inbound
 from .provider import provide as provide_handler

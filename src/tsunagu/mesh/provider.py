@@ -33,7 +33,7 @@ from tsunagu.trust.trustlist import TrustList
 from . import protocol
 from .client import evidence_of, member_name, response_message_headers
 from .errors import MeshFault, provider_fault
-from .hub import remember
+from .messagelog import remember
 from .models import MeshService, MessageRecord
 from .runtime import NodeRuntime
 from .services import find_service, local_id, matching_rule
