@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tsunagu.kernel import Conflict, ValidationProblem, naive_utcnow
-from tsunagu.mesh import hub, protocol, push, services
+from tsunagu.mesh import hub, messagelog, protocol, push, services
 from tsunagu.mesh.errors import MeshFault
-from tsunagu.mesh.models import Delivery, Subscription
+from tsunagu.mesh.models import AccessRule, Delivery, GroupMember, MessageRecord, Subscription
 from tsunagu.trust.ca import MemberId, PlatformCa
 from tsunagu.trust.jws import MessageSigner
 from tsunagu.trust.keys import KeyStore, generate_key
@@ -255,3 +255,48 @@ def test_an_expired_trust_list_with_the_hub_gone_stops_the_node(
             rt.trust(prefix)
         assert caught.value.fault_type == f"{prefix}.OutdatedGlobalConf"
         assert caught.value.status == 503
+
+
+def test_the_providers_core_access_check_agrees_with_the_orm_one(session: Session) -> None:
+    url = {"backend": "url", "backend_url": "http://127.0.0.1:9/"}
+    service = services.declare_service(
+        session, subsystem="reg", code="basic4", title="基本4情報", **url
+    )
+    other = services.declare_service(session, subsystem="reg", code="other", title="o", **url)
+    session.add_all(
+        [
+            AccessRule(service_id=service.id, client="group:tax", purposes=["g"], legal_basis=""),
+            AccessRule(service_id=service.id, client=str(NTA), purposes=["m"], legal_basis=""),
+            AccessRule(service_id=other.id, client="group:tax", purposes=["o"], legal_basis=""),
+            GroupMember(group="tax", member=str(NTA)),
+            GroupMember(group="tax", member=str(WAKAYAMA)),
+        ]
+    )
+    session.flush()
+    connection = session.connection()
+    subsystem = f"{NTA}/assess"
+    for client, subsys, code, purposes in [
+        (subsystem, "reg", "basic4", ["m"]),  # the member's own rule beats the group's
+        (f"{WAKAYAMA}/x", "reg", "basic4", ["g"]),  # through the group
+        (f"{WAKAYAMA}/x", "reg", "other", ["o"]),
+        ("JP/COM/5100000000019/x", "reg", "basic4", None),  # no rule: deny
+    ]:
+        found, rule = services.access_of(connection, subsys, code, client)
+        assert found is not None and found.code == code and found.backend == "url"
+        expected = services.matching_rule(session, found, client)
+        assert (rule.purposes if rule else None) == purposes
+        assert (expected.purposes if expected else None) == purposes
+    assert services.access_of(connection, "reg", "missing", subsystem) == (None, None)
+
+
+def test_a_message_id_is_logged_once_per_side_and_client(session: Session) -> None:
+    connection = session.connection()
+    values = {"client": str(NTA), "message_id": "m-1", "service": "s", "method": "GET"}
+    first = messagelog.insert_record(connection, side="provider", **values)
+    messagelog.finish_record(connection, first, status=200, response_digest="d")
+    assert messagelog.insert_record(connection, side="consumer", **values) != first
+    record = session.get(MessageRecord, first)
+    assert record is not None and (record.status, record.response_digest) == (200, "d")
+    with pytest.raises(MeshFault) as caught:
+        messagelog.insert_record(connection, side="provider", **values)
+    assert caught.value.fault_type == "Client.DuplicateMessage"

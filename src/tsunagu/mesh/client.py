@@ -26,6 +26,7 @@ from tsunagu.trust.trustlist import TrustList, TrustListCache
 from . import protocol
 from .errors import MeshFault, consumer_fault
 from .identity import NodeIdentity
+from .transport import Fetched
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,16 @@ def peer_der(response: httpx.Response) -> bytes | None:
     return bytes(der) if der else None
 
 
+def fetched_of(response: httpx.Response) -> Fetched:
+    """An httpx answer (the worker's synchronous calls) as :class:`Fetched`."""
+    return Fetched(
+        response.status_code,
+        {k.lower(): v for k, v in response.headers.items()},
+        response.content,
+        peer_der(response),
+    )
+
+
 def _check_peer(trust: TrustList, der: bytes) -> tuple[str, x509.Certificate]:
     cert = x509.load_der_x509_certificate(der)
     return trust.check_node(cert), cert
@@ -75,7 +86,7 @@ def _check_peer(trust: TrustList, der: bytes) -> tuple[str, x509.Certificate]:
 def check_reply(
     trust: TrustList,
     member: MemberId,
-    response: httpx.Response,
+    response: Fetched | httpx.Response,
     method: str,
     target: str,
     sent_hash: str,
@@ -85,7 +96,9 @@ def check_reply(
     """Verify who answered and that the answer is signed and bound to our request.
 
     ``check_peer`` is the node runtime's cached certificate check where there is one."""
-    der = peer_der(response)
+    if isinstance(response, httpx.Response):
+        response = fetched_of(response)
+    der = response.peer_der
     if der is None:
         raise consumer_fault(
             "SslAuthenticationFailed", "the provider presented no certificate", 502
@@ -101,11 +114,10 @@ def check_reply(
         raise consumer_fault(
             "SslAuthenticationFailed", f"the node that answered is {proven}, not {base}", 502
         )
-    headers = {k.lower(): v for k, v in response.headers.items()}
-    body = response.content
+    headers, body = response.headers, response.body
     if headers.get(protocol.XROAD_REQUEST_HASH) != sent_hash:
         raise consumer_fault("InvalidResponse", "the response is not for this request", 502)
-    if headers.get(protocol.STATUS) != str(response.status_code):
+    if headers.get(protocol.STATUS) != str(response.status):
         raise consumer_fault("InvalidResponse", "the response status is not the signed one", 502)
     try:
         protocol.check_signature(
@@ -120,7 +132,7 @@ def check_reply(
     except MeshFault as exc:
         exc.status = 502
         raise
-    return Reply(response.status_code, headers, body, proven)
+    return Reply(response.status, headers, body, proven)
 
 
 def response_message_headers(

@@ -11,7 +11,6 @@ import time
 import uuid
 
 import anyio
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -22,9 +21,10 @@ from tsunagu.trust.ca import MemberId
 from . import protocol
 from .client import check_reply, node_url_of
 from .errors import MeshFault, client_fault, consumer_fault
-from .models import MessageRecord
+from .messagelog import insert_record
 from .provider import read_body
 from .runtime import NodeRuntime
+from .transport import FetchConnectError, FetchError, FetchTimeout
 
 
 def fault_json(exc: MeshFault, xroad_id: str = "") -> JSONResponse:
@@ -107,22 +107,20 @@ async def consume(request: Request) -> Response:
             response = await rt.peers.request(
                 request.method, base_url + target, content=body, headers=signed
             )
-        except httpx.TimeoutException:
+        except FetchTimeout:
             raise consumer_fault(
                 "Timeout", "the provider's node did not answer in time", 504
             ) from None
-        except httpx.ConnectError as exc:
-            message = str(exc) or type(exc).__name__
+        except FetchConnectError as exc:
+            message = str(exc)
             kind = (
                 "SslAuthenticationFailed"
                 if "SSL" in message or "certificate" in message
                 else ("NetworkError")
             )
             raise consumer_fault(kind, f"cannot reach {base_url}: {message[:200]}", 502) from None
-        except httpx.HTTPError as exc:
-            raise consumer_fault(
-                "NetworkError", f"{type(exc).__name__}: {str(exc)[:200]}", 502
-            ) from None
+        except FetchError as exc:
+            raise consumer_fault("NetworkError", str(exc)[:200], 502) from None
         reply = check_reply(
             trust, provider, response, request.method, target, sent_hash, rt.settings, rt.check_peer
         )
@@ -188,26 +186,25 @@ def _log(
     digests: tuple[str, str] = ("", ""),
 ) -> None:
     with rt.session() as session:
-        session.add(
-            MessageRecord(
-                side="consumer",
-                message_id=sent.get(protocol.MESSAGE_ID, "")[:100],
-                xroad_id=sent.get(protocol.XROAD_ID, "")[:100],
-                client=(sent.get(protocol.XROAD_CLIENT) or client or "-")[:200],
-                service=service[:300],
-                method=method,
-                purpose=sent.get(protocol.PURPOSE, "")[:200],
-                legal_basis=sent.get(protocol.LEGAL_BASIS, "")[:200],
-                issue=sent.get(protocol.XROAD_ISSUE, "")[:200],
-                user_id=sent.get(protocol.XROAD_USER, "")[:200],
-                request_hash=sent_hash,
-                request_signature=sent.get(protocol.SIGNATURE, ""),
-                response_signature=reply.get(protocol.SIGNATURE, ""),
-                request_digest=digests[0],
-                response_digest=digests[1],
-                status=status,
-                error_type=error,
-                duration_ms=seconds * 1000,
-            )
+        insert_record(
+            session.connection(),
+            side="consumer",
+            message_id=sent.get(protocol.MESSAGE_ID, "")[:100],
+            xroad_id=sent.get(protocol.XROAD_ID, "")[:100],
+            client=(sent.get(protocol.XROAD_CLIENT) or client or "-")[:200],
+            service=service[:300],
+            method=method,
+            purpose=sent.get(protocol.PURPOSE, "")[:200],
+            legal_basis=sent.get(protocol.LEGAL_BASIS, "")[:200],
+            issue=sent.get(protocol.XROAD_ISSUE, "")[:200],
+            user_id=sent.get(protocol.XROAD_USER, "")[:200],
+            request_hash=sent_hash,
+            request_signature=sent.get(protocol.SIGNATURE, ""),
+            response_signature=reply.get(protocol.SIGNATURE, ""),
+            request_digest=digests[0],
+            response_digest=digests[1],
+            status=status,
+            error_type=error,
+            duration_ms=seconds * 1000,
         )
         session.commit()

@@ -39,6 +39,7 @@ from .models import MeshService
 from .provider import fault, signed_response, target_of, verify_inbound
 from .provider import provide as provide_handler
 from .runtime import NodeRuntime, ServiceMetrics
+from .transport import NodeHttp
 
 log = logging.getLogger(__name__)
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -53,7 +54,6 @@ def open_runtime(
     link_key = (
         settings.node_link_key_file.read_bytes().strip() if settings.node_link_key_file else None
     )
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
     return NodeRuntime(
         settings=settings,
         identity=identity,
@@ -61,15 +61,8 @@ def open_runtime(
         trust_cache=hub.trust_cache(identity.anchor, settings.mesh_trust_refresh),
         writer=make_sessionmaker(engine, immediate=True),
         hub=hub,
-        peers=httpx.AsyncClient(
-            verify=identity.client_context(),
-            timeout=settings.mesh_timeout,
-            follow_redirects=False,
-            limits=limits,
-        ),
-        backends=httpx.AsyncClient(
-            timeout=settings.mesh_timeout, follow_redirects=False, limits=limits
-        ),
+        peers=NodeHttp(identity.client_context(), settings.mesh_timeout),
+        backends=NodeHttp(None, settings.mesh_timeout),
         local=(
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=local_app), base_url="http://node.local"
@@ -410,7 +403,16 @@ def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
     async def both() -> None:
         await asyncio.gather(local.serve(), mesh.serve())
 
-    asyncio.run(both())
+    # uvloop where it is installed (uvicorn[standard] brings it; not on Windows): uvicorn picks
+    # it only in Server.run, and two servers in one loop need serve() under our own runner.
+    try:
+        import uvloop
+
+        loop_factory: Any = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(both())
 
 
 def service_dicts(services: list[MeshService]) -> list[dict[str, Any]]:

@@ -16,8 +16,6 @@ from datetime import date
 from typing import Any
 
 import anyio
-import httpx
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,10 +31,11 @@ from tsunagu.trust.trustlist import TrustList
 from . import protocol
 from .client import evidence_of, member_name, response_message_headers
 from .errors import MeshFault, provider_fault
-from .messagelog import remember
+from .messagelog import finish_record, insert_record
 from .models import MeshService, MessageRecord
 from .runtime import NodeRuntime
-from .services import find_service, local_id, matching_rule
+from .services import access_of, local_id
+from .transport import FetchError, FetchTimeout
 
 ACCESS_TOPIC = "mesh.access.recorded"
 RESIDENT_ITEMS = ("name", "address", "birth_date", "sex")
@@ -172,19 +171,25 @@ async def provide(request: Request) -> Response:
 
         def admit() -> tuple[int, MeshService, str]:
             with rt.session() as session:
-                record = remember(
-                    session, "provider", str(client_id), message_id, service_id, request.method
+                connection = session.connection()
+                record_id = insert_record(
+                    connection,
+                    side="provider",
+                    client=str(client_id),
+                    message_id=message_id,
+                    service=service_id,
+                    method=request.method,
+                    xroad_id=xroad_id[:100],
+                    purpose=purpose[:200],
+                    issue=headers.get(protocol.XROAD_ISSUE, "")[:200],
+                    user_id=headers.get(protocol.XROAD_USER, "")[:200],
+                    request_hash=request_hash,
+                    request_signature=headers.get(protocol.SIGNATURE, ""),
+                    request_digest=protocol.message_digest(
+                        request.method, target, headers.items(), body
+                    ),
                 )
-                record.xroad_id, record.purpose = xroad_id[:100], purpose[:200]
-                record.issue = headers.get(protocol.XROAD_ISSUE, "")[:200]
-                record.user_id = headers.get(protocol.XROAD_USER, "")[:200]
-                record.request_hash = request_hash
-                record.request_signature = headers.get(protocol.SIGNATURE, "")
-                record.request_digest = protocol.message_digest(
-                    request.method, target, headers.items(), body
-                )
-                found = find_service(session, *service)
-                rule = matching_rule(session, found, str(client_id)) if found else None
+                found, rule = access_of(connection, *service, str(client_id))
                 asked_basis = headers.get(protocol.LEGAL_BASIS, "")
                 refusal = None
                 if found is None:
@@ -212,12 +217,11 @@ async def provide(request: Request) -> Response:
                     refusal = refusal or provider_fault("AccessDenied", "refused", 403)
                     session.commit()
                     # finished below with the signed refusal (_finish_fault)
-                    refusal.record_id = record.id  # type: ignore[attr-defined]
+                    refusal.record_id = record_id  # type: ignore[attr-defined]
                     raise refusal
-                record.legal_basis = rule.legal_basis
+                finish_record(connection, record_id, legal_basis=rule.legal_basis)
                 session.commit()
-                session.expunge(found)
-                return record.id, found, rule.legal_basis
+                return record_id, found, rule.legal_basis
 
         admitted, found, legal_basis = await anyio.to_thread.run_sync(admit)
         record_id = admitted
@@ -313,19 +317,17 @@ async def _backend(
         }
     )
     try:
-        reply = await rt.backends.request(
-            request.method, url, content=body or None, headers=forward
-        )
-    except httpx.TimeoutException:
+        answer = await rt.backends.request(request.method, url, content=body, headers=forward)
+    except FetchTimeout:
         raise provider_fault("ServiceFailed", "the backend did not answer in time", 504) from None
-    except httpx.HTTPError as exc:
+    except FetchError as exc:
         raise provider_fault(
             "ServiceFailed", f"the backend cannot be reached ({type(exc).__name__})", 502
         ) from None
     return (
-        reply.status_code,
-        reply.content,
-        reply.headers.get("content-type", ""),
+        answer.status,
+        answer.body,
+        answer.headers.get("content-type", ""),
         "",
         list(service.data_items),
     )
@@ -442,19 +444,17 @@ def _finish(
     response_digest: str = "",
 ) -> None:
     with rt.session() as session:
-        session.execute(
-            update(MessageRecord)
-            .where(MessageRecord.id == record_id, MessageRecord.batch_id.is_(None))  # not sealed
-            .values(
-                status=status,
-                error_type=error,
-                duration_ms=seconds * 1000,
-                response_hash=protocol.request_hash(
-                    "RESPONSE", "/", response.headers.items(), bytes(response.body)
-                ),
-                response_signature=response.headers.get(protocol.SIGNATURE, ""),
-                response_digest=response_digest,
-            )
+        finish_record(
+            session.connection(),
+            record_id,
+            status=status,
+            error_type=error,
+            duration_ms=seconds * 1000,
+            response_hash=protocol.request_hash(
+                "RESPONSE", "/", response.headers.items(), bytes(response.body)
+            ),
+            response_signature=response.headers.get(protocol.SIGNATURE, ""),
+            response_digest=response_digest,
         )
         if access is not None:
             # Same transaction as the log record: the transparency entry reaches the hub
@@ -476,20 +476,16 @@ def _finish_fault(
     """Record the refusal and the signed response that carried it."""
     body = bytes(response.body)
     with rt.session() as session:
-        session.execute(
-            update(MessageRecord)
-            .where(MessageRecord.id == record_id, MessageRecord.batch_id.is_(None))  # not sealed
-            .values(
-                status=exc.status,
-                error_type=exc.fault_type,
-                duration_ms=seconds * 1000,
-                response_hash=protocol.request_hash(
-                    "RESPONSE", "/", response.headers.items(), body
-                ),
-                response_signature=response.headers.get(protocol.SIGNATURE, ""),
-                response_digest=protocol.message_digest(
-                    "RESPONSE", target, response.headers.items(), body
-                ),
-            )
+        finish_record(
+            session.connection(),
+            record_id,
+            status=exc.status,
+            error_type=exc.fault_type,
+            duration_ms=seconds * 1000,
+            response_hash=protocol.request_hash("RESPONSE", "/", response.headers.items(), body),
+            response_signature=response.headers.get(protocol.SIGNATURE, ""),
+            response_digest=protocol.message_digest(
+                "RESPONSE", target, response.headers.items(), body
+            ),
         )
         session.commit()

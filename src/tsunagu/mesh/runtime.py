@@ -18,6 +18,7 @@ from tsunagu.trust.trustlist import TrustList, TrustListCache
 from .client import HubClient
 from .errors import MeshFault
 from .identity import NodeIdentity
+from .transport import NodeHttp
 
 TOKEN_TTL = 10.0  # seconds a local system's valid token is trusted without the database
 
@@ -53,8 +54,8 @@ class NodeRuntime:
     sessionmaker: sessionmaker[Session]
     trust_cache: TrustListCache
     hub: HubClient
-    peers: httpx.AsyncClient  # mutual TLS to other nodes
-    backends: httpx.AsyncClient  # to the node's own backend systems (no client certificate)
+    peers: NodeHttp  # mutual TLS to other nodes
+    backends: NodeHttp  # to the node's own backend systems (no client certificate)
     local: httpx.AsyncClient | None = None  # in-process calls to the node's own registry APIs
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     link_key: bytes | None = None

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -204,12 +204,55 @@ def matching_rule(session: Session, service: MeshService, client: str) -> Access
     candidates = session.scalars(
         select(AccessRule).where(AccessRule.service_id == service.id, or_(*allowed))
     ).all()
-    # The most specific rule wins: subsystem, then member, then group.
+    rule: AccessRule | None = _most_specific(candidates, client, member)
+    return rule
+
+
+def _most_specific(candidates: Sequence[Any], client: str, member: str) -> Any:
+    """The most specific rule wins: subsystem, then member, then group."""
     for wanted in (client, member):
         for rule in candidates:
             if rule.client == wanted:
                 return rule
     return candidates[0] if candidates else None
+
+
+_SERVICE_TABLE = MeshService.__table__
+_RULE_TABLE = AccessRule.__table__
+_GROUP_TABLE = GroupMember.__table__
+
+
+def access_of(
+    connection: Connection, subsystem: str, code: str, client: str
+) -> tuple[MeshService | None, AccessRule | None]:
+    """The service and the rule letting ``client`` call it (None: deny), as :func:`matching_rule`.
+
+    The provider's per-request check, in Core statements on the caller's connection: the same
+    three queries through the ORM cost about twice the CPU. The rows come back as transient
+    (detached) model objects, read-only for the caller.
+    """
+    row = connection.execute(
+        select(_SERVICE_TABLE).where(
+            _SERVICE_TABLE.c.subsystem == subsystem, _SERVICE_TABLE.c.code == code
+        )
+    ).first()
+    if row is None:
+        return None, None
+    member = "/".join(client.split("/")[:3])
+    groups = connection.execute(
+        select(_GROUP_TABLE.c.group).where(_GROUP_TABLE.c.member.in_([client, member]))
+    ).scalars()
+    clients = [client, member, *(f"group:{g}" for g in groups)]
+    candidates = connection.execute(
+        select(_RULE_TABLE).where(
+            _RULE_TABLE.c.service_id == row.id, _RULE_TABLE.c.client.in_(clients)
+        )
+    ).all()
+    rule = _most_specific(candidates, client, member)
+    return (
+        MeshService(**row._asdict()),
+        AccessRule(**rule._asdict()) if rule is not None else None,
+    )
 
 
 # -- persons ------------------------------------------------------------------------------------
