@@ -134,3 +134,21 @@ def test_bad_input_gives_a_result_never_an_error(geocoder: Geocoder, bad: str) -
 def test_unknown_target_is_an_error(geocoder: Geocoder) -> None:
     with pytest.raises(ValueError, match="target"):
         geocoder.geocode("東京都", target="everything")
+
+
+def test_a_garbled_character_stands_for_any_one_character(geocoder: Geocoder) -> None:
+    # U+FFFD (a character lost in decoding) matches one character of a name, as abr-geocoder's
+    # fuzzy "?" does: 渋 here, 紀 in the second address.
+    result = geocoder.geocode("群馬県\ufffd\ufffd川市渋川７７８番地")
+    assert (result.city, result.oaza_cho, result.machiaza_id) == ("渋川市", "渋川", "0031000")
+    assert result.output == "群馬県渋川市渋川778"
+    assert result.others == ["778"]
+    result = geocoder.geocode("東京都千代田区\ufffd尾井町1-3")
+    assert (result.oaza_cho, result.others) == ("紀尾井町", ["1-3"])
+
+
+def test_a_garbled_character_does_not_pick_one_of_several_names(geocoder: Geocoder) -> None:
+    result = geocoder.geocode("千葉県\ufffd川市")  # 市川市 and 鴨川市 both fit
+    assert result.match_level == "prefecture"
+    assert result.lg_code is None
+

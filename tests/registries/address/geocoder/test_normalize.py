@@ -93,3 +93,8 @@ def test_long_vowel_mark_stays_in_names() -> None:
 def test_long_vowel_between_numbers_is_a_hyphen_even_with_spaces(text: str) -> None:
     once = fold(clean(text))
     assert "-" in once and fold(clean(once)) == once
+
+
+def test_a_run_of_replacement_characters_is_one_wildcard() -> None:
+    assert clean("群馬県\ufffd\ufffd川市") == "群馬県?川市"
+    assert clean("\ufffd") == "?"

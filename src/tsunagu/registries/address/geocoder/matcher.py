@@ -15,7 +15,12 @@ from tsunagu.registries.address.geocoder.index import (
     Town,
     TownTable,
 )
-from tsunagu.registries.address.geocoder.normalize import clean, fold_with_map, kanji_to_int
+from tsunagu.registries.address.geocoder.normalize import (
+    WILDCARD,
+    clean,
+    fold_with_map,
+    kanji_to_int,
+)
 
 MAX_INPUT_CHARS = 10_000  # longer input is cut (never rejected): an address is far shorter
 _PREF_SCAN = 12  # junk before the prefecture ("(後期)長野県…") is skipped up to this many chars
@@ -167,8 +172,15 @@ class Geocoder:
     def _match_cities(self, key: str, start: int, pref: str | None) -> list[tuple[str, int]]:
         index = self.index
         found: list[tuple[str, int]] = []
-        for length in range(1, min(index.city_key_max, len(key) - start) + 1):
-            codes = index.city_keys.get(key[start : start + length])
+        matches = [
+            (length, index.city_keys.get(key[start : start + length]))
+            for length in range(1, min(index.city_key_max, len(key) - start) + 1)
+        ]
+        if WILDCARD in key[start : start + index.city_key_max]:
+            matches += [
+                (len(k), v) for k, v in index.city_keys.items() if _wild_match(key, start, k)
+            ]
+        for length, codes in matches:
             if not codes:
                 continue
             for lg in codes:
@@ -363,11 +375,36 @@ class Geocoder:
 
 
 def _longest(table: TownTable, key: str, begin: int) -> tuple[Node, int] | None:
+    found: tuple[Node, int] | None = None
     for length in range(min(table.max_len, len(key) - begin), 0, -1):
         node = table.keys.get(key[begin : begin + length])
         if node is not None:
-            return node, begin + length
-    return None
+            found = node, begin + length
+            break
+    if WILDCARD in key[begin : begin + table.max_len]:
+        for name, node in table.keys.items():
+            if (found is None or begin + len(name) > found[1]) and _wild_match(key, begin, name):
+                found = node, begin + len(name)
+    return found
+
+
+def _wild_match(key: str, begin: int, name: str) -> bool:
+    """``name`` at ``key[begin:]`` with each wildcard standing for one character of the name.
+
+    At least two characters must match literally, so a wildcard never makes a name out of
+    nothing; exact matches are found by the dictionary lookups, not here.
+    """
+    part = key[begin : begin + len(name)]
+    if len(part) < len(name) or WILDCARD not in part:
+        return False
+    literal = 0
+    for have, want in zip(part, name, strict=True):
+        if have == WILDCARD:
+            continue
+        if have != want:
+            return False
+        literal += 1
+    return literal >= 2
 
 
 def _implied_chome(node: Node, key: str, end: int) -> tuple[Node, int]:

@@ -132,7 +132,12 @@ _DASHES = re.compile(r"[‐‑‒–—―−─━－﹣⁃]")
 _CHOON_AFTER_NUMBER = re.compile(
     r"(?<=[0-9〇一二三四五六七八九十百千])\s*[ーｰ]\s*(?=[0-9〇一二三四五六七八九十百千])"
 )
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\ufffd\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+# A character lost in decoding (Shift_JIS read as UTF-8, …) arrives as one or more U+FFFD; the run
+# stands for one unknown character, which the matcher lets match any one character of a name
+# (abr-geocoder does the same with its fuzzy character "?", which is also what the run becomes).
+WILDCARD = "?"
+_GARBLED = re.compile("\ufffd+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"\s+")
 
@@ -159,7 +164,7 @@ def clean(text: str) -> str:
     This is the display form (``others`` keeps it); 異体字 and kana variants are folded only in
     the matching key (:func:`fold`), so a building name keeps its own spelling.
     """
-    text = _INVISIBLE.sub("", text)
+    text = _GARBLED.sub(WILDCARD, _INVISIBLE.sub("", text))
     text = unicodedata.normalize("NFKC", text)
     text = _CONTROL.sub(" ", text)
     text = _DASHES.sub("-", text)
