@@ -152,3 +152,38 @@ def test_a_garbled_character_does_not_pick_one_of_several_names(geocoder: Geocod
     assert result.match_level == "prefecture"
     assert result.lg_code is None
 
+
+@pytest.mark.parametrize(
+    ("written", "others", "output"),
+    [
+        # a 字 marker before an unknown 小字 goes; 番地の between numbers is a hyphen
+        (
+            "千葉県山武郡横芝光町横芝字真砂４８２番地の２",
+            ["真砂482-2"],
+            "千葉県山武郡横芝光町横芝真砂482-2",
+        ),
+        # a room after the house number is set apart by a space, and 号室 keeps its 号
+        (
+            "札幌市中央区南２条西１ー５2ー302号室",
+            ["52 302号室"],
+            "北海道札幌市中央区南二条西一丁目52 302号室",
+        ),
+        ("札幌市中央区南２条西１ー５3ー2A", ["53 2A"], "北海道札幌市中央区南二条西一丁目53 2A"),
+        ("和歌山県和歌山市葵町1-2-302号室", ["302号室"], "和歌山県和歌山市葵町1-2 302号室"),
+        # a unit that ends the address goes, a building word after it stays
+        ("久太郎町４丁目渡辺3号", ["渡辺3"], "大阪府大阪市中央区久太郎町四丁目渡辺3"),
+        (
+            "大阪市天王寺区堀越町アベノ地下街8号",
+            ["アベノ地下街8"],
+            "大阪府大阪市天王寺区堀越町アベノ地下街8",
+        ),
+        ("東京都千代田区紀尾井町1-3-2号棟", ["1-3-2号棟"], "東京都千代田区紀尾井町1-3-2号棟"),
+        ("東京都千代田区紀尾井町3番地の5 1番館", ["3-5 1番館"], "東京都千代田区紀尾井町3-5 1番館"),
+    ],
+)
+def test_leftover_text_is_written_as_abr_geocoder_writes_it(
+    geocoder: Geocoder, written: str, others: list[str], output: str
+) -> None:
+    result = geocoder.geocode(written)
+    assert (result.others, result.output) == (others, output)
+

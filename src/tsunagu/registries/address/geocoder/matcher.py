@@ -34,10 +34,17 @@ _NUMBER = re.compile(
 _UNIT = re.compile(r"丁目|番地|番|号|地割")
 _CONNECTOR = re.compile(r"[-のノ之]")
 _IMPLIED_CHOME = re.compile(r"([0-9]+)(?=-|$)")
-# Leftover text reads like abr-geocoder's: 482番地の2 → 482-2, 3928番地 → 3928.
-_REST_BANCHI_JOIN = re.compile(r"(?<=[0-9])(?:番地|番)(?:の|ノ)?(?=[0-9])")
-_REST_UNIT = re.compile(r"(?<=[0-9])(?:番地|号)")
-_REST_LEAD = re.compile(r"[\s0-9\-のノ番地号]+")
+# Leftover text reads like abr-geocoder's (its normalizer and the restore step of its result):
+# a 字 marker left before an unknown 小字 goes (字真砂482 → 真砂482); in the first word, 番地の/番/
+# 号/の between numbers become "-" (482番地の2 → 482-2) and a 番地/番/号 unit after a number goes
+# (3928番地 → 3928) unless a room, building or floor word follows (302号室, 2号棟, 1番館); a unit
+# that ends the text goes too (渡辺3号 → 渡辺3); a room number after a house number is set apart
+# by a space, not a hyphen (52-302号室 → 52 302号室, 53-2A → 53 2A).
+_REST_AZA = re.compile(r"(?:大字|小字|字)(?=[^\s0-9\-])")
+_REST_ROOM = re.compile(r"(?<=[0-9])[\-号番通条]+(?=[0-9]+(?:号室|[A-Za-z]))")
+_REST_JOIN = re.compile(r"(?<=[0-9])(?:番地の?|番の?|号|の|ノ|之)(?=[0-9])")
+_REST_UNIT = re.compile(r"(?<=[0-9])(?:番地|番|号)(?=$|[\s\-(])")
+_REST_TAIL_UNIT = re.compile(r"(?<=[0-9])(?:番地|番|号)$")
 
 
 class MatchLevel(StrEnum):
@@ -298,7 +305,7 @@ class Geocoder:
             city.pref + (city.county or "") + city.city + (city.ward or "")
             + (town.oaza_cho or "") + (town.chome or "") + (town.koaza or "")
         )  # fmt: skip
-        rest = text[offsets[match.end] :]
+        rest = _split_room(text[offsets[match.end] :])
         others: list[str] = []
         if match.street:
             street = text[offsets[match.street[0]] : offsets[match.street[1]]].strip()
@@ -468,13 +475,24 @@ def _town_position(town: Town, node: Node, city: City) -> tuple[float | None, fl
     return None, None, MatchLevel.UNKNOWN.value
 
 
+def _split_room(rest: str) -> str:
+    """A room number after the house number, set apart by a space (first word only)."""
+    body = rest.lstrip()
+    token, sep, tail = body.partition(" ")
+    return rest[: len(rest) - len(body)] + _REST_ROOM.sub(" ", token) + sep + tail
+
+
 def _tidy_rest(rest: str) -> str:
-    """Leftover 番地 numbers written the way abr-geocoder prints them (only at the start)."""
-    lead = _REST_LEAD.match(rest)
-    if lead is None:
-        return rest
-    head = _REST_UNIT.sub("", _REST_BANCHI_JOIN.sub("-", lead.group(0)))
-    return head + rest[lead.end() :]
+    """Leftover text written the way abr-geocoder prints it (see the _REST_* patterns)."""
+    rest = _split_room(rest)
+    body = rest.lstrip()
+    lead = rest[: len(rest) - len(body)]
+    aza = _REST_AZA.match(body)
+    if aza:
+        body = body[aza.end() :]
+    token, sep, tail = body.partition(" ")
+    token = _REST_UNIT.sub("", _REST_JOIN.sub("-", token))
+    return lead + _REST_TAIL_UNIT.sub("", token + sep + tail)
 
 
 def _score(consumed: str, canonical: str) -> float:
