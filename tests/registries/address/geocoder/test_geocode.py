@@ -187,3 +187,23 @@ def test_leftover_text_is_written_as_abr_geocoder_writes_it(
     result = geocoder.geocode(written)
     assert (result.others, result.output) == (others, output)
 
+
+@pytest.mark.parametrize(
+    ("written", "field", "name"),
+    [
+        ("盛岡市飯岡新田４地割１００１", "koaza", "4地割"),  # ABR: ４地割
+        ("岩手県八幡平市大更第35地割", "koaza", "第35地割"),  # ABR: 第３５地割
+        (
+            "福井県大野市上麻生島下麻生島上野田野土打川島下唯野1字",
+            "oaza_cho",
+            "上麻生島下麻生島上野田野土打川島下唯野1字",  # ABR: …唯野１字
+        ),
+    ],
+)
+def test_town_names_print_ascii_digits(
+    geocoder: Geocoder, written: str, field: str, name: str
+) -> None:
+    result = geocoder.geocode(written)
+    assert getattr(result, field) == name
+    assert name in result.output
+

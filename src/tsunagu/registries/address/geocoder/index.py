@@ -137,6 +137,19 @@ def _name(value: Any) -> str | None:
     return str(value).strip() or None if value else None
 
 
+# Full-width digits and Latin letters in 町字 names (４地割, 第３５地割, 唯野１字, １丁目) print as
+# ASCII, as abr-geocoder prints them and as every number in ``output`` and ``others`` is printed.
+_HALFWIDTH = str.maketrans(
+    {chr(code): chr(code - 0xFEE0) for code in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B))}
+    | {chr(code): chr(code - 0xFEE0) for code in range(0xFF41, 0xFF5B)}
+)
+
+
+def _town_name(value: Any) -> str | None:
+    name = _name(value)
+    return name.translate(_HALFWIDTH) if name else None
+
+
 def _key(name: str) -> str:
     return fold(clean(name))
 
@@ -234,9 +247,9 @@ def _add_towns(index: AddressIndex, rows: Iterable[Row]) -> None:
         town = Town(
             lg_code=row["lg_code"],
             machiaza_id=row["machiaza_id"],
-            oaza_cho=_name(row.get("oaza_cho")),
-            chome=_name(row.get("chome")),
-            koaza=_name(row.get("koaza")),
+            oaza_cho=_town_name(row.get("oaza_cho")),
+            chome=_town_name(row.get("chome")),
+            koaza=_town_name(row.get("koaza")),
             rsdt_addr_flg=_int(row.get("rsdt_addr_flg")),
             lat=_float(row.get("rep_lat")),
             lon=_float(row.get("rep_lon")),
