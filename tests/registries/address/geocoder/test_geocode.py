@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from tsunagu.registries.address.geocoder import Geocoder
+from tsunagu.registries.address.geocoder import AddressIndex, Geocoder, build_index
+from tsunagu.registries.address.geocoder.source import Row
 
 KIOI = {"lg_code": "131016", "machiaza_id": "0056000", "oaza_cho": "紀尾井町"}
 HONKOMAGOME = {"lg_code": "131059", "oaza_cho": "本駒込", "blk_num": "28", "rsdt_num": "16"}
@@ -207,3 +210,51 @@ def test_town_names_print_ascii_digits(
     assert getattr(result, field) == name
     assert name in result.output
 
+
+def test_kyoto_answers_are_numbered_by_chiban(geocoder: Geocoder, abr_index: AddressIndex) -> None:
+    # 御陵大枝山町二丁目 is a 住居表示 町字 in the town master; abr-geocoder still reports 0 for
+    # every 京都市 address, and a 住居表示 町字 elsewhere keeps 1.
+    node = abr_index.towns["261114"].keys["御陵大枝山町2丁目"]
+    assert node.base is not None and node.base.rsdt_addr_flg == 1
+    assert geocoder.geocode("西京区御陵大枝山町二丁目1-52").rsdt_addr_flg == 0
+    assert geocoder.geocode("東京都千代田区紀尾井町1-3").rsdt_addr_flg == 1
+
+
+class _TinySource:
+    """One 住居表示 町字 that also has 地番 rows (ABR has such towns)."""
+
+    def version(self) -> str:
+        return "tiny"
+
+    def iter_prefectures(self) -> Iterator[Row]:
+        yield {"pref": "東京都"}
+
+    def iter_municipalities(self) -> Iterator[Row]:
+        yield {"lg_code": "131024", "pref": "東京都", "city": "中央区"}
+
+    def iter_towns(self) -> Iterator[Row]:
+        yield {
+            "lg_code": "131024", "machiaza_id": "0004003", "oaza_cho": "銀座", "chome": "３丁目",
+            "rsdt_addr_flg": "1",
+        }  # fmt: skip
+
+    def iter_blocks(self) -> Iterator[Row]:
+        return iter(())
+
+    def iter_residences(self) -> Iterator[Row]:
+        return iter(())
+
+    def iter_parcels(self) -> Iterator[Row]:
+        yield {
+            "lg_code": "131024", "machiaza_id": "0004003", "prc_id": "000040000100000",
+            "prc_num1": "4", "prc_num2": "1",
+        }  # fmt: skip
+
+
+def test_a_parcel_answer_is_numbered_by_chiban() -> None:
+    geocoder = Geocoder(build_index(_TinySource()))
+    result = geocoder.geocode("東京都中央区銀座3-4-1", target="parcel")
+    assert (result.match_level, result.prc_id) == ("parcel", "000040000100000")
+    assert result.rsdt_addr_flg == 0
+    assert result.chome == "3丁目"
+    assert geocoder.geocode("東京都中央区銀座3").rsdt_addr_flg == 1

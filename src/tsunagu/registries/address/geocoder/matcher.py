@@ -295,7 +295,10 @@ class Geocoder:
         self._set_city(result, city)
         result.machiaza_id = town.machiaza_id
         result.oaza_cho, result.chome, result.koaza = town.oaza_cho, town.chome, town.koaza
-        result.rsdt_addr_flg = town.rsdt_addr_flg
+        # abr-geocoder's rsdt_addr_flg says how the answer is numbered (1 住居表示, 0 地番), not
+        # only the 町字's flag: it reports 0 for every 京都市 address (Kyoto is addressed by 地番
+        # and street names) and for a 地番 answer (set in _numbers).
+        result.rsdt_addr_flg = 0 if city.city == _KYOTO_CITY else town.rsdt_addr_flg
         detail = bool(town.chome or town.koaza)
         result.match_level = (
             MatchLevel.MACHIAZA_DETAIL.value if detail else MatchLevel.MACHIAZA.value
@@ -370,6 +373,7 @@ class Geocoder:
                     if parcel is None:
                         continue
                     result.prc_id = parcel.prc_id
+                    result.rsdt_addr_flg = 0
                     result.prc_num1 = parcel.nums[0]
                     result.prc_num2 = parcel.nums[1] or None
                     result.prc_num3 = parcel.nums[2] or None
