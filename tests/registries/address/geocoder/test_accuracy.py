@@ -23,7 +23,9 @@ from tsunagu.registries.address.geocoder import Geocoder
 
 REPORT = Path(__file__).resolve().parents[4] / "docs" / "address-accuracy.md"
 ABR_GEOCODER_TARGET = 1.0  # abr-geocoder's own pass rate on its fixtures
-ABR_GEOCODER_REACHED = 0.92  # HONEST THRESHOLD, BELOW TARGET: what we reach today (see report)
+# HONEST THRESHOLD, BELOW TARGET: what we reach today, 191 / 193 (see report). The two cases left
+# are answers we keep on purpose; docs/address-geocoder.md ("Accuracy") says why for each.
+ABR_GEOCODER_REACHED = 0.989
 TOWN_LEVEL_TARGET = 0.95
 
 
@@ -91,17 +93,17 @@ def test_accuracy_report_meets_targets(geocoder: Geocoder) -> None:
             "We reach it."
             if abr.rate >= ABR_GEOCODER_TARGET
             else f"**We do not reach it: {abr.rate:.1%} within coverage.** The test asserts the "
-            f"honest threshold {ABR_GEOCODER_REACHED:.0%}; the failures below say why (mostly "
-            "the 2022 town masters versus abr-geocoder's current data, and abr-geocoder's exact "
-            "text of `others`)."
+            f"honest threshold {ABR_GEOCODER_REACHED:.1%}; the failures below are listed with "
+            "the reason for each in [address-geocoder.md](address-geocoder.md#accuracy)."
         )
         + f" The other suites: ≥ {TOWN_LEVEL_TARGET:.0%} agreement at 町字 level.",
         "",
     ]
     lines += _section(
         abr,
-        "every identifier, name, `match_level`, `output` and `others` equal to the expectation "
-        "(positions are not compared: they depend on the data vintage).",
+        "every identifier, name, `match_level`, `output` and `others` the expectation writes "
+        "equal to ours (a field it leaves out is not checked, as in abr-geocoder's Jest "
+        "`toMatchObject` runner; positions are not compared: they depend on the data vintage).",
         f"{ABR_GEOCODER_TARGET:.0%} (abr-geocoder's own)",
     )
     lines += _section(

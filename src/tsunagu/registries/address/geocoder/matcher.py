@@ -296,8 +296,8 @@ class Geocoder:
         result.machiaza_id = town.machiaza_id
         result.oaza_cho, result.chome, result.koaza = town.oaza_cho, town.chome, town.koaza
         # abr-geocoder's rsdt_addr_flg says how the answer is numbered (1 住居表示, 0 地番), not
-        # only the 町字's flag: it reports 0 for every 京都市 address (Kyoto is addressed by 地番
-        # and street names) and for a 地番 answer (set in _numbers).
+        # only the 町字's flag: it reports 0 for every 京都市 address (its result step does so,
+        # without saying why) and for a 地番 answer (set in _numbers).
         result.rsdt_addr_flg = 0 if city.city == _KYOTO_CITY else town.rsdt_addr_flg
         detail = bool(town.chome or town.koaza)
         result.match_level = (
