@@ -36,14 +36,15 @@ _CONNECTOR = re.compile(r"[-のノ之]")
 _IMPLIED_CHOME = re.compile(r"([0-9]+)(?=-|$)")
 # Leftover text reads like abr-geocoder's (its normalizer and the restore step of its result):
 # a 字 marker left before an unknown 小字 goes (字真砂482 → 真砂482); in the first word, 番地の/番/
-# 号/の between numbers become "-" (482番地の2 → 482-2) and a 番地/番/号 unit after a number goes
-# (3928番地 → 3928) unless a room, building or floor word follows (302号室, 2号棟, 1番館); a unit
-# that ends the text goes too (渡辺3号 → 渡辺3); a room number after a house number is set apart
-# by a space, not a hyphen (52-302号室 → 52 302号室, 53-2A → 53 2A).
+# 号/の between numbers become "-" (482番地の2 → 482-2), a 番地/号 after the leading numbers goes
+# (3928番地 → 3928, 1番1号ビル → 1-1ビル) unless a room, building or floor word follows (302号室,
+# 2号棟), and so does a 番地/番/号 before a space or at the end (渡辺3号 → 渡辺3; 1番館 and
+# 7番町 stay); a room after a house number is set apart by a space (52-302号室 → 52 302号室).
 _REST_AZA = re.compile(r"(?:大字|小字|字)(?=[^\s0-9\-])")
 _REST_ROOM = re.compile(r"(?<=[0-9])[\-号番通条]+(?=[0-9]+(?:号室|[A-Za-z]))")
 _REST_JOIN = re.compile(r"(?<=[0-9])(?:番地の?|番の?|号|の|ノ|之)(?=[0-9])")
 _REST_UNIT = re.compile(r"(?<=[0-9])(?:番地|番|号)(?=$|[\s\-(])")
+_REST_LEAD_UNIT = re.compile(r"^([0-9][0-9\-]*)(?:番地|号)(?![室棟区館階])")
 _REST_TAIL_UNIT = re.compile(r"(?<=[0-9])(?:番地|番|号)$")
 
 
@@ -495,7 +496,7 @@ def _tidy_rest(rest: str) -> str:
     if aza:
         body = body[aza.end() :]
     token, sep, tail = body.partition(" ")
-    token = _REST_UNIT.sub("", _REST_JOIN.sub("-", token))
+    token = _REST_UNIT.sub("", _REST_LEAD_UNIT.sub(r"\1", _REST_JOIN.sub("-", token)))
     return lead + _REST_TAIL_UNIT.sub("", token + sep + tail)
 
 
