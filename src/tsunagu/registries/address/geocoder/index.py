@@ -138,7 +138,8 @@ def _name(value: Any) -> str | None:
 
 
 # Full-width digits and Latin letters in 町字 names (４地割, 第３５地割, 唯野１字, １丁目) print as
-# ASCII, as abr-geocoder prints them and as every number in ``output`` and ``others`` is printed.
+# ASCII: abr-geocoder converts 大字・町, 丁目 and 小字 so (toHankakuAlphaNum) when it builds its
+# 町字 trie and prints the converted names, and every number in ``output``/``others`` is ASCII.
 _HALFWIDTH = str.maketrans(
     {chr(code): chr(code - 0xFEE0) for code in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B))}
     | {chr(code): chr(code - 0xFEE0) for code in range(0xFF41, 0xFF5B)}
