@@ -5,10 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+ABRG_HOME ?= var/abrg
 export TSUNAGU_PORT ?= $(PORT)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-sqlite test-postgres lint bench bench-search bench-dcat bench-corporations bench-geocode bench-trust bench-ledger bench-datastore bench-mesh bench-quality lock browser clean
+.PHONY: help install run test test-sqlite test-postgres lint bench bench-search bench-dcat bench-corporations bench-geocode bench-trust bench-ledger bench-datastore bench-mesh bench-quality abrg lock browser clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,8 +58,18 @@ bench-dcat: install ## DCAT-AP export of 100,000 datasets (time, peak memory)
 bench-corporations: install ## Corporate registry import vs raw bulk load, lookups, name search
 	$(BIN)/python -m bench.corporations --size 200000 --postgres $(PG_TEST_URL)
 
-bench-geocode: install ## Address geocoder throughput on 100,000 addresses
-	$(BIN)/python -m bench.geocode
+bench-geocode: install ## Address geocoder throughput on 100,000 addresses (abr-geocoder too if `make abrg` ran)
+	TSUNAGU_ABRG=$(ABRG_HOME) $(BIN)/python -m bench.geocode
+
+# better-sqlite3's prebuilt binaries live on GitHub (unreachable here), so node-gyp builds it, from the
+# local Node.js headers when present rather than downloading them; bench/abrg-npm says why
+# uWebSockets.js is a stub.
+abrg: ## Install abr-geocoder 2.2.0 (npm; needs Node.js >= 20 and a C++ compiler) into $(ABRG_HOME)
+	@command -v npm >/dev/null || { echo "npm is not installed"; exit 1; }
+	mkdir -p $(ABRG_HOME)
+	cp -R bench/abrg-npm/. $(ABRG_HOME)/
+	cd $(ABRG_HOME) && if [ -z "$$npm_config_nodedir" ] && [ -f /usr/include/node/node_version.h ]; then \
+	  export npm_config_nodedir=/usr; fi; npm ci --no-audit --no-fund
 
 bench-trust: install ## JWS signs/verifies, RFC 3161 timestamps per second
 	$(BIN)/python -m bench.trust

@@ -2,14 +2,18 @@
 
     python -m bench.geocode              # 100,000 addresses
     python -m bench.geocode --size 20000
+    python -m bench.geocode --abrg var/abrg   # where `make abrg` installed abr-geocoder
 
-Appends (or replaces) the "## Address geocoder" section of docs/benchmarks.md.
+If abr-geocoder is installed (``make abrg``), addresses also go through its CLI and tsunagu's batch
+path side by side, each in a child process (bench/abrg.py); otherwise that part is skipped with the
+reason printed. Appends (or replaces) the "## Address geocoder" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import platform
 import random
@@ -18,20 +22,22 @@ import socket
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import uvicorn
 
-from bench import report
+from bench import abrg, report
 from tsunagu.registries.address.geocoder import FileAddressSource, Geocoder, build_index
 from tsunagu.registries.address.geocoder.commands import geocode_stream
 from tsunagu.registries.address.geocoder.index import AddressIndex
 from tsunagu.registries.address.geocoder.service import GeocoderCache
 
 ROOT = Path(__file__).resolve().parents[1]
-ABR = Path(os.environ.get("TSUNAGU_STANDARDS", ROOT.parent / "shared" / "standards")) / "abr-data"
+STANDARDS = Path(os.environ.get("TSUNAGU_STANDARDS", ROOT.parent / "shared" / "standards"))
+ABR = STANDARDS / "abr-data"
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Address geocoder"
 FULL = str.maketrans("0123456789-", "０１２３４５６７８９－")
@@ -181,6 +187,122 @@ def bench_http(index: AddressIndex, addresses: list[str], batch: int = 1000) -> 
     }
 
 
+@dataclass(frozen=True)
+class SideBySide:
+    size: int
+    baseline: int
+    files: int
+    counts: dict[str, int]
+    load_seconds: float
+    tsunagu: tuple[abrg.Run, abrg.Run]  # baseline run, full run
+    abrg: tuple[abrg.Run, abrg.Run]
+    tsunagu_split: dict[str, float]  # the full run's own index/geocode CPU seconds
+    agreement: abrg.Agreement
+    version: str
+
+    def per_core(self, runs: tuple[abrg.Run, abrg.Run]) -> float:
+        """Addresses per CPU second beyond start-up: (N - n) / (cpu(N) - cpu(n))."""
+        return (self.size - self.baseline) / max(runs[1].cpu - runs[0].cpu, 1e-9)
+
+
+def side_by_side(home: Path, size: int, baseline: int, work: Path) -> SideBySide | str:
+    """tsunagu and abr-geocoder on the same files and addresses, each CLI in a child process.
+
+    The files are today's ABR files in abr-data/ (the only schema abr-geocoder reads) plus
+    京都市's 2022 町字 with positions from abr-geocoder's e2e data (see abrg.kyoto_positions),
+    cut per municipality as abr-geocoder's catalog publishes them; tsunagu reads the same cut
+    files. Each tool runs twice, on ``baseline`` addresses and on ``size``; the difference of
+    the CPU times is the geocoding without start-up. Returns why, if abr-geocoder is absent.
+    """
+    package, why = abrg.find_package(home)
+    if package is None:
+        return why
+    current = sorted(ABR.glob("mt_*.csv.zip"))
+    kyoto = ABR / "abr-2022-04" / "mt_town_pref26.csv.zip"
+    cut = work / "files"
+    files = abrg.split_for_abrg([*current, kyoto], cut, old_towns="261")
+    files += abrg.kyoto_positions(STANDARDS / "abr-geocoder" / "e2e" / "test-data", cut)
+    load_seconds = abrg.load(package, work / "abrg", files)
+    # Addresses only from today's data: the 京都市 rows are there for abr-geocoder's sake.
+    index = build_index(FileAddressSource(current))
+    counts = dict(index.counts)
+    addresses = make_addresses(index, size, seed=2)
+    del index
+    inputs = {}
+    for label, rows in (("baseline", addresses[:baseline]), ("full", addresses)):
+        inputs[label] = work / f"{label}.txt"
+        inputs[label].write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ours: list[abrg.Run] = []
+    theirs: list[abrg.Run] = []
+    for label in ("baseline", "full"):  # interleaved, so load changes hit both alike
+        out = work / f"tsunagu-{label}.out"
+        ours.append(abrg.measure(abrg.tsunagu_command(files, inputs[label], out)))
+        out = work / f"abrg-{label}.out"
+        theirs.append(
+            abrg.measure(abrg.geocode_command(package, work / "abrg", inputs[label], out))
+        )
+    return SideBySide(
+        size=size,
+        baseline=baseline,
+        files=len(files),
+        counts=counts,
+        load_seconds=load_seconds,
+        tsunagu=(ours[0], ours[1]),
+        abrg=(theirs[0], theirs[1]),
+        tsunagu_split=json.loads(ours[1].stdout.strip().splitlines()[-1]),
+        agreement=abrg.agreement(work / "tsunagu-full.out", work / "abrg-full.out"),
+        version=abrg.version(package),
+    )
+
+
+def describe(side: SideBySide | str, published: float, tsunagu_per_core: float) -> str:
+    """The abr-geocoder paragraph of the section: measured side by side, or why not."""
+    if isinstance(side, str):
+        return f"""- **abr-geocoder**: not run side by side in this run ({side}); the comparison
+  is with its published figure only: ≈ {published:.0f} addresses/s per core, which tsunagu's
+  CLI batch path exceeds {tsunagu_per_core / published:.1f}×."""
+    t_full, a_full = side.tsunagu[1], side.abrg[1]
+    t_rate, a_rate = side.per_core(side.tsunagu), side.per_core(side.abrg)
+    own = side.size / side.tsunagu_split["geocode_cpu"]
+    agree = side.agreement
+    total = sum(agree.counts.values())
+    examples = "; ".join(
+        f"{text} → tsunagu {ours}, abr-geocoder {theirs}" for text, ours, theirs in agree.examples
+    )
+    return f"""- **abr-geocoder {side.version} side by side** (npm `@digital-go-jp/abr-geocoder`,
+  installed by `make abrg`; Node.js {abrg.node_version()}; both CLIs as child processes, one
+  after the other in the same run, CPU time and peak RSS from `wait4`):
+  - *Same data*: today's ABR files above (the only schema abr-geocoder reads) plus 京都市's
+    2022 町字 with positions from abr-geocoder's own e2e expectations (with no 京都市 町字
+    that has a position, its 京都 street step crashes; see `bench/abrg.py`), cut into
+    {side.files} per-municipality files the way its catalog publishes them and loaded by its
+    own CSV loader and cache builder (`bench/abrg_import.js`, {side.load_seconds:.0f} s wall)
+    instead of `abrg download`, which needs catalog.registries.digital.go.jp. tsunagu reads
+    the same cut files. Today's data alone: {side.counts}.
+  - *Addresses*: {side.size:,}, built as above but from today's data only (東京都, 和歌山県,
+    宮崎県 町字 and the 文京区/和歌山市 住居; 屋久島町's 地番 drop out because 鹿児島県 has
+    no current town master here, so neither tool can place them).
+  - *Throughput per core* (CPU seconds of the {side.size:,}-address run minus those of a
+    {side.baseline:,}-address run, which leaves start-up out): tsunagu
+    **{t_rate:,.0f} addresses/s**, abr-geocoder **{a_rate:,.0f} addresses/s**, a ratio of
+    **{t_rate / a_rate:.1f}×**. tsunagu's own split of its full run: index build
+    {side.tsunagu_split["index_cpu"]:.1f} s CPU, then {own:,.0f} addresses/s. Whole runs
+    including start-up: tsunagu {t_full.cpu:.1f} s CPU / {t_full.wall:.1f} s wall,
+    abr-geocoder {a_full.cpu:.1f} s CPU / {a_full.wall:.1f} s wall (it geocodes on one worker
+    thread per core, {os.cpu_count()} here).
+  - *Peak RSS* of the full runs: tsunagu {t_full.rss_mb:.0f} MB, abr-geocoder
+    {a_full.rss_mb:.0f} MB.
+  - *Agreement* (same lg_code + machiaza_id, input by input, {total:,} addresses): same
+    {agree.counts["same"]:,} ({agree.counts["same"] / total:.1%}), different
+    {agree.counts["different"]:,}, a 町字 only from tsunagu {agree.counts["only_tsunagu"]:,},
+    only from abr-geocoder {agree.counts["only_abrg"]:,}, from neither
+    {agree.counts["neither"]:,}. Match levels: tsunagu {agree.levels["tsunagu"]};
+    abr-geocoder {agree.levels["abrg"]} (there are no 街区 files here, so abr-geocoder does
+    not reach the residential levels). Differences, for example: {examples}.
+  - Published figure for comparison: ≈5.5M addresses in 40 min on 10 cores ≈ {published:.0f}
+    addresses/s per core."""
+
+
 def write_section(text: str) -> None:
     report.write_section(SECTION, text)
 
@@ -188,7 +310,15 @@ def write_section(text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument(
+        "--abrg", type=Path, default=abrg.DEFAULT_HOME, help="where `make abrg` installed it"
+    )
+    parser.add_argument(
+        "--baseline", type=int, default=1000, help="addresses in the start-up runs (side by side)"
+    )
     args = parser.parse_args()
+    if not 0 < args.baseline < args.size:
+        parser.error("--baseline must be between 0 and --size")
     files = sorted(ABR.glob("mt_*.csv.zip")) + sorted((ABR / "abr-2022-04").glob("*.zip"))
     index = build_index(FileAddressSource(files))
     rss_index = _rss_mb()
@@ -203,6 +333,10 @@ def main() -> None:
     http = bench_http(index, addresses)
     rss_http = _rss_mb()
     published = 5_500_000 / (40 * 60) / 10
+    with tempfile.TemporaryDirectory(prefix="tsunagu-bench-abrg-") as work:
+        side = side_by_side(args.abrg, args.size, args.baseline, Path(work))
+    if isinstance(side, str):
+        print(f"abr-geocoder skipped: {side}")
     text = f"""{SECTION}
 
 Generated by `python -m bench.geocode` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; one run on a
@@ -225,13 +359,10 @@ Python {platform.python_version()}).
   loopback, client in the same process so its CPU is included): {http["rate"]:,.0f}
   addresses/s wall; one address per `GET`: {http["single_rate"]:,.0f} requests/s; peak RSS
   {rss_http:.0f} MB.
-- **abr-geocoder**: not run side by side (not attempted in this run). Its CLI builds its own
-  database with a `download` step that fetches the ABR distributions from the Digital Agency;
-  feeding it exactly our local files was not set up, so the comparison is with
-its published figure: ≈5.5M addresses in 40 min on 10 cores ≈ {published:.0f} addresses/s per
-  core. Target ≥ 1,000 addresses/s per core:
-  {"met" if cli["per_core"] >= 1000 else "NOT met"} on the CLI batch path
-  ({cli["per_core"] / published:.1f}× abr-geocoder's published per-core rate).
+- **Target** ≥ 1,000 addresses/s per core: {"met" if cli["per_core"] >= 1000 else "NOT met"}
+  on the CLI batch path ({cli["per_core"] / published:.1f}× abr-geocoder's published per-core
+  rate of ≈ {published:.0f}: ≈5.5M addresses in 40 min on 10 cores).
+{describe(side, published, cli["per_core"])}
 """
     write_section(text)
     print(text)
