@@ -253,9 +253,10 @@ def read_ndjson(path: Path) -> Iterator[tuple[str, str | None, str | None, str]]
 
 @dataclass(frozen=True)
 class Agreement:
-    counts: dict[str, int]  # same / different / only_tsunagu / only_abrg / neither
+    counts: dict[str, int]  # same / different / only_tsunagu / only_abrg / neither / lost
     levels: dict[str, dict[str, int]]  # match_level counts per tool
     examples: list[tuple[str, str, str]]  # input, tsunagu's lg_code/machiaza_id, abr-geocoder's
+    joined: list[str]  # abr-geocoder "inputs" that are none of ours (two lines run together)
 
 
 def agreement(ours: Path, theirs: Path) -> Agreement:
@@ -263,13 +264,17 @@ def agreement(ours: Path, theirs: Path) -> Agreement:
     other: dict[str, tuple[str, str | None, str | None, str]] = {}
     for row in read_ndjson(theirs):
         other.setdefault(row[0], row)
-    counts = dict.fromkeys(("same", "different", "only_tsunagu", "only_abrg", "neither"), 0)
+    keys = ("same", "different", "only_tsunagu", "only_abrg", "neither", "lost")
+    counts = dict.fromkeys(keys, 0)
+    seen: set[str] = set()
     levels: dict[str, dict[str, int]] = {"tsunagu": {}, "abrg": {}}
     examples: list[tuple[str, str, str]] = []
     for text, lg, machiaza, level in read_ndjson(ours):
+        seen.add(text)
         row = other.get(text)
-        if row is None:
-            raise ValueError(f"abr-geocoder has no result for {text!r}")
+        if row is None:  # abr-geocoder read this line as part of another one
+            counts["lost"] += 1
+            continue
         levels["tsunagu"][level] = levels["tsunagu"].get(level, 0) + 1
         levels["abrg"][row[3]] = levels["abrg"].get(row[3], 0) + 1
         mine = f"{lg}/{machiaza}" if machiaza else None
@@ -281,4 +286,6 @@ def agreement(ours: Path, theirs: Path) -> Agreement:
         else:
             key = "only_tsunagu" if mine else "only_abrg" if its else "neither"
         counts[key] += 1
-    return Agreement(counts, {k: dict(sorted(v.items())) for k, v in levels.items()}, examples)
+    joined = sorted(text for text in other if text not in seen)
+    sorted_levels = {k: dict(sorted(v.items())) for k, v in levels.items()}
+    return Agreement(counts, sorted_levels, examples, joined)
