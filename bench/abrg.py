@@ -85,8 +85,9 @@ def split_for_abrg(files: Iterable[Path], out_dir: Path, old_towns: str = "") ->
     abr-geocoder's loader keys a whole file by its first row (``rows[0].lg_code``) and picks the
     SQLite file for 住居表示/地番 by the file name's code, because its catalog publishes one file
     per municipality. Ours are national or per prefecture, so loaded as they are every
-    municipality lands under the first one. The rows are copied unchanged, with two exceptions
-    that mirror what tsunagu's FileAddressSource reads: the 2022 town masters get today's English
+    municipality lands under the first one. The rows are copied as tsunagu's reader sees them
+    (values trimmed of surrounding spaces), with two changes that mirror what tsunagu's
+    FileAddressSource does: the 2022 town masters get today's English
     headers (same order, empty machiaza_dist; abr-geocoder reads only today's schema), and a
     municipality that has today's town master is not also loaded from the 2022 one. Of the 2022
     rows only those whose lg_code starts with ``old_towns`` are kept (all if it is empty).
@@ -138,11 +139,12 @@ def kyoto_positions(test_data: Path, out_dir: Path) -> list[Path]:
     """town_pos files for 京都市's 町字 from abr-geocoder's own e2e expectations.
 
     abr-geocoder 2.2.0 crashes (``kyoto-street-transform.js:104``, "Cannot read properties of
-    undefined (reading 'includes')") on any address its earlier steps leave unresolved when its
-    京都市 street trie is empty, and that trie takes only 京都市 (261xxx) 町字 with a
-    representative point. Our data has 京都市's 町字 (2022) but no positions for them; the
-    expects.json files of its e2e tests (shared/standards/abr-geocoder/) carry the machiaza-level
-    lat/lon it returned from the Digital Agency's data, which fill the trie.
+    undefined (reading 'includes')") on an address its earlier steps leave unresolved, such as
+    板橋区舟渡三丁目14-9, when its 京都市 street trie is empty; that trie takes only 京都市
+    (261xxx) 町字 with a representative point. Our data has 京都市's 町字 (2022) but no
+    positions for them; the expects.json files of its e2e tests (shared/standards/abr-geocoder/)
+    carry the machiaza-level lat/lon it returned from the Digital Agency's data, which fill the
+    trie.
     """
     positions: dict[tuple[str, str], tuple[float, float]] = {}
     for path in sorted(test_data.glob("*/expects.json")):
