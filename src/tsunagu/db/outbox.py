@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, insert, select, update
+from sqlalchemy import JSON, Connection, DateTime, Integer, String, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tsunagu.kernel import naive_utcnow
@@ -40,8 +40,9 @@ class OutboxEvent(Base):
         )
 
 
-def record_events(session: Session, events: Iterable[Event]) -> int:
-    """Add events to the outbox in the caller's transaction; returns how many.
+def record_events(session: Session | Connection, events: Iterable[Event]) -> int:
+    """Add events to the outbox in the caller's transaction (a Session's or a Core
+    connection's); returns how many.
 
     One Core executemany, not an ORM object per event: a full registry import records one
     event per row, and per-object flushing dominated its profile.
@@ -55,7 +56,8 @@ def record_events(session: Session, events: Iterable[Event]) -> int:
     if rows:
         # On the connection, so it neither autoflushes the caller's half-built objects nor
         # needs them: outbox rows reference nothing.
-        session.connection().execute(insert(OutboxEvent), rows)
+        connection = session.connection() if isinstance(session, Session) else session
+        connection.execute(insert(OutboxEvent), rows)
     return len(rows)
 
 

@@ -185,9 +185,9 @@ def _log(
     client: str = "",
     digests: tuple[str, str] = ("", ""),
 ) -> None:
-    with rt.session() as session:
+    with rt.transaction() as connection:
         insert_record(
-            session.connection(),
+            connection,
             side="consumer",
             message_id=sent.get(protocol.MESSAGE_ID, "")[:100],
             xroad_id=sent.get(protocol.XROAD_ID, "")[:100],
@@ -207,4 +207,3 @@ def _log(
             error_type=error,
             duration_ms=seconds * 1000,
         )
-        session.commit()

@@ -169,9 +169,8 @@ async def provide(request: Request) -> Response:
         service, rest = _service_of(rt, request, service_id)
         purpose = headers.get(protocol.PURPOSE, "")
 
-        def admit() -> tuple[int, MeshService, str]:
-            with rt.session() as session:
-                connection = session.connection()
+        def admit() -> tuple[int, MeshFault | tuple[MeshService, str]]:
+            with rt.transaction() as connection:
                 record_id = insert_record(
                     connection,
                     side="provider",
@@ -214,17 +213,17 @@ async def provide(request: Request) -> Response:
                         403,
                     )
                 if refusal is not None or found is None or rule is None:
-                    refusal = refusal or provider_fault("AccessDenied", "refused", 403)
-                    session.commit()
-                    # finished below with the signed refusal (_finish_fault)
-                    refusal.record_id = record_id  # type: ignore[attr-defined]
-                    raise refusal
+                    # committed: the refusal is logged (finished below with the signed
+                    # answer that carried it, _finish_fault)
+                    return record_id, refusal or provider_fault("AccessDenied", "refused", 403)
                 finish_record(connection, record_id, legal_basis=rule.legal_basis)
-                session.commit()
-                return record_id, found, rule.legal_basis
+                return record_id, (found, rule.legal_basis)
 
-        admitted, found, legal_basis = await anyio.to_thread.run_sync(admit)
+        admitted, outcome = await anyio.to_thread.run_sync(admit)
         record_id = admitted
+        if isinstance(outcome, MeshFault):
+            raise outcome
+        found, legal_basis = outcome
         status, out, content_type, person, items = await _backend(
             rt, request, found, rest, body, headers, target
         )
@@ -245,7 +244,6 @@ async def provide(request: Request) -> Response:
         return response
     except MeshFault as exc:
         refused = fault(rt, exc, target, state["hash"], xroad_id)
-        record_id = record_id or getattr(exc, "record_id", None)
         if record_id is not None:
             await anyio.to_thread.run_sync(
                 _finish_fault, rt, record_id, exc, time.perf_counter() - started, refused, target
@@ -443,9 +441,9 @@ def _finish(
     access: dict[str, Any] | None,
     response_digest: str = "",
 ) -> None:
-    with rt.session() as session:
+    with rt.transaction() as connection:
         finish_record(
-            session.connection(),
+            connection,
             record_id,
             status=status,
             error_type=error,
@@ -460,9 +458,8 @@ def _finish(
             # Same transaction as the log record: the transparency entry reaches the hub
             # at least once (the worker forwards it), even if this process dies now.
             record_events(
-                session, [Event(topic=ACCESS_TOPIC, key=access["message_id"], data=access)]
+                connection, [Event(topic=ACCESS_TOPIC, key=access["message_id"], data=access)]
             )
-        session.commit()
 
 
 def _finish_fault(
@@ -475,9 +472,9 @@ def _finish_fault(
 ) -> None:
     """Record the refusal and the signed response that carried it."""
     body = bytes(response.body)
-    with rt.session() as session:
+    with rt.transaction() as connection:
         finish_record(
-            session.connection(),
+            connection,
             record_id,
             status=exc.status,
             error_type=exc.fault_type,
@@ -488,4 +485,3 @@ def _finish_fault(
                 "RESPONSE", target, response.headers.items(), body
             ),
         )
-        session.commit()
