@@ -1,29 +1,55 @@
 """Importing published corporation files: every row kept, history ordered, events recorded.
 
-One file is one transaction: rows that fail validation are reported with their line numbers and
-stored in ``corporation_rejected_row`` while the rest loads; a truncated file raises
-:class:`ImportProblem` before anything is written. Re-importing a file already imported (same
-SHA-256) changes nothing, and a row already known with the same content is counted unchanged.
-A row whose event key (number, process, change date, update date) is known with *different*
-content is a conflicting history: it is rejected and reported, the stored row stays. The first
-load into an empty registry records no events (docs/architecture.md); later ones record one
-per corporation whose current row changed.
+One file is one savepoint in the caller's transaction: rows that fail validation are reported
+with their line numbers and stored in ``corporation_rejected_row`` while the rest loads; a
+truncated file raises :class:`ImportProblem` and the savepoint is rolled back, so nothing of the
+file stays. Re-importing a file already imported (same SHA-256) changes nothing, and a row
+already known with the same content is counted unchanged. A row whose event key (number,
+process, change date, update date, source) is known with *different* content is a conflicting
+history: it is rejected and reported, the stored row stays. The first load into an empty
+registry records no events (docs/architecture.md); later ones record one per corporation whose
+current row changed.
 
-A full (全件) file has millions of rows, so the per-row work is kept to plain tuples: records
-go to the database through the driver's ``executemany`` (SQLite, small PostgreSQL imports) or
-PostgreSQL ``COPY`` (:data:`COPY_MIN` new rows or more in a batch) — the same rows either way.
+A full (全件) file has about 5 million rows, so the file is read as a stream and stored in
+batches of :data:`BATCH` rows: memory does not grow with the file. Per row, Python only
+validates and computes the keys; the rest is set-based SQL:
+
+- **First load** (the registry is empty): the secondary indexes are dropped, the rows go
+  straight into ``corporation_record`` (driver ``executemany`` on SQLite, ``COPY`` on
+  PostgreSQL) marked current, and the indexes are built once at the end — a sort, not millions
+  of index inserts. Rows repeating an event key within the file, and the ``current`` mark of a
+  corporation with several rows, are then settled by queries.
+- **Later loads**: the rows go into a temporary staging table; one query classifies each as
+  new, unchanged or conflicting (stored rows by the event key's unique index, earlier rows of
+  the file by a window); new rows are copied over, and one more query finds, for each
+  corporation with a new row, the row that is now current — from which the events are written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import operator
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    Result,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tsunagu.db import record_events
@@ -33,13 +59,18 @@ from . import gbizinfo, nta
 from .models import CorporationImport, CorporationRecord, CorporationRejectedRow
 from .normalize import furigana_key, lg_code, name_key
 
-BATCH = 2000
-# From this many new records in a batch, PostgreSQL gets them by COPY rather than executemany.
+# Rows parsed and stored at a time: bounds memory (a parsed row is about 3 KB in Python).
+BATCH = 5000
+# From this many records in a batch, PostgreSQL gets them by COPY rather than executemany.
 COPY_MIN = 500
+# Problems kept in the report (and printed by the CLI); every rejected row is in the table.
+PROBLEMS_KEPT = 1000
 HASHED = tuple(c for c in nta.COLUMNS.values() if c != "latest")  # latest changes with time
 SUMMARY = ("name", "prefecture_name", "city_name", "street_number", "address_outside",
            "post_code", "close_date", "successor_corporate_number", "process",
            "change_date")  # fmt: skip
+EVENT_KEY = ("corporate_number", "process", "change_date", "update_date", "source")
+UNIQUE_INDEX = "uq_corporation_record_event"
 
 
 class ImportProblem(Problem):
@@ -52,7 +83,8 @@ class ImportProblem(Problem):
 
 @dataclass
 class ImportReport:
-    """What one import did; ``problems`` are ``(line, reason)`` in file order."""
+    """What one import did; ``problems`` are ``(line, reason)`` in file order (the first
+    :data:`PROBLEMS_KEPT`; ``rejected`` counts them all)."""
 
     file_name: str
     file_format: str = ""
@@ -73,7 +105,7 @@ class ImportReport:
         )
 
 
-def row_hash(values: dict[str, Any]) -> str:
+def row_hash(values: Mapping[str, Any]) -> str:
     """Fingerprint of a row's published content (without ``latest``, which ages)."""
     parts = list(_hashed(values))
     try:
@@ -92,52 +124,78 @@ _DATES = ("update_date", "change_date", "close_date", "assignment_date")
 _NOT_TEXT = tuple(i for i, c in enumerate(HASHED) if c in {*_DATES, "correct", "hihyoji"})
 
 
-def _sort_key(values: dict[str, Any] | Any) -> tuple[bool, Any, Any]:
-    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k)
-    # Any NTA row outranks a gBizINFO copy; then the change date; a correction (later update
-    # date) of the same change replaces what it corrects.
-    return (get("source") == "nta", get("change_date"), get("update_date"))
-
-
-def _summary(values: dict[str, Any] | Any) -> dict[str, Any]:
-    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k)
-    out: dict[str, Any] = {key: get(key) for key in SUMMARY}
+def _summary(values: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {key: values[key] for key in SUMMARY}
     for key in ("close_date", "change_date"):
         out[key] = out[key].isoformat() if out[key] else None
     return out
 
 
-def _topic(values: dict[str, Any], before: Any) -> str:
+def _topic(values: Any, before: Any) -> str:
     if values["correct"] and before is not None:
         return "corporation.record.corrected"
     return "corporation.record." + nta.PROCESSES[values["process"]]
 
 
+Source = bytes | str | os.PathLike[str] | BinaryIO
+
+
+@contextmanager
+def _opened(source: Source) -> Iterator[BinaryIO]:
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+    elif isinstance(source, str | os.PathLike):
+        with open(source, "rb") as stream:
+            yield stream
+    else:
+        yield source
+
+
+def _sha256(stream: BinaryIO) -> str:
+    start = stream.tell()
+    digest = hashlib.sha256()
+    while block := stream.read(nta.BLOCK):
+        digest.update(block)
+    stream.seek(start)
+    return digest.hexdigest()
+
+
 def import_file(
     session: Session,
-    data: bytes,
+    data: Source,
     file_name: str,
     *,
     encoding: str | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> ImportReport:
-    """Import one NTA CSV/XML file or gBizINFO response in the caller's transaction."""
-    sha = hashlib.sha256(data).hexdigest()
+    """Import one NTA CSV/XML file or gBizINFO response in the caller's transaction.
+
+    ``data`` is the file's bytes, its path, or a seekable binary stream; a path or stream is
+    read in blocks, never whole (gBizINFO answers, which are small JSON, excepted).
+    ``progress`` is called with the number of rows read after each batch.
+    """
     report = ImportReport(file_name)
-    if session.scalar(select(CorporationImport.id).where(CorporationImport.sha256 == sha)):
-        report.already_imported = True
-        return report
-    try:
-        if gbizinfo.is_gbizinfo(data):
-            parsed = gbizinfo.parse_gbizinfo(data)
-            return import_parsed(session, parsed, file_name, sha, source="gbizinfo",
-                                 progress=progress)  # fmt: skip
-        parsed = nta.parse_file(data, encoding)
-    except nta.TruncatedFile as exc:
-        raise ImportProblem(f"{file_name}: truncated file, nothing imported: {exc}") from None
-    except ValueError as exc:
-        raise ImportProblem(f"{file_name}: not an NTA file, nothing imported: {exc}") from None
-    return import_parsed(session, parsed, file_name, sha, progress=progress)
+    with _opened(data) as stream:
+        sha = _sha256(stream)
+        if session.scalar(select(CorporationImport.id).where(CorporationImport.sha256 == sha)):
+            report.already_imported = True
+            return report
+        start = stream.tell()
+        head = stream.read(4096)
+        stream.seek(start)
+        try:
+            if head.lstrip().startswith(b"{"):
+                whole = stream.read()
+                stream.seek(start)
+                if gbizinfo.is_gbizinfo(whole):
+                    parsed = gbizinfo.parse_gbizinfo(whole)
+                    return _import(session, parsed, file_name, sha, "gbizinfo", progress)
+            reader = nta.open_file(stream, encoding)
+            return _import(session, reader, file_name, sha, "nta", progress)
+        except nta.TruncatedFile as exc:
+            raise ImportProblem(f"{file_name}: truncated file, nothing imported: {exc}") from None
+        except ValueError as exc:  # NotNtaFile, or a gBizINFO envelope that is not one
+            raise ImportProblem(f"{file_name}: not an NTA file, nothing imported: {exc}") from None
 
 
 def import_parsed(
@@ -149,135 +207,72 @@ def import_parsed(
     source: str = "nta",
     progress: Callable[[int], object] | None = None,
 ) -> ImportReport:
-    """Store parsed rows (see :func:`import_file`)."""
-    report = ImportReport(file_name, parsed.file_format, read=len(parsed.rows))
-    first_load = session.scalar(select(CorporationRecord.id).limit(1)) is None
-    job = CorporationImport(
-        file_name=file_name[-500:], sha256=sha256, file_format=parsed.file_format,
-        last_update_date=parsed.header.last_update_date, declared_count=parsed.header.count,
-    )  # fmt: skip
-    session.add(job)
-    session.flush()
-    state = _State(job.id, source, first_load)
-    rejected: list[dict[str, Any]] = []
-    for start in range(0, len(parsed.rows), BATCH):
-        batch = parsed.rows[start : start + BATCH]
-        rows: list[nta.Row] = []
-        for item in batch:
-            if isinstance(item, nta.BadRow):
-                rejected.append({"line": item.line, "reason": item.reason[:500], "raw": item.raw})
-            else:
-                rows.append(item)
-        rejected += _store_batch(session, rows, state, report)
-        if progress:
-            progress(len(batch))
-    if rejected:
-        session.execute(
-            insert(CorporationRejectedRow), [r | {"import_id": job.id} for r in rejected]
+    """Store rows already parsed (see :func:`import_file`)."""
+    return _import(session, parsed, file_name, sha256, source, progress)
+
+
+def _import(
+    session: Session,
+    reader: nta.Reader,
+    file_name: str,
+    sha256: str,
+    source: str,
+    progress: Callable[[int], object] | None,
+) -> ImportReport:
+    report = ImportReport(file_name, reader.file_format)
+    # A savepoint: a file found truncated after some batches were stored leaves nothing.
+    with session.begin_nested():
+        first_load = session.scalar(select(CorporationRecord.id).limit(1)) is None
+        job = CorporationImport(file_name=file_name[-500:], sha256=sha256,
+                                file_format=reader.file_format)  # fmt: skip
+        session.add(job)
+        session.flush()
+        connection = session.connection()
+        store: _Store = (
+            _FirstLoad(connection, job.id, source)
+            if first_load
+            else _Staged(connection, job.id, source)
         )
-    report.rejected = len(rejected)
-    report.problems = sorted((r["line"], r["reason"]) for r in rejected)
-    job.rows_read, job.rows_inserted = report.read, report.inserted
-    job.rows_unchanged, job.rows_rejected = report.unchanged, report.rejected
-    session.flush()
+        store.begin()
+        bad: list[tuple[int, str]] = []
+        for batch in _batches(reader, BATCH):
+            records: list[tuple[Any, ...]] = []
+            rejected: list[dict[str, Any]] = []
+            for item in batch:
+                if isinstance(item, nta.BadRow):
+                    rejected.append({"import_id": job.id, "line": item.line,
+                                     "reason": item.reason[:500], "raw": item.raw})  # fmt: skip
+                else:
+                    records.append(_record(item, source, job.id, current=first_load))
+            if rejected:
+                connection.execute(insert(CorporationRejectedRow), rejected)
+                report.rejected += len(rejected)
+                if len(bad) < PROBLEMS_KEPT:
+                    bad += [(r["line"], r["reason"]) for r in rejected]
+            store.write(records)
+            report.read += len(batch)
+            if progress:
+                progress(len(batch))
+        conflicts = store.finish(session, report)
+        report.rejected += len(conflicts)
+        report.problems = sorted(bad[:PROBLEMS_KEPT] + conflicts[:PROBLEMS_KEPT])[:PROBLEMS_KEPT]
+        header = reader.header
+        job.last_update_date, job.declared_count = header.last_update_date, header.count
+        job.rows_read, job.rows_inserted = report.read, report.inserted
+        job.rows_unchanged, job.rows_rejected = report.unchanged, report.rejected
+        session.flush()
     return report
 
 
-@dataclass
-class _State:
-    """What one import carries from batch to batch."""
-
-    import_id: int
-    source: str
-    # The registry was empty when the import began: no events, and only numbers met in an
-    # earlier batch of this file (``seen``) can be stored already — no lookup for the rest.
-    first_load: bool
-    seen: set[str] = field(default_factory=set)
-
-
-R = CorporationRecord
-# What a batch needs of the stored rows of its numbers: event keys and hashes, the current row
-# (id, ranking and the event summary). Columns, not ORM objects: a re-imported full file
-# touches millions of rows.
-_STORED = (R.id, R.corporate_number, R.process, R.change_date, R.update_date, R.source,
-           R.row_hash, R.current, *(getattr(R, c) for c in SUMMARY if c not in
-                                    ("process", "change_date")))  # fmt: skip
-
-
-def _store_batch(
-    session: Session, rows: Sequence[nta.Row], state: _State, report: ImportReport
-) -> list[dict[str, Any]]:
-    """Insert new rows, move the ``current`` mark, record events; returns conflicting rows."""
-    source = state.source
-    numbers = {row.values["corporate_number"] for row in rows}
-    if state.first_load:
-        lookup = numbers & state.seen
-        state.seen |= numbers
-    else:
-        lookup = numbers
-    known: dict[tuple[str, str, date, date, str], str] = {}
-    current: dict[str, Any] = {}
-    if lookup:
-        for rec in session.execute(select(*_STORED).where(R.corporate_number.in_(lookup))):
-            known[(rec.corporate_number, rec.process, rec.change_date, rec.update_date,
-                   rec.source)] = rec.row_hash  # fmt: skip
-            if rec.current:
-                current[rec.corporate_number] = rec
-    conflicts: list[dict[str, Any]] = []
-    new: list[dict[str, Any]] = []
-    winners: dict[str, dict[str, Any]] = {}
+def _batches(rows: Iterable[nta.Row | nta.BadRow], size: int) -> Iterator[list[Any]]:
+    batch: list[nta.Row | nta.BadRow] = []
     for row in rows:
-        values = dict(row.values)
-        values["source"] = source
-        digest = row_hash(values)
-        number = values["corporate_number"]
-        key = (number, values["process"], values["change_date"], values["update_date"], source)
-        seen = known.get(key)
-        if seen == digest:
-            report.unchanged += 1
-            continue
-        if seen is not None:
-            conflicts.append(
-                {
-                    "line": row.line,
-                    "raw": repr(dict(row.values)),
-                    "reason": f"conflicting history: {key[0]} process {key[1]} changed "
-                    f"{key[2]} updated {key[3]} is already stored with other content",
-                }
-            )
-            continue
-        known[key] = digest
-        values.update(
-            row_hash=digest, import_id=state.import_id, line=row.line, current=False,
-            name_key=name_key(values["name"]), furigana_key=furigana_key(values["furigana"]),
-            lg_code=lg_code(values["prefecture_code"], values["city_code"]), machiaza_id=None,
-        )  # fmt: skip
-        new.append(values)
-        best = winners.get(number) or current.get(number)
-        if best is None or _sort_key(values) >= _sort_key(best):
-            winners[number] = values
-    events = []
-    superseded = []
-    for number, values in winners.items():
-        values["current"] = True
-        before = current.get(number)
-        if before is not None:
-            superseded.append(before.id)
-        if state.first_load:
-            continue
-        events.append(Event(
-            topic=_topic(values, before), key=number,
-            data={"before": _summary(before) if before is not None else None,
-                  "after": _summary(values), "correct": values["correct"],
-                  "update_date": values["update_date"].isoformat()},
-        ))  # fmt: skip
-    if superseded:
-        session.execute(update(R).where(R.id.in_(superseded)).values(current=False))
-    if new:
-        insert_records(session.connection(), [_record(values) for values in new])
-    report.inserted += len(new)
-    report.events += record_events(session, events)
-    return conflicts
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _table(model: type[Any]) -> Table:
@@ -285,23 +280,39 @@ def _table(model: type[Any]) -> Table:
     return table
 
 
-# Every stored column but the generated id, in table order; a row's values must hold them all.
-RECORD_COLUMNS = tuple(c.name for c in _table(CorporationRecord).columns if c.name != "id")
-_record = operator.itemgetter(*RECORD_COLUMNS)
+RECORDS = _table(CorporationRecord)
+# Every stored column but the generated id, in table order; a record tuple holds them all.
+RECORD_COLUMNS = tuple(c.name for c in RECORDS.columns if c.name != "id")
+# The published columns come first, in the NTA's order; then ours.
+OURS = ("source", "current", "name_key", "furigana_key", "lg_code", "machiaza_id", "row_hash",
+        "import_id", "line")  # fmt: skip
+assert (*nta.COLUMNS.values(), *OURS) == RECORD_COLUMNS  # noqa: S101 - import-time layout check
+_published = operator.itemgetter(*nta.COLUMNS.values())
 _DATE_COLUMNS = tuple(i for i, c in enumerate(RECORD_COLUMNS) if c in _DATES)
+_COLUMN_LIST = ", ".join(RECORD_COLUMNS)
 
 
-def insert_records(connection: Connection, records: list[tuple[Any, ...]]) -> None:
+def _record(row: nta.Row, source: str, import_id: int, *, current: bool) -> tuple[Any, ...]:
+    values = row.values
+    return (*_published(values), source, current, name_key(values["name"]),
+            furigana_key(values["furigana"]),
+            lg_code(values["prefecture_code"], values["city_code"]), None, row_hash(values),
+            import_id, row.line)  # fmt: skip
+
+
+def insert_records(connection: Connection, records: list[tuple[Any, ...]],
+                   table: str = "corporation_record") -> None:  # fmt: skip
     """Insert record tuples (:data:`RECORD_COLUMNS` order) with the driver, bypassing the ORM.
 
     SQLAlchemy's per-parameter processing cost more than SQLite's own insert; the values are
     already the stored types, so they go to the driver as they are — on SQLite with dates as
     the ISO text SQLAlchemy's ``Date`` stores, on PostgreSQL by ``COPY`` when there are many.
     """
-    names = ", ".join(RECORD_COLUMNS)
+    if not records:
+        return
     if connection.dialect.name == "postgresql" and len(records) >= COPY_MIN:
         dbapi: Any = connection.connection.dbapi_connection  # psycopg 3
-        statement = f"COPY corporation_record ({names}) FROM STDIN"
+        statement = f"COPY {table} ({_COLUMN_LIST}) FROM STDIN"
         with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
             for record in records:
                 copy.write_row(record)
@@ -311,8 +322,8 @@ def insert_records(connection: Connection, records: list[tuple[Any, ...]]) -> No
         marks = ", ".join("?" * len(RECORD_COLUMNS))
     else:
         marks = ", ".join(["%s"] * len(RECORD_COLUMNS))
-    # Column names from our own table; values are bound parameters.
-    sql = f"INSERT INTO corporation_record ({names}) VALUES ({marks})"  # noqa: S608
+    # Table and column names are our own; values are bound parameters.
+    sql = f"INSERT INTO {table} ({_COLUMN_LIST}) VALUES ({marks})"  # noqa: S608
     connection.exec_driver_sql(sql, records)
 
 
@@ -324,8 +335,243 @@ def _sqlite_dates(record: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+# Every SQL text below is built from this module's own table and column names; values are
+# bound parameters.
+
+# --- Storing -------------------------------------------------------------------------------
+
+_ORDER = "(r.source = 'nta') DESC, r.change_date DESC, r.update_date DESC, r.id DESC"
+_SAME_KEY = " AND ".join(f"r.{c} = s.{c}" for c in EVENT_KEY)
+_PARTITION = ", ".join(f"s.{c}" for c in EVENT_KEY)
+
+
+def _like_records(name: str, *extra: Column[Any]) -> Table:
+    """A temporary table with the record columns (without id) and the same types."""
+    columns = [Column(c.name, c.type) for c in RECORDS.columns if c.name != "id"]
+    return Table(name, MetaData(), *columns, *extra, prefixes=["TEMPORARY"])
+
+
+class _Store:
+    def __init__(self, connection: Connection, import_id: int, source: str) -> None:
+        self.connection = connection
+        self.import_id = import_id
+        self.source = source
+
+    def begin(self) -> None:
+        raise NotImplementedError
+
+    def write(self, records: list[tuple[Any, ...]]) -> None:
+        raise NotImplementedError
+
+    def finish(self, session: Session, report: ImportReport) -> list[tuple[int, str]]:
+        """Settle what the rows mean; fill ``report``; return the conflicts' problems."""
+        raise NotImplementedError
+
+    def _reject_conflicts(self, rows: Iterable[Any]) -> list[tuple[int, str]]:
+        """Keep conflicting rows (with their values, as the file gave them) in the rejected
+        table; returns the first :data:`PROBLEMS_KEPT` problems."""
+        problems: list[tuple[int, str]] = []
+        kept: list[dict[str, Any]] = []
+        for row in rows:
+            reason = (f"conflicting history: {row.corporate_number} process {row.process} "
+                      f"changed {row.change_date} updated {row.update_date} is already stored "
+                      "with other content")  # fmt: skip
+            values = {key: row._mapping[key] for key in nta.COLUMNS.values()}
+            kept.append({"import_id": self.import_id, "line": row.line, "reason": reason,
+                         "raw": repr(values)})  # fmt: skip
+            if len(problems) < PROBLEMS_KEPT:
+                problems.append((row.line, reason))
+            if len(kept) == BATCH:
+                self.connection.execute(insert(CorporationRejectedRow), kept)
+                kept = []
+        if kept:
+            self.connection.execute(insert(CorporationRejectedRow), kept)
+        return problems
+
+
+def _streamed(connection: Connection, statement: Select[Any]) -> Result[Any]:
+    # A server-side cursor on PostgreSQL: the rows of a 5-million-row file are not all fetched.
+    options = {"stream_results": True, "max_row_buffer": BATCH}
+    return connection.execute(statement, execution_options=options)
+
+
+class _FirstLoad(_Store):
+    """Into an empty registry: straight into the table, indexes built once at the end."""
+
+    def begin(self) -> None:
+        # Dropped inside the import's savepoint: a failed import gets them back.
+        for index in RECORDS.indexes:
+            index.drop(self.connection)
+        if self.connection.dialect.name == "postgresql":
+            # Index builds sort in memory up to this (default 64 MB), for this transaction only.
+            self.connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+
+    def write(self, records: list[tuple[Any, ...]]) -> None:
+        insert_records(self.connection, records)
+
+    def finish(self, session: Session, report: ImportReport) -> list[tuple[int, str]]:
+        unique = next(i for i in RECORDS.indexes if i.name == UNIQUE_INDEX)
+        conflicts: list[tuple[int, str]] = []
+        try:
+            with self.connection.begin_nested():
+                unique.create(self.connection)
+        except IntegrityError:  # the file repeats an event key: settle it, then index
+            conflicts = self._drop_repeats(report)
+            unique.create(self.connection)
+        report.inserted = (
+            self.connection.scalar(
+                select(func.count())
+                .select_from(RECORDS)
+                .where(RECORDS.c.import_id == self.import_id)
+            )
+            or 0
+        )
+        # Every row went in as current; a corporation with several rows keeps the mark on its
+        # latest only (see services.as_of for the order).
+        several = ("SELECT corporate_number FROM corporation_record GROUP BY corporate_number "
+                   "HAVING COUNT(*) > 1")  # fmt: skip
+        self.connection.exec_driver_sql(
+            'UPDATE corporation_record SET "current" = (id = (SELECT r.id FROM '  # noqa: S608
+            "corporation_record r WHERE r.corporate_number = corporation_record.corporate_number "
+            f"ORDER BY {_ORDER} LIMIT 1)) WHERE corporate_number IN ({several})"
+        )
+        for index in sorted(RECORDS.indexes, key=lambda i: str(i.name)):
+            if index is not unique:
+                index.create(self.connection)
+        return conflicts
+
+    def _drop_repeats(self, report: ImportReport) -> list[tuple[int, str]]:
+        """Rows repeating an earlier row's event key: unchanged if the same, else conflicts."""
+        repeats = Table("corp_repeat", MetaData(), Column("id", RECORDS.c.id.type),
+                        Column("same", RECORDS.c.current.type), prefixes=["TEMPORARY"])  # fmt: skip
+        repeats.drop(self.connection, checkfirst=True)
+        repeats.create(self.connection)
+        partition = ", ".join(EVENT_KEY)
+        self.connection.exec_driver_sql(
+            "INSERT INTO corp_repeat (id, same) SELECT id, row_hash = first_hash FROM "  # noqa: S608
+            "(SELECT id, row_hash, FIRST_VALUE(row_hash) OVER w AS first_hash, "
+            "ROW_NUMBER() OVER w AS n "
+            f"FROM corporation_record WINDOW w AS (PARTITION BY {partition} ORDER BY id)) t "
+            "WHERE n > 1"
+        )
+        report.unchanged += (
+            self.connection.scalar(
+                select(func.count()).select_from(repeats).where(repeats.c.same.is_(True))
+            )
+            or 0
+        )
+        conflicting = (
+            select(RECORDS).join(repeats, repeats.c.id == RECORDS.c.id)
+            .where(repeats.c.same.is_(False)).order_by(RECORDS.c.id)
+        )  # fmt: skip
+        problems = self._reject_conflicts(_streamed(self.connection, conflicting))
+        self.connection.exec_driver_sql(
+            "DELETE FROM corporation_record WHERE id IN (SELECT id FROM corp_repeat)"
+        )
+        repeats.drop(self.connection)
+        return problems
+
+
+class _Staged(_Store):
+    """Into a registry that holds rows: through a staging table, settled by queries."""
+
+    def __init__(self, connection: Connection, import_id: int, source: str) -> None:
+        super().__init__(connection, import_id, source)
+        self.stage = _like_records("corp_stage")
+        self.sorted = _like_records("corp_sorted", Column("status", RECORDS.c.process.type))
+        number, row_id = RECORDS.c.corporate_number.type, RECORDS.c.id.type
+        self.winner = Table("corp_winner", MetaData(), Column("corporate_number", number),
+                            Column("best_id", row_id), Column("old_id", row_id),
+                            prefixes=["TEMPORARY"])  # fmt: skip
+        self.temporary = (self.stage, self.sorted, self.winner)
+
+    def begin(self) -> None:
+        for table in self.temporary:
+            table.drop(self.connection, checkfirst=True)
+            table.create(self.connection)
+
+    def write(self, records: list[tuple[Any, ...]]) -> None:
+        insert_records(self.connection, records, "corp_stage")
+
+    def finish(self, session: Session, report: ImportReport) -> list[tuple[int, str]]:
+        run = self.connection.exec_driver_sql
+        last_id = self.connection.scalar(select(func.max(RECORDS.c.id))) or 0
+        # n(ew), u(nchanged) or c(onflict): against the stored row of the same event key, else
+        # against the first row of the file with that key.
+        run(
+            f"INSERT INTO corp_sorted ({_COLUMN_LIST}, status) SELECT "
+            + ", ".join(f"s.{c}" for c in RECORD_COLUMNS)
+            + ", CASE WHEN r.row_hash IS NOT NULL THEN (CASE WHEN r.row_hash = s.row_hash "
+            "THEN 'u' ELSE 'c' END) WHEN ROW_NUMBER() OVER w = 1 THEN 'n' "
+            "WHEN FIRST_VALUE(s.row_hash) OVER w = s.row_hash THEN 'u' ELSE 'c' END "
+            f"FROM corp_stage s LEFT JOIN corporation_record r ON {_SAME_KEY} "
+            f"WINDOW w AS (PARTITION BY {_PARTITION} ORDER BY s.line)"
+        )
+        run("DELETE FROM corp_stage")
+        status = self.sorted.c.status
+        report.unchanged = (
+            self.connection.scalar(
+                select(func.count()).select_from(self.sorted).where(status == "u")
+            )
+            or 0
+        )
+        conflicting = select(self.sorted).where(status == "c").order_by(self.sorted.c.line)
+        problems = self._reject_conflicts(_streamed(self.connection, conflicting))
+        inserted = run(
+            f"INSERT INTO corporation_record ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} "  # noqa: S608
+            "FROM corp_sorted WHERE status = 'n' ORDER BY line"
+        )
+        report.inserted = inserted.rowcount
+        # For each corporation with a new row: the best of its new rows and its current row.
+        self.connection.execute(
+            text(
+                "INSERT INTO corp_winner (corporate_number, best_id, old_id) SELECT "  # noqa: S608
+                "a.corporate_number, (SELECT r.id FROM corporation_record r WHERE "
+                'r.corporate_number = a.corporate_number AND (r.id > :last OR r."current") '
+                f"ORDER BY {_ORDER} LIMIT 1), (SELECT MAX(r.id) FROM corporation_record r WHERE "
+                'r.corporate_number = a.corporate_number AND r."current") FROM (SELECT DISTINCT '
+                "corporate_number FROM corp_sorted WHERE status = 'n') a"
+            ).bindparams(bindparam("last", last_id))
+        )
+        report.events = self._events(session)
+        run('UPDATE corporation_record SET "current" = FALSE WHERE id IN (SELECT old_id FROM '
+            "corp_winner WHERE old_id <> best_id)")  # fmt: skip
+        run('UPDATE corporation_record SET "current" = TRUE WHERE id IN (SELECT best_id FROM '
+            "corp_winner WHERE old_id IS NULL OR old_id <> best_id)")  # fmt: skip
+        for table in reversed(self.temporary):
+            table.drop(self.connection)
+        return problems
+
+    def _events(self, session: Session) -> int:
+        best, old, winner = RECORDS.alias("best"), RECORDS.alias("old"), self.winner
+        changed = (
+            select(best, *(old.c[key].label(f"old_{key}") for key in ("id", *SUMMARY)))
+            .join(winner, winner.c.best_id == best.c.id)
+            .outerjoin(old, old.c.id == winner.c.old_id)
+            .where(winner.c.old_id.is_(None) | (winner.c.old_id != winner.c.best_id))
+            .order_by(best.c.id)
+        )
+        count = 0
+        result = _streamed(self.connection, changed)
+        for rows in result.partitions(BATCH):
+            events = []
+            for row in rows:
+                values = row._mapping
+                before = None
+                if row.old_id is not None:
+                    before = {key: values[f"old_{key}"] for key in SUMMARY}
+                events.append(Event(
+                    topic=_topic(values, before), key=row.corporate_number,
+                    data={"before": _summary(before) if before is not None else None,
+                          "after": _summary(values), "correct": values["correct"],
+                          "update_date": values["update_date"].isoformat()},
+                ))  # fmt: skip
+            count += record_events(session, events)
+        return count
+
+
 def import_many(
-    session: Session, files: Iterable[tuple[str, bytes]], **options: Any
+    session: Session, files: Iterable[tuple[str, Source]], **options: Any
 ) -> list[ImportReport]:
     """Import several files in order, each in the caller's transaction."""
     return [import_file(session, data, name, **options) for name, data in files]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tsunagu.db import Base
@@ -22,16 +22,19 @@ class CorporationRecord(Base):
 
     __tablename__ = "corporation_record"
     __table_args__ = (
-        UniqueConstraint(
-            "corporate_number", "process", "change_date", "update_date", "source",
-            name="uq_corporation_record_event",
+        # A unique index rather than a constraint, so that a first load into an empty registry
+        # can drop it and build it once at the end (SQLite cannot drop a table constraint). It
+        # also serves lookups by number (its first column).
+        Index(
+            "uq_corporation_record_event",
+            "corporate_number", "process", "change_date", "update_date", "source", unique=True,
         ),
         Index("ix_corporation_record_current_name", "current", "name_key"),
         Index("ix_corporation_record_current_furigana", "current", "furigana_key"),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    corporate_number: Mapped[str] = mapped_column(String(13), index=True)  # 法人番号
+    corporate_number: Mapped[str] = mapped_column(String(13))  # 法人番号
     process: Mapped[str] = mapped_column(String(2))  # 処理区分
     correct: Mapped[bool] = mapped_column(Boolean)  # 訂正区分
     update_date: Mapped[date] = mapped_column(Date, index=True)  # 更新年月日

@@ -10,13 +10,14 @@ type 02 "Unicode" is UTF-8.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 from xml.etree import ElementTree as ET
 
 from tsunagu.kernel import is_valid_corporate_number
@@ -92,6 +93,9 @@ class Parsed:
     header: Header = field(default_factory=Header)
     rows: list[Row | BadRow] = field(default_factory=list)
 
+    def __iter__(self) -> Iterator[Row | BadRow]:
+        return iter(self.rows)
+
 
 def parse_date(text: str, *, required: bool) -> date | None:
     """An NTA date (YYYY-MM-DD); empty is None unless required. 0000-00-00 is an error."""
@@ -154,13 +158,50 @@ def validate_cells(cells: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-# --- CSV -----------------------------------------------------------------------------------
+# --- Reading -------------------------------------------------------------------------------
+
+# Bytes read at a time: a full (全件) file is over a gigabyte, and memory must not grow with it.
+BLOCK = 1 << 20
+_BOM = b"\xef\xbb\xbf"
 
 
-def _choose_encoding(lines: list[bytes]) -> str:
-    """UTF-8 if most non-ASCII lines decode as UTF-8, else Shift_JIS (cp932)."""
+class NotNtaFile(ValueError):
+    """The file is not in an NTA layout (another XML root, a broken header line)."""
+
+
+class Reader(Protocol):
+    """Rows of one file in file order; ``header`` is final once iteration has ended."""
+
+    file_format: str
+    header: Header
+
+    def __iter__(self) -> Iterator[Row | BadRow]: ...
+
+
+def _blocks(stream: BinaryIO) -> Iterator[bytes]:
+    while block := stream.read(BLOCK):
+        yield block
+
+
+def choose_encoding(stream: BinaryIO) -> str:
+    """UTF-8 if most non-ASCII lines decode as UTF-8, else Shift_JIS (cp932).
+
+    Reads a seekable stream and leaves it where it was. A file that decodes entirely as UTF-8
+    is UTF-8 by that rule too, so lines are counted only when some bytes are not UTF-8.
+    """
+    start = stream.tell()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for block in _blocks(stream):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    finally:
+        stream.seek(start)
     utf8 = other = 0
-    for raw in lines:
+    for raw in stream:
         if raw.isascii():
             continue
         try:
@@ -168,86 +209,105 @@ def _choose_encoding(lines: list[bytes]) -> str:
             utf8 += 1
         except UnicodeDecodeError:
             other += 1
+    stream.seek(start)
     return "utf-8" if utf8 >= other else "cp932"
 
 
-def parse_csv(data: bytes, encoding: str | None = None) -> Parsed:
-    """Read an NTA CSV file (either encoding, with or without the header line)."""
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    complete = data.endswith(b"\n") or not data
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    # A file that decodes entirely as UTF-8 is UTF-8 by _choose_encoding's rule too, without
-    # decoding it line by line.
-    text = _decode(data, encoding or "utf-8")
-    if text is None and encoding is None:
-        encoding = _choose_encoding(lines)
-        text = _decode(data, encoding)
-    encoding = encoding or "utf-8"
-    if text is not None:
+class CsvReader:
+    """An NTA CSV file (either encoding, with or without the header line) read as a stream.
+
+    Lines go through one csv reader per block of about a megabyte (a reader per line cost more
+    than the rest of parsing); a block in which a record would span lines (an unbalanced quote),
+    a line the csv module refuses or a line not in the encoding is read again line by line, so
+    both ways report the same. A last line without its line end and with fewer than 30 columns
+    raises :class:`TruncatedFile`, as does a header whose count the rows do not reach — both
+    only once the rows before them have been yielded: the caller undoes what it stored.
+    """
+
+    def __init__(self, stream: BinaryIO, encoding: str) -> None:
+        self.file_format = "csv-unicode" if encoding == "utf-8" else "csv-sjis"
+        self.header = Header()
+        self._stream = stream
+        self._encoding = encoding
+        self._count = 0
+
+    def __iter__(self) -> Iterator[Row | BadRow]:
+        number = 0
+        pending = b""
+        for index, block in enumerate(_blocks(self._stream)):
+            data = pending + (block.removeprefix(_BOM) if index == 0 else block)
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                pending = data
+                continue
+            pending = data[cut + 1 :]
+            lines = data[:cut].split(b"\n")
+            yield from self._lines(number, lines, complete=True)
+            number += len(lines)
+        if pending:
+            yield from self._lines(number, [pending], complete=False)
+        _check_count(self.header, self._count)
+
+    def _lines(self, before: int, lines: list[bytes], *, complete: bool) -> list[Row | BadRow]:
+        """The rows of consecutive lines; line ``before + 1`` is the first of them."""
+        out = self._fast(before, lines, complete=complete)
+        if out is None:
+            out = []
+            for offset, raw in enumerate(lines, start=1):
+                item = self._line_alone(before + offset, raw, last=offset == len(lines),
+                                        complete=complete)  # fmt: skip
+                if item is not None:
+                    out.append(item)
+        self._count += len(out)
+        return out
+
+    def _fast(
+        self, before: int, lines: list[bytes], *, complete: bool
+    ) -> list[Row | BadRow] | None:
+        try:
+            text = b"\n".join(lines).decode(self._encoding)
+        except UnicodeDecodeError:
+            return None
         # Neither encoding has a byte 0x0A inside a character: the same lines as the bytes'.
-        texts = text.split("\n")[: len(lines)]
-        parsed = _parse_lines(encoding, texts, complete)
-        if parsed is not None:
-            return parsed
-    parsed = Parsed("csv-unicode" if encoding == "utf-8" else "csv-sjis")
-    for number, raw in enumerate(lines, start=1):
+        texts = [t.removesuffix("\r") for t in text.split("\n")]
+        reader = csv.reader(texts)
+        out: list[Row | BadRow] = []
+        count = len(texts)
+        try:
+            for offset, cells in enumerate(reader, start=1):
+                if reader.line_num != offset:
+                    return None
+                item = self._item(before + offset, cells, texts[offset - 1],
+                                  last=offset == count, complete=complete)  # fmt: skip
+                if item is not None:
+                    out.append(item)
+        except csv.Error:
+            return None
+        if reader.line_num != count:
+            return None  # pragma: no cover - a reader consumes every line it yields from
+        return out
+
+    def _line_alone(
+        self, number: int, raw: bytes, *, last: bool, complete: bool
+    ) -> Row | BadRow | None:
         raw = raw.removesuffix(b"\r")
         try:
-            line = raw.decode(encoding)
+            line = raw.decode(self._encoding)
         except UnicodeDecodeError as exc:
-            parsed.rows.append(
-                BadRow(number, f"not {encoding}: {exc.reason} at byte {exc.start}",
-                       raw.decode(encoding, errors="replace"))
-            )  # fmt: skip
-            continue
+            return BadRow(number, f"not {self._encoding}: {exc.reason} at byte {exc.start}",
+                          raw.decode(self._encoding, errors="replace"))  # fmt: skip
         cells = next(csv.reader([line]), [])
-        _add_line(parsed, number, cells, line, last=number == len(lines), complete=complete)
-    _check_count(parsed)
-    return parsed
+        return self._item(number, cells, line, last=last, complete=complete)
 
-
-def _decode(data: bytes, encoding: str) -> str | None:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError:
-        return None
-
-
-def _parse_lines(encoding: str, texts: list[str], complete: bool) -> Parsed | None:
-    """All lines through one csv reader (a reader per line cost more than the rest of parsing).
-
-    Returns None — the caller then reads line by line — when a record would span lines (an
-    unbalanced quote) or the csv module refuses a line, so that both ways report the same.
-    """
-    parsed = Parsed("csv-unicode" if encoding == "utf-8" else "csv-sjis")
-    texts = [text.removesuffix("\r") for text in texts]
-    reader = csv.reader(texts)
-    count = len(texts)
-    try:
-        for number, cells in enumerate(reader, start=1):
-            if reader.line_num != number:
-                return None
-            _add_line(parsed, number, cells, texts[number - 1], last=number == count,
-                      complete=complete)  # fmt: skip
-    except csv.Error:
-        return None
-    if reader.line_num != count:
-        return None  # pragma: no cover - a reader consumes every line it yields from
-    _check_count(parsed)
-    return parsed
-
-
-def _add_line(
-    parsed: Parsed, number: int, cells: list[str], text: str, *, last: bool, complete: bool
-) -> None:
-    if number == 1 and len(cells) == len(HEADER_FIELDS):
-        parsed.header = _header(cells)
-        return
-    if last and not complete and len(cells) < len(FIELDS):
-        raise TruncatedFile(f"line {number} ends after {len(cells)} of 30 columns")
-    parsed.rows.append(_row(number, cells, text))
+    def _item(
+        self, number: int, cells: list[str], text: str, *, last: bool, complete: bool
+    ) -> Row | BadRow | None:
+        if number == 1 and len(cells) == len(HEADER_FIELDS):
+            self.header = _header(cells)
+            return None
+        if last and not complete and len(cells) < len(FIELDS):
+            raise TruncatedFile(f"line {number} ends after {len(cells)} of 30 columns")
+        return _row(number, cells, text)
 
 
 def _header(cells: list[str]) -> Header:
@@ -259,7 +319,7 @@ def _header(cells: list[str]) -> Header:
             divide_size=int(cells[3]),
         )
     except ValueError as exc:
-        raise ValueError(f"line 1 is not a valid header ({exc})") from None
+        raise NotNtaFile(f"line 1 is not a valid header ({exc})") from None
 
 
 def _row(line: int, cells: Sequence[str], raw: str) -> Row | BadRow:
@@ -271,49 +331,94 @@ def _row(line: int, cells: Sequence[str], raw: str) -> Row | BadRow:
         return BadRow(line, str(exc), raw)
 
 
-def _check_count(parsed: Parsed) -> None:
-    header = parsed.header
+def _check_count(header: Header, rows: int) -> None:
     # The count is of the whole result; only a single-part file must hold all of it.
-    if header.count is not None and header.divide_size == 1 and header.count != len(parsed.rows):
-        raise TruncatedFile(
-            f"the header promises {header.count} rows but the file holds {len(parsed.rows)}"
-        )
+    if header.count is not None and header.divide_size == 1 and header.count != rows:
+        raise TruncatedFile(f"the header promises {header.count} rows but the file holds {rows}")
 
 
-# --- XML -----------------------------------------------------------------------------------
+class XmlReader:
+    """An NTA XML file (type 12) read as a stream; a row's 'line' is its position among the
+    ``<corporation>`` elements. Each one is dropped from the tree once read."""
 
+    file_format = "xml"
 
-def parse_xml(data: bytes) -> Parsed:
-    """Read an NTA XML file (type 12); a row's 'line' is its position among <corporation>s."""
-    try:
-        # The XML comes from the NTA or our own export; ElementTree does not expand external
-        # entities, and the file size is bounded by the caller.
-        root = ET.fromstring(data)  # noqa: S314
-    except ET.ParseError as exc:
-        raise TruncatedFile(f"the XML is not complete or not well-formed: {exc}") from None
-    if root.tag != "corporations":
-        raise ValueError(f"expected <corporations>, found <{root.tag}>")
-    parsed = Parsed("xml")
-    head = {name: (root.findtext(name) or "").strip() for name in HEADER_FIELDS}
-    if head["count"]:
-        parsed.header = _header([head[name] for name in HEADER_FIELDS])
-    for position, element in enumerate(root.iter("corporation"), start=1):
+    def __init__(self, stream: BinaryIO) -> None:
+        self.header = Header()
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[Row | BadRow]:
+        head: dict[str, str] = {}
+        root: ET.Element | None = None
+        depth = position = 0
+        try:
+            # The XML comes from the NTA or our own export; ElementTree does not expand external
+            # entities.
+            for event, element in ET.iterparse(self._stream, events=("start", "end")):  # noqa: S314
+                if event == "start":
+                    if root is None:
+                        root = element
+                        if element.tag != "corporations":
+                            raise NotNtaFile(f"expected <corporations>, found <{element.tag}>")
+                    depth += 1
+                    continue
+                depth -= 1
+                if depth == 1 and element.tag in HEADER_FIELDS:
+                    head.setdefault(element.tag, (element.text or "").strip())
+                if element.tag != "corporation":
+                    continue
+                position += 1
+                yield self._corporation(position, element)
+                if depth == 1 and root is not None:
+                    root.clear()  # the rows read so far (and the header, already kept)
+        except ET.ParseError as exc:
+            raise TruncatedFile(f"the XML is not complete or not well-formed: {exc}") from None
+        if head.get("count"):
+            self.header = _header([head.get(name, "") for name in HEADER_FIELDS])
+        _check_count(self.header, position)
+
+    @staticmethod
+    def _corporation(position: int, element: ET.Element) -> Row | BadRow:
         cells = [(element.findtext(name) or "").strip() for name in FIELDS]
         unknown = [child.tag for child in element if child.tag not in FIELDS]
+        tail, element.tail = element.tail, None  # the text after it may not be read yet
         raw = ET.tostring(element, encoding="unicode")
+        element.tail = tail
         if unknown:
-            parsed.rows.append(BadRow(position, f"unknown elements {unknown}", raw))
-            continue
-        parsed.rows.append(_row(position, cells, raw))
-    _check_count(parsed)
-    return parsed
+            return BadRow(position, f"unknown elements {unknown}", raw)
+        return _row(position, cells, raw)
+
+
+def open_file(stream: BinaryIO, encoding: str | None = None) -> Reader:
+    """A reader for CSV or XML by content; ``stream`` must be seekable (the encoding is chosen
+    by reading the whole file first unless given)."""
+    start = stream.tell()
+    head = stream.read(4096)
+    stream.seek(start)
+    if head.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"<"):
+        return XmlReader(stream)
+    return CsvReader(stream, encoding or choose_encoding(stream))
+
+
+def _parsed(reader: Reader) -> Parsed:
+    rows = list(reader)
+    return Parsed(reader.file_format, reader.header, rows)
 
 
 def parse_file(data: bytes, encoding: str | None = None) -> Parsed:
-    """Read CSV or XML by content."""
-    if data.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"<"):
-        return parse_xml(data)
-    return parse_csv(data, encoding)
+    """Read CSV or XML bytes by content, all rows at once (small files; see :func:`open_file`)."""
+    return _parsed(open_file(io.BytesIO(data), encoding))
+
+
+def parse_csv(data: bytes, encoding: str | None = None) -> Parsed:
+    """Read NTA CSV bytes, all rows at once (see :class:`CsvReader`)."""
+    stream = io.BytesIO(data)
+    return _parsed(CsvReader(stream, encoding or choose_encoding(stream)))
+
+
+def parse_xml(data: bytes) -> Parsed:
+    """Read NTA XML bytes, all rows at once (see :class:`XmlReader`)."""
+    return _parsed(XmlReader(io.BytesIO(data)))
 
 
 # --- Writing -------------------------------------------------------------------------------

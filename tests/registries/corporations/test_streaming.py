@@ -1,0 +1,154 @@
+"""Streaming import: block and batch boundaries change nothing; a failure leaves nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, func, inspect, select
+from sqlalchemy.orm import Session
+
+from tests.registries.corporations.test_import import GBIZ, GOOD, NTA, _stored
+from tsunagu.db import OutboxEvent, events_for
+from tsunagu.kernel import corporate_number_check_digit
+from tsunagu.registries.corporations import ImportProblem, as_of, history, import_file, nta
+from tsunagu.registries.corporations import importer as importer_module
+from tsunagu.registries.corporations.models import (
+    CorporationImport,
+    CorporationRecord,
+    CorporationRejectedRow,
+)
+
+FILES = [NTA / "name_ver4_c4.csv", NTA / "num_1_ver4_x4.xml", NTA / "diff_20190404_ver4_c2.csv",
+         GBIZ / "basic.7010001008844.2026-07-10.json", NTA / "num_0_ver4_x4.xml",
+         NTA / "num.7010001008844.2026-07-10.xml"]  # fmt: skip
+HITACHI = "7010001008844"
+
+
+def number(base: int) -> str:
+    digits = f"{base:012d}"
+    return f"{corporate_number_check_digit(digits)}{digits}"
+
+
+def row(corporate_number: str, name: str = "株式会社日立製作所", process: str = "01",
+        changed: str = "2015-10-05") -> str:  # fmt: skip
+    line = GOOD.replace(HITACHI, corporate_number).replace("株式会社日立製作所", name)
+    return line.replace(",01,0,2018-05-11,2015-10-05,", f",{process},0,2018-05-11,{changed},")
+
+
+def csv_file(*rows: str, count: int | None = None) -> bytes:
+    return (f"2024-04-01,{len(rows) if count is None else count},1,1\n" + "".join(rows)).encode()
+
+
+def _clear(session: Session) -> None:
+    for model in (CorporationRecord, CorporationRejectedRow, CorporationImport, OutboxEvent):
+        session.execute(delete(model))
+
+
+def _indexes(session: Session) -> set[str]:
+    found = inspect(session.connection()).get_indexes("corporation_record")
+    return {str(index["name"]) for index in found}
+
+
+def test_blocks_and_batches_store_what_one_block_stores(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Mixed encodings, a bad row and a record broken over two lines (read line by line).
+    sjis = GOOD.replace("日立製作所", "日立電線")
+    odd = csv_file(row(number(1)), sjis, GOOD.replace(",0\n", ",0,x\n"),
+                   row(number(2), name='株式会社"日立\n製作所"'), count=5)  # fmt: skip
+    odd = odd.replace("日立電線".encode(), "日立電線".encode("cp932"))
+    results = []
+    for block, batch in ((nta.BLOCK, importer_module.BATCH), (37, 1), (4096, 2)):
+        monkeypatch.setattr(nta, "BLOCK", block)
+        monkeypatch.setattr(importer_module, "BATCH", batch)
+        reports = [import_file(session, path.read_bytes(), path.name) for path in FILES]
+        reports.append(import_file(session, odd, "odd.csv"))
+        lines = sorted(session.execute(select(CorporationRejectedRow.line,
+                                              CorporationRejectedRow.reason)).all())  # fmt: skip
+        results.append((_stored(session), [r.summary() for r in reports], lines))
+        _clear(session)
+    assert results[0] == results[1] == results[2]
+    stored, summaries, rejected = results[0]
+    assert len(stored[0]) > 10 and len(stored[1]) > 0 and len(rejected) >= 3
+    assert summaries[-1].endswith("5 rows, 1 new, 0 unchanged, 4 rejected, 1 events")
+
+
+@pytest.mark.parametrize("first_load", [True, False])
+def test_a_truncated_file_found_after_stored_batches_leaves_the_registry_as_it_was(
+    session: Session, monkeypatch: pytest.MonkeyPatch, first_load: bool
+) -> None:
+    if not first_load:
+        import_file(session, csv_file(GOOD), "before.csv")
+    before = _stored(session)
+    imports = session.scalar(select(func.count()).select_from(CorporationImport))
+    indexes = _indexes(session)
+    monkeypatch.setattr(importer_module, "BATCH", 1)
+    renamed = row(HITACHI, name="株式会社日立", process="11", changed="2024-03-29")
+    rows = (row(number(1)), renamed, row(number(2)), GOOD.replace(",0\n", ",0,x\n"))
+    with pytest.raises(ImportProblem, match="promises 6 rows"):
+        import_file(session, csv_file(*rows, count=6), "short.csv")
+    with pytest.raises(ImportProblem, match="truncated"):
+        import_file(session, csv_file(*rows, row(number(3))[:50]), "cut.csv")
+    assert _stored(session) == before
+    assert session.scalar(select(func.count()).select_from(CorporationImport)) == imports
+    assert session.scalar(select(func.count()).select_from(CorporationRejectedRow)) == 0
+    assert _indexes(session) == indexes >= {"uq_corporation_record_event"}
+    # The same rows, whole, then load.
+    report = import_file(session, csv_file(*rows), "whole.csv")
+    assert (report.inserted, report.rejected) == (3, 1)
+    assert as_of(session, HITACHI).name == "株式会社日立"
+
+
+@pytest.mark.parametrize("first_load", [True, False])
+def test_repeated_and_conflicting_rows_across_batches(
+    session: Session, monkeypatch: pytest.MonkeyPatch, first_load: bool
+) -> None:
+    if not first_load:
+        import_file(session, csv_file(row(number(9))), "other.csv")
+    monkeypatch.setattr(importer_module, "BATCH", 1)
+    renamed = row(HITACHI, name="株式会社日立", process="11", changed="2024-03-29")
+    conflicting = GOOD.replace("丸の内１丁目６番６号", "丸の内１丁目６番７号")
+    data = csv_file(renamed, GOOD, row(number(1)), GOOD, conflicting, GOOD)
+    report = import_file(session, data, "repeats.csv")
+    assert (report.read, report.inserted, report.unchanged, report.rejected) == (6, 3, 2, 1)
+    assert report.problems == [
+        (6, f"conflicting history: {HITACHI} process 01 changed 2015-10-05 updated 2018-05-11 "
+            "is already stored with other content"),
+    ]  # fmt: skip
+    rows = history(session, HITACHI)
+    names = [(r.name, r.current) for r in rows]
+    assert names == [("株式会社日立製作所", False), ("株式会社日立", True)]
+    assert "uq_corporation_record_event" in _indexes(session)
+    events = events_for(session, "corporation.record", HITACHI)
+    if first_load:
+        assert events == []
+    else:  # one event per corporation whose current row changed, whatever the batches
+        assert [(e.topic, e.data["before"], e.data["after"]["name"]) for e in events] == [
+            ("corporation.record.renamed", None, "株式会社日立")
+        ]
+    kept = session.scalars(select(CorporationRejectedRow.raw)).one()
+    assert "丸の内１丁目６番７号" in kept and "'corporate_number': '7010001008844'" in kept
+
+
+def test_a_path_imports_as_its_bytes_do_and_progress_counts_every_row(
+    session: Session, tmp_path: Path
+) -> None:
+    data = csv_file(GOOD, row(number(1)), GOOD.replace(",0\n", ",0,x\n"))
+    path = tmp_path / "file.csv"
+    path.write_bytes(data)
+    counted: list[int] = []
+    from_path = import_file(session, path, "file.csv", progress=counted.append)
+    assert sum(counted) == 3 and from_path.inserted == 2
+    again = import_file(session, data, "bytes.csv")
+    assert again.already_imported
+    with path.open("rb") as stream:
+        assert import_file(session, stream, "stream.csv").already_imported
+
+
+def test_not_an_nta_file_is_refused_with_nothing_stored(session: Session) -> None:
+    with pytest.raises(ImportProblem, match="not an NTA file"):
+        import_file(session, b"<html><body>no</body></html>", "page.xml")
+    with pytest.raises(ImportProblem, match="not an NTA file"):
+        import_file(session, csv_file(GOOD).replace(b"2024-04-01,1", b"2024-04-01,x"), "h.csv")
+    assert session.scalar(select(func.count()).select_from(CorporationImport)) == 0
