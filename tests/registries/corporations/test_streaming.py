@@ -59,9 +59,12 @@ def test_blocks_and_batches_store_what_one_block_stores(
                    row(number(2), name='株式会社"日立\n製作所"'), count=5)  # fmt: skip
     odd = odd.replace("日立電線".encode(), "日立電線".encode("cp932"))
     results = []
-    for block, batch in ((nta.BLOCK, importer_module.BATCH), (37, 1), (4096, 2)):
+    # The last: 8 bits for the numbers a first load has met, so that most are suspects.
+    for block, batch, bits in ((nta.BLOCK, importer_module.BATCH, importer_module._SEEN_BITS),
+                               (37, 1, 1 << 20), (4096, 2, 8)):  # fmt: skip
         monkeypatch.setattr(nta, "BLOCK", block)
         monkeypatch.setattr(importer_module, "BATCH", batch)
+        monkeypatch.setattr(importer_module, "_SEEN_BITS", bits)
         reports = [import_file(session, path.read_bytes(), path.name) for path in FILES]
         reports.append(import_file(session, odd, "odd.csv"))
         lines = sorted(session.execute(select(CorporationRejectedRow.line,

@@ -89,7 +89,10 @@ def parse_gbizinfo(data: bytes) -> nta.Parsed:
             )
             continue
         try:
-            parsed.rows.append(nta.Row(position, nta.validate(to_columns(entry))))
+            columns = to_columns(entry)
+            parsed.rows.append(
+                nta.Row(position, nta.validate_cells([columns[f] for f in nta.FIELDS]))
+            )
         except ValueError as exc:
             parsed.rows.append(nta.BadRow(position, str(exc), raw))
     return parsed

@@ -27,6 +27,7 @@ validates and computes the keys; the rest is set-based SQL:
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import operator
@@ -71,6 +72,7 @@ SUMMARY = ("name", "prefecture_name", "city_name", "street_number", "address_out
            "change_date")  # fmt: skip
 EVENT_KEY = ("corporate_number", "process", "change_date", "update_date", "source")
 UNIQUE_INDEX = "uq_corporation_record_event"
+_SEEN_BITS = 1 << 27  # 16 MB
 
 
 class ImportProblem(Problem):
@@ -107,19 +109,25 @@ class ImportReport:
 
 def row_hash(values: Mapping[str, Any]) -> str:
     """Fingerprint of a row's published content (without ``latest``, which ages)."""
-    parts = list(_hashed(values))
+    return _digest(_hashed(values))
+
+
+def _digest(hashed: tuple[Any, ...]) -> str:
+    parts = list(hashed)
     try:
-        # Validated rows hold text except in a few known columns: convert only those.
+        # Validated rows hold text except in a few known columns: convert only those (a date
+        # as ISO text, whether a date or the text it was read from).
         for index in _NOT_TEXT:
             value = parts[index]
             parts[index] = "" if value is None else str(value)
         text = "\x1f".join(parts)
     except TypeError:  # not a validated row: convert every value
-        text = "\x1f".join("" if v is None else str(v) for v in _hashed(values))
+        text = "\x1f".join("" if v is None else str(v) for v in hashed)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 _hashed = operator.itemgetter(*HASHED)
+_hashed_record = operator.itemgetter(*(list(nta.COLUMNS.values()).index(c) for c in HASHED))
 _DATES = ("update_date", "change_date", "close_date", "assignment_date")
 _NOT_TEXT = tuple(i for i, c in enumerate(HASHED) if c in {*_DATES, "correct", "hihyoji"})
 
@@ -287,52 +295,48 @@ RECORD_COLUMNS = tuple(c.name for c in RECORDS.columns if c.name != "id")
 OURS = ("source", "current", "name_key", "furigana_key", "lg_code", "machiaza_id", "row_hash",
         "import_id", "line")  # fmt: skip
 assert (*nta.COLUMNS.values(), *OURS) == RECORD_COLUMNS  # noqa: S101 - import-time layout check
-_published = operator.itemgetter(*nta.COLUMNS.values())
-_DATE_COLUMNS = tuple(i for i, c in enumerate(RECORD_COLUMNS) if c in _DATES)
 _COLUMN_LIST = ", ".join(RECORD_COLUMNS)
+# Nullable columns: COPY ... FORMAT csv reads their quoted empty value as NULL.
+_NULLABLE = ", ".join(c.name for c in RECORDS.columns if c.nullable and c.name != "id")
+_NAME, _FURIGANA, _PREFECTURE, _CITY = (
+    RECORD_COLUMNS.index(c) for c in ("name", "furigana", "prefecture_code", "city_code")
+)
 
 
 def _record(row: nta.Row, source: str, import_id: int, *, current: bool) -> tuple[Any, ...]:
-    values = row.values
-    return (*_published(values), source, current, name_key(values["name"]),
-            furigana_key(values["furigana"]),
-            lg_code(values["prefecture_code"], values["city_code"]), None, row_hash(values),
+    record = row.record
+    return (*record, source, current, name_key(record[_NAME]), furigana_key(record[_FURIGANA]),
+            lg_code(record[_PREFECTURE], record[_CITY]), None, _digest(_hashed_record(record)),
             import_id, row.line)  # fmt: skip
 
 
 def insert_records(connection: Connection, records: list[tuple[Any, ...]],
                    table: str = "corporation_record") -> None:  # fmt: skip
-    """Insert record tuples (:data:`RECORD_COLUMNS` order) with the driver, bypassing the ORM.
+    """Insert record tuples (:data:`RECORD_COLUMNS` order, dates as ISO text) with the driver.
 
-    SQLAlchemy's per-parameter processing cost more than SQLite's own insert; the values are
-    already the stored types, so they go to the driver as they are — on SQLite with dates as
-    the ISO text SQLAlchemy's ``Date`` stores, on PostgreSQL by ``COPY`` when there are many.
+    SQLAlchemy's per-parameter processing cost more than SQLite's own insert, so the values go
+    to the driver as they are (SQLAlchemy's ``Date`` stores ISO text on SQLite too). PostgreSQL
+    gets many by ``COPY`` in CSV written by the csv module: psycopg's ``write_row`` formatted
+    each row in Python and cost more than the rest of the import's storing.
     """
     if not records:
         return
     if connection.dialect.name == "postgresql" and len(records) >= COPY_MIN:
+        buffer = io.StringIO()
+        # Strings quoted (an empty one stays empty); None is a quoted empty value too, which
+        # FORCE_NULL reads as NULL in the nullable columns; booleans and integers bare.
+        csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(records)
         dbapi: Any = connection.connection.dbapi_connection  # psycopg 3
-        statement = f"COPY {table} ({_COLUMN_LIST}) FROM STDIN"
+        statement = (f"COPY {table} ({_COLUMN_LIST}) FROM STDIN WITH (FORMAT csv, "
+                     f"FORCE_NULL ({_NULLABLE}))")  # fmt: skip
         with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
-            for record in records:
-                copy.write_row(record)
+            copy.write(buffer.getvalue())
         return
-    if connection.dialect.name == "sqlite":
-        records = [_sqlite_dates(record) for record in records]
-        marks = ", ".join("?" * len(RECORD_COLUMNS))
-    else:
-        marks = ", ".join(["%s"] * len(RECORD_COLUMNS))
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    marks = ", ".join([mark] * len(RECORD_COLUMNS))
     # Table and column names are our own; values are bound parameters.
     sql = f"INSERT INTO {table} ({_COLUMN_LIST}) VALUES ({marks})"  # noqa: S608
     connection.exec_driver_sql(sql, records)
-
-
-def _sqlite_dates(record: tuple[Any, ...]) -> tuple[Any, ...]:
-    out = list(record)
-    for index in _DATE_COLUMNS:
-        if out[index] is not None:
-            out[index] = out[index].isoformat()
-    return tuple(out)
 
 
 # Every SQL text below is built from this module's own table and column names; values are
@@ -398,6 +402,18 @@ def _streamed(connection: Connection, statement: Select[Any]) -> Result[Any]:
 class _FirstLoad(_Store):
     """Into an empty registry: straight into the table, indexes built once at the end."""
 
+    def __init__(self, connection: Connection, import_id: int, source: str) -> None:
+        super().__init__(connection, import_id, source)
+        self.written = 0
+        # Numbers met before, as bits of their hash: a 全件 file has about 5 million distinct
+        # numbers, too many to keep as a set (hundreds of MB); a bit set of fixed size never
+        # misses a number met twice and wrongly suspects only a few percent (the bits are
+        # what Python's hash() spreads them over), whose rows the last query then reads.
+        self.seen = bytearray(_SEEN_BITS // 8)
+        self.suspects = Table("corp_suspect", MetaData(),
+                              Column("corporate_number", RECORDS.c.corporate_number.type),
+                              prefixes=["TEMPORARY"])  # fmt: skip
+
     def begin(self) -> None:
         # Dropped inside the import's savepoint: a failed import gets them back.
         for index in RECORDS.indexes:
@@ -405,42 +421,49 @@ class _FirstLoad(_Store):
         if self.connection.dialect.name == "postgresql":
             # Index builds sort in memory up to this (default 64 MB), for this transaction only.
             self.connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+        self.suspects.drop(self.connection, checkfirst=True)
+        self.suspects.create(self.connection)
 
     def write(self, records: list[tuple[Any, ...]]) -> None:
         insert_records(self.connection, records)
+        self.written += len(records)
+        seen, mask = self.seen, _SEEN_BITS - 1
+        suspects = []
+        for record in records:
+            bit = hash(record[0]) & mask
+            if seen[bit >> 3] & (1 << (bit & 7)):
+                suspects.append({"corporate_number": record[0]})
+            else:
+                seen[bit >> 3] |= 1 << (bit & 7)
+        if suspects:
+            self.connection.execute(insert(self.suspects), suspects)
 
     def finish(self, session: Session, report: ImportReport) -> list[tuple[int, str]]:
         unique = next(i for i in RECORDS.indexes if i.name == UNIQUE_INDEX)
         conflicts: list[tuple[int, str]] = []
+        repeats = 0
         try:
             with self.connection.begin_nested():
                 unique.create(self.connection)
         except IntegrityError:  # the file repeats an event key: settle it, then index
-            conflicts = self._drop_repeats(report)
+            conflicts, repeats = self._drop_repeats(report)
             unique.create(self.connection)
-        report.inserted = (
-            self.connection.scalar(
-                select(func.count())
-                .select_from(RECORDS)
-                .where(RECORDS.c.import_id == self.import_id)
-            )
-            or 0
-        )
+        report.inserted = self.written - repeats
         # Every row went in as current; a corporation with several rows keeps the mark on its
         # latest only (see services.as_of for the order).
-        several = ("SELECT corporate_number FROM corporation_record GROUP BY corporate_number "
-                   "HAVING COUNT(*) > 1")  # fmt: skip
         self.connection.exec_driver_sql(
             'UPDATE corporation_record SET "current" = (id = (SELECT r.id FROM '  # noqa: S608
             "corporation_record r WHERE r.corporate_number = corporation_record.corporate_number "
-            f"ORDER BY {_ORDER} LIMIT 1)) WHERE corporate_number IN ({several})"
+            f"ORDER BY {_ORDER} LIMIT 1)) WHERE corporate_number IN (SELECT corporate_number "
+            "FROM corp_suspect)"
         )
+        self.suspects.drop(self.connection)
         for index in sorted(RECORDS.indexes, key=lambda i: str(i.name)):
             if index is not unique:
                 index.create(self.connection)
         return conflicts
 
-    def _drop_repeats(self, report: ImportReport) -> list[tuple[int, str]]:
+    def _drop_repeats(self, report: ImportReport) -> tuple[list[tuple[int, str]], int]:
         """Rows repeating an earlier row's event key: unchanged if the same, else conflicts."""
         repeats = Table("corp_repeat", MetaData(), Column("id", RECORDS.c.id.type),
                         Column("same", RECORDS.c.current.type), prefixes=["TEMPORARY"])  # fmt: skip
@@ -465,11 +488,11 @@ class _FirstLoad(_Store):
             .where(repeats.c.same.is_(False)).order_by(RECORDS.c.id)
         )  # fmt: skip
         problems = self._reject_conflicts(_streamed(self.connection, conflicting))
-        self.connection.exec_driver_sql(
+        deleted = self.connection.exec_driver_sql(
             "DELETE FROM corporation_record WHERE id IN (SELECT id FROM corp_repeat)"
         )
         repeats.drop(self.connection)
-        return problems
+        return problems, deleted.rowcount
 
 
 class _Staged(_Store):

@@ -30,13 +30,14 @@ _FORM_RE = re.compile(
     )
 )
 _DROP_RE = re.compile(r"[\s・･\-‐ー－]")
+_SPACE_RE = re.compile(r"\s+")
 _HIRAGANA = {code: code + 0x60 for code in range(0x3041, 0x3097)}
 
 
 def fold(text: str) -> str:
     """NFKC, hiragana → katakana, no spaces, ASCII lower case."""
     text = unicodedata.normalize("NFKC", text).translate(_HIRAGANA)
-    return re.sub(r"\s+", "", text).lower()
+    return _SPACE_RE.sub("", text).lower()
 
 
 def name_key(name: str) -> str:

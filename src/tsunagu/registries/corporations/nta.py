@@ -70,10 +70,15 @@ class Header:
 
 @dataclass(frozen=True)
 class Row:
-    """A validated row: stored attribute names (snake_case) to values."""
+    """A validated row: its stored values in :data:`COLUMNS` order (see :func:`validate_cells`)."""
 
     line: int
-    values: Mapping[str, Any]
+    record: tuple[Any, ...]
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The stored values by attribute name (snake_case)."""
+        return dict(zip(_KEYS, self.record, strict=True))
 
 
 @dataclass(frozen=True)
@@ -113,22 +118,46 @@ def _bad_date(text: str) -> date:
     raise ValueError(f"is not a date: {text!r}")
 
 
+def _date_text(text: str, *, required: bool) -> str | None:
+    """An NTA date exactly as written (YYYY-MM-DD, checked); empty is None unless required."""
+    if not text:
+        if required:
+            raise ValueError("is empty")
+        return None
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return _bad_date(text).isoformat()
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        _bad_date(text)
+    return text
+
+
 def validate(values: Mapping[str, str]) -> dict[str, Any]:
-    """Check one row's columns (camelCase) and return stored values (snake_case); ValueError."""
-    return validate_cells([values[f] for f in FIELDS])
+    """Check one row's columns (camelCase) and return stored values (snake_case); ValueError.
+
+    Dates are ISO text (``YYYY-MM-DD``, as stored), flags are booleans.
+    """
+    return dict(zip(_KEYS, validate_cells([values[f] for f in FIELDS]), strict=True))
 
 
 # Stored attribute of each cell after the sequence number, and the cells that are not text.
 _KEYS = tuple(COLUMNS[f] for f in FIELDS[1:])
-_DATES = tuple((FIELDS.index(f), COLUMNS[f], f in DATE_FIELDS[:2]) for f in DATE_FIELDS)
+_DATES = tuple((FIELDS.index(f), f in DATE_FIELDS[:2]) for f in DATE_FIELDS)
 _FLAGS = ("0", "1")
+# Dates already checked: a file's millions of rows carry a few thousand distinct dates (days).
+_SEEN_DATES: set[str] = set()
+# Positions in a record (the cells after the sequence number).
+CORRECT, LATEST, HIHYOJI = (FIELDS.index(f) - 1 for f in ("correct", "latest", "hihyoji"))
 
 
-def validate_cells(cells: Sequence[str]) -> dict[str, Any]:
-    """:func:`validate` for the 30 cells of a row in :data:`FIELDS` order.
+def validate_cells(cells: Sequence[str]) -> tuple[Any, ...]:
+    """Check the 30 cells of a row (:data:`FIELDS` order); return the record to store: the
+    cells after the sequence number with flags as booleans and empty dates as None.
 
     Works on positions rather than a dict per row: a full (全件) file has millions of rows and
-    this runs once for each.
+    this runs once for each. Dates stay the text they are (checked as dates): stored as it is
+    on SQLite and sent as text to PostgreSQL.
     """
     number = cells[1]
     if not is_valid_corporate_number(number):
@@ -146,16 +175,21 @@ def validate_cells(cells: Sequence[str]) -> dict[str, Any]:
     successor = cells[20]
     if successor and not is_valid_corporate_number(successor):
         raise ValueError(f"successorCorporateNumber {successor!r} fails the check digit")
-    out: dict[str, Any] = dict(zip(_KEYS, cells[1:], strict=True))
-    for index, key, required in _DATES:
+    record: list[Any] = list(cells[1:])
+    for index, required in _DATES:
+        text = cells[index]
+        if text in _SEEN_DATES:
+            continue
         try:
-            out[key] = parse_date(cells[index], required=required)
+            record[index - 1] = _date_text(text, required=required)
         except ValueError as exc:
             raise ValueError(f"{FIELDS[index]} {exc}") from None
-    out["correct"] = cells[3] == "1"
-    out["latest"] = cells[23] == "1"
-    out["hihyoji"] = cells[29] == "1"
-    return out
+        if text and len(_SEEN_DATES) < 100_000:
+            _SEEN_DATES.add(text)
+    record[CORRECT] = cells[3] == "1"
+    record[LATEST] = cells[23] == "1"
+    record[HIHYOJI] = cells[29] == "1"
+    return tuple(record)
 
 
 # --- Reading -------------------------------------------------------------------------------
