@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 ABRG_HOME ?= var/abrg
+# Corporations in the corporate registry benchmark (5,000,000 = a full 全件 file).
+CORP_SIZE ?= 5000000
 export TSUNAGU_PORT ?= $(PORT)
 
 .DEFAULT_GOAL := help
@@ -56,7 +58,7 @@ bench-dcat: install ## DCAT-AP export of 100,000 datasets (time, peak memory)
 	$(BIN)/python -m bench.dcat
 
 bench-corporations: install ## Corporate registry import vs raw bulk load, lookups, name search
-	$(BIN)/python -m bench.corporations --size 200000 --postgres $(PG_TEST_URL)
+	$(BIN)/python -m bench.corporations --size $(CORP_SIZE) --postgres $(PG_TEST_URL)
 
 bench-geocode: install ## Address geocoder throughput on 100,000 addresses (abr-geocoder too if `make abrg` ran)
 	TSUNAGU_ABRG=$(ABRG_HOME) $(BIN)/python -m bench.geocode

@@ -26,7 +26,10 @@ def is_valid_corporate_number(value: str) -> bool:
     """True if ``value`` is a 13-digit corporate number (法人番号) with a correct check digit."""
     if len(value) != 13 or not value.isascii() or not value.isdigit():
         return False
-    return int(value[0]) == corporate_number_check_digit(value[1:])
+    # corporate_number_check_digit(value[1:]), inline on the bytes: an NTA file checks millions.
+    digits = value.encode()
+    total = 2 * sum(digits[1::2]) + sum(digits[2::2]) - 18 * 48
+    return digits[0] - 48 == 9 - total % 9
 
 
 def validate_corporate_number(value: str) -> str:

@@ -32,23 +32,23 @@ import hashlib
 import io
 import operator
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from sqlalchemy import (
     Column,
     Connection,
+    Index,
     MetaData,
     Result,
     Select,
     Table,
-    bindparam,
     func,
     insert,
     select,
-    text,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -72,6 +72,7 @@ SUMMARY = ("name", "prefecture_name", "city_name", "street_number", "address_out
            "change_date")  # fmt: skip
 EVENT_KEY = ("corporate_number", "process", "change_date", "update_date", "source")
 UNIQUE_INDEX = "uq_corporation_record_event"
+_DATES = ("update_date", "change_date", "close_date", "assignment_date")
 _SEEN_BITS = 1 << 27  # 16 MB
 
 
@@ -128,7 +129,21 @@ def _digest(hashed: tuple[Any, ...]) -> str:
 
 _hashed = operator.itemgetter(*HASHED)
 _hashed_record = operator.itemgetter(*(list(nta.COLUMNS.values()).index(c) for c in HASHED))
-_DATES = ("update_date", "change_date", "close_date", "assignment_date")
+_HASHED_FLAGS = tuple(HASHED.index(c) for c in ("correct", "hihyoji"))
+_HASHED_DATES = tuple(HASHED.index(c) for c in _DATES)
+
+
+def _record_digest(record: tuple[Any, ...]) -> str:
+    """:func:`row_hash` of a validated record (flags are booleans, dates text or None)."""
+    parts = list(_hashed_record(record))
+    for index in _HASHED_FLAGS:
+        parts[index] = "True" if parts[index] else "False"
+    for index in _HASHED_DATES:
+        if parts[index] is None:
+            parts[index] = ""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
 _NOT_TEXT = tuple(i for i, c in enumerate(HASHED) if c in {*_DATES, "correct", "hihyoji"})
 
 
@@ -243,24 +258,18 @@ def _import(
         )
         store.begin()
         bad: list[tuple[int, str]] = []
-        for batch in _batches(reader, BATCH):
-            records: list[tuple[Any, ...]] = []
-            rejected: list[dict[str, Any]] = []
-            for item in batch:
-                if isinstance(item, nta.BadRow):
-                    rejected.append({"import_id": job.id, "line": item.line,
-                                     "reason": item.reason[:500], "raw": item.raw})  # fmt: skip
-                else:
-                    records.append(_record(item, source, job.id, current=first_load))
-            if rejected:
-                connection.execute(insert(CorporationRejectedRow), rejected)
-                report.rejected += len(rejected)
-                if len(bad) < PROBLEMS_KEPT:
-                    bad += [(r["line"], r["reason"]) for r in rejected]
-            store.write(records)
-            report.read += len(batch)
-            if progress:
-                progress(len(batch))
+        prepared = _prepared(reader, job.id, source, current=first_load)
+        with closing(_ahead(prepared)) as batches:
+            for batch in batches:
+                if batch.rejected:
+                    connection.execute(insert(CorporationRejectedRow), batch.rejected)
+                    report.rejected += len(batch.rejected)
+                    if len(bad) < PROBLEMS_KEPT:
+                        bad += [(r["line"], r["reason"]) for r in batch.rejected]
+                store.write(batch.records)
+                report.read += batch.read
+                if progress:
+                    progress(batch.read)
         conflicts = store.finish(session, report)
         report.rejected += len(conflicts)
         report.problems = sorted(bad[:PROBLEMS_KEPT] + conflicts[:PROBLEMS_KEPT])[:PROBLEMS_KEPT]
@@ -270,6 +279,46 @@ def _import(
         job.rows_unchanged, job.rows_rejected = report.unchanged, report.rejected
         session.flush()
     return report
+
+
+@dataclass
+class _Batch:
+    read: int  # rows of the file
+    records: list[tuple[Any, ...]]  # to store
+    rejected: list[dict[str, Any]]  # corporation_rejected_row values
+
+
+def _prepared(
+    reader: nta.Reader, import_id: int, source: str, *, current: bool
+) -> Iterator[_Batch]:
+    """The file's rows read, validated and keyed, a batch at a time."""
+    for batch in _batches(reader, BATCH):
+        records: list[tuple[Any, ...]] = []
+        rejected: list[dict[str, Any]] = []
+        for item in batch:
+            if isinstance(item, nta.BadRow):
+                rejected.append({"import_id": import_id, "line": item.line,
+                                 "reason": item.reason[:500], "raw": item.raw})  # fmt: skip
+            else:
+                records.append(_record(item, source, import_id, current=current))
+        yield _Batch(len(batch), records, rejected)
+
+
+T = TypeVar("T")
+
+
+def _ahead(items: Iterator[T]) -> Generator[T, None, None]:
+    """``items``, each computed in a worker thread while the caller handles the one before.
+
+    Reading and keying rows is Python (it holds the GIL); storing them is mostly the database
+    (SQLite steps and PostgreSQL's COPY run without it), so the two overlap. One item ahead
+    at most: memory stays two batches. An exception of the worker is raised here.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="corporation-import") as pool:
+        pending = pool.submit(next, items, None)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(next, items, None)
+            yield item
 
 
 def _batches(rows: Iterable[nta.Row | nta.BadRow], size: int) -> Iterator[list[Any]]:
@@ -306,7 +355,7 @@ _NAME, _FURIGANA, _PREFECTURE, _CITY = (
 def _record(row: nta.Row, source: str, import_id: int, *, current: bool) -> tuple[Any, ...]:
     record = row.record
     return (*record, source, current, name_key(record[_NAME]), furigana_key(record[_FURIGANA]),
-            lg_code(record[_PREFECTURE], record[_CITY]), None, _digest(_hashed_record(record)),
+            lg_code(record[_PREFECTURE], record[_CITY]), None, _record_digest(record),
             import_id, row.line)  # fmt: skip
 
 
@@ -461,6 +510,9 @@ class _FirstLoad(_Store):
         for index in sorted(RECORDS.indexes, key=lambda i: str(i.name)):
             if index is not unique:
                 index.create(self.connection)
+        if self.connection.dialect.name == "postgresql":
+            # Millions of rows the planner has not seen: the next import's queries need them.
+            self.connection.exec_driver_sql("ANALYZE corporation_record")
         return conflicts
 
     def _drop_repeats(self, report: ImportReport) -> tuple[list[tuple[int, str]], int]:
@@ -503,9 +555,12 @@ class _Staged(_Store):
         self.stage = _like_records("corp_stage")
         self.sorted = _like_records("corp_sorted", Column("status", RECORDS.c.process.type))
         number, row_id = RECORDS.c.corporate_number.type, RECORDS.c.id.type
+        # Per corporation with new rows: the line of the new row that becomes current (None
+        # if its current row stays) and the id of its current row (None if it had none).
         self.winner = Table("corp_winner", MetaData(), Column("corporate_number", number),
-                            Column("best_id", row_id), Column("old_id", row_id),
+                            Column("best_line", RECORDS.c.line.type), Column("old_id", row_id),
                             prefixes=["TEMPORARY"])  # fmt: skip
+        Index("corp_winner_line", self.winner.c.best_line)  # created with the table
         self.temporary = (self.stage, self.sorted, self.winner)
 
     def begin(self) -> None:
@@ -518,7 +573,8 @@ class _Staged(_Store):
 
     def finish(self, session: Session, report: ImportReport) -> list[tuple[int, str]]:
         run = self.connection.exec_driver_sql
-        last_id = self.connection.scalar(select(func.max(RECORDS.c.id))) or 0
+        if self.connection.dialect.name == "postgresql":
+            run("ANALYZE corp_stage")  # temporary tables get no statistics of their own
         # n(ew), u(nchanged) or c(onflict): against the stored row of the same event key, else
         # against the first row of the file with that key.
         run(
@@ -540,39 +596,49 @@ class _Staged(_Store):
         )
         conflicting = select(self.sorted).where(status == "c").order_by(self.sorted.c.line)
         problems = self._reject_conflicts(_streamed(self.connection, conflicting))
-        inserted = run(
-            f"INSERT INTO corporation_record ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} "  # noqa: S608
-            "FROM corp_sorted WHERE status = 'n' ORDER BY line"
+        # For each corporation with a new row, the best of its new rows and its current row
+        # (see services.as_of for the order; a new row wins a tie, a later line wins over an
+        # earlier one) — before the new rows go in, so that they go in marked, and only the
+        # superseded rows are updated. One pass with a window, not a sorted subquery per
+        # corporation (which PostgreSQL may plan as a scan each).
+        run(
+            "INSERT INTO corp_winner (corporate_number, best_line, old_id) SELECT "
+            "corporate_number, MAX(CASE WHEN place = 1 THEN line END), MAX(old_id) FROM (SELECT "
+            "c.corporate_number, c.line, c.old_id, ROW_NUMBER() OVER (PARTITION BY "
+            "c.corporate_number ORDER BY (c.source = 'nta') DESC, c.change_date DESC, "
+            "c.update_date DESC, c.fresh DESC, c.tiebreak DESC) AS place FROM (SELECT "
+            "s.corporate_number, s.line, NULL AS old_id, s.source, s.change_date, s.update_date, "
+            "1 AS fresh, s.line AS tiebreak FROM corp_sorted s WHERE s.status = 'n' UNION ALL "
+            "SELECT r.corporate_number, NULL, r.id, r.source, r.change_date, r.update_date, 0, "
+            'r.id FROM corporation_record r WHERE r."current" AND r.corporate_number IN (SELECT '
+            "corporate_number FROM corp_sorted WHERE status = 'n')) c) ranked "
+            "GROUP BY corporate_number"
         )
-        report.inserted = inserted.rowcount
-        # For each corporation with a new row: the best of its new rows and its current row.
-        self.connection.execute(
-            text(
-                "INSERT INTO corp_winner (corporate_number, best_id, old_id) SELECT "  # noqa: S608
-                "a.corporate_number, (SELECT r.id FROM corporation_record r WHERE "
-                'r.corporate_number = a.corporate_number AND (r.id > :last OR r."current") '
-                f"ORDER BY {_ORDER} LIMIT 1), (SELECT MAX(r.id) FROM corporation_record r WHERE "
-                'r.corporate_number = a.corporate_number AND r."current") FROM (SELECT DISTINCT '
-                "corporate_number FROM corp_sorted WHERE status = 'n') a"
-            ).bindparams(bindparam("last", last_id))
-        )
+        if self.connection.dialect.name == "postgresql":
+            run("ANALYZE corp_winner")
         report.events = self._events(session)
         run('UPDATE corporation_record SET "current" = FALSE WHERE id IN (SELECT old_id FROM '
-            "corp_winner WHERE old_id <> best_id)")  # fmt: skip
-        run('UPDATE corporation_record SET "current" = TRUE WHERE id IN (SELECT best_id FROM '
-            "corp_winner WHERE old_id IS NULL OR old_id <> best_id)")  # fmt: skip
+            "corp_winner WHERE best_line IS NOT NULL AND old_id IS NOT NULL)")  # fmt: skip
+        values = ", ".join(
+            "w.best_line IS NOT NULL" if c == "current" else f"s.{c}" for c in RECORD_COLUMNS
+        )
+        inserted = run(
+            f"INSERT INTO corporation_record ({_COLUMN_LIST}) SELECT {values} "  # noqa: S608
+            "FROM corp_sorted s LEFT JOIN corp_winner w ON w.best_line = s.line "
+            "WHERE s.status = 'n' ORDER BY s.line"
+        )
+        report.inserted = inserted.rowcount
         for table in reversed(self.temporary):
             table.drop(self.connection)
         return problems
 
     def _events(self, session: Session) -> int:
-        best, old, winner = RECORDS.alias("best"), RECORDS.alias("old"), self.winner
+        new, old, winner = self.sorted, RECORDS.alias("old"), self.winner
         changed = (
-            select(best, *(old.c[key].label(f"old_{key}") for key in ("id", *SUMMARY)))
-            .join(winner, winner.c.best_id == best.c.id)
+            select(new, *(old.c[key].label(f"old_{key}") for key in ("id", *SUMMARY)))
+            .join(winner, winner.c.best_line == new.c.line)
             .outerjoin(old, old.c.id == winner.c.old_id)
-            .where(winner.c.old_id.is_(None) | (winner.c.old_id != winner.c.best_id))
-            .order_by(best.c.id)
+            .order_by(new.c.line)
         )
         count = 0
         result = _streamed(self.connection, changed)

@@ -307,14 +307,21 @@ class CsvReader:
         reader = csv.reader(texts)
         out: list[Row | BadRow] = []
         count = len(texts)
+        width = len(FIELDS)
         try:
             for offset, cells in enumerate(reader, start=1):
                 if reader.line_num != offset:
                     return None
-                item = self._item(before + offset, cells, texts[offset - 1],
-                                  last=offset == count, complete=complete)  # fmt: skip
-                if item is not None:
-                    out.append(item)
+                if len(cells) != width:  # the header, a short last line, a bad row
+                    item = self._item(before + offset, cells, texts[offset - 1],
+                                      last=offset == count, complete=complete)  # fmt: skip
+                    if item is not None:
+                        out.append(item)
+                    continue
+                try:  # _row, inline: this runs for every row of the file
+                    out.append(Row(before + offset, validate_cells(cells)))
+                except ValueError as exc:
+                    out.append(BadRow(before + offset, str(exc), texts[offset - 1]))
         except csv.Error:
             return None
         if reader.line_num != count:
