@@ -111,3 +111,23 @@ def test_settings_file_is_read(cli_env: dict[str, str], tmp_path: Path) -> None:
     config.write_text('log_level = "nonsense"\n', encoding="utf-8")
     code, _, err = run({**cli_env, "TSUNAGU_CONFIG": str(config)}, "migrate")
     assert code != 0 and "log level" in err
+
+
+def test_corp_import_streams_a_file_reports_bad_rows_and_refuses_a_cut_one(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.registries.corporations.test_import import GOOD
+
+    assert run(cli_env, "migrate")[0] == 0
+    path = tmp_path / "corp.csv"
+    path.write_text("2024-04-01,2,1,1\n" + GOOD + GOOD.replace(",0\n", ",0,x\n"), "utf-8")
+    code, out, err = run(cli_env, "corp", "import", str(path))
+    assert code == 0, err
+    assert f"{path}:3: 31 columns, expected 30" in err
+    assert "2 rows, 1 new, 0 unchanged, 1 rejected, 0 events" in out
+    cut = tmp_path / "cut.csv"
+    cut.write_text("2024-04-01,2,1,1\n" + GOOD + GOOD[:40], "utf-8")
+    code, out, err = run(cli_env, "corp", "import", str(cut))
+    assert code == 2 and "truncated file, nothing imported" in err
+    code, out, err = run(cli_env, "corp", "import", str(tmp_path / "missing.csv"))
+    assert code == 2 and "not found" in err
