@@ -57,7 +57,7 @@ bench-search: install ## Catalog search at 1M datasets: SQLite, PostgreSQL, tant
 bench-dcat: install ## DCAT-AP export of 100,000 datasets (time, peak memory)
 	$(BIN)/python -m bench.dcat
 
-bench-corporations: install ## Corporate registry import vs raw bulk load, lookups, name search
+bench-corporations: install ## Corporate registry import vs raw bulk load, lookups, name search (CORP_SIZE rows, 5M: ~16 min)
 	$(BIN)/python -m bench.corporations --size $(CORP_SIZE) --postgres $(PG_TEST_URL)
 
 bench-geocode: install ## Address geocoder throughput on 100,000 addresses (abr-geocoder too if `make abrg` ran)
