@@ -271,13 +271,23 @@ HISTORY = [
     "before (SQLite / PostgreSQL). An earlier run of the previous code that day (09:08, load "
     "average 4): 6.78× and 24.7×, also 644 MB.",
     "",
-    "At 1,000,000 corporations (09:43 UTC, this import code; the raw load then ran only after "
-    "the imports): SQLite 68.6 s vs raw 28.4 s = 2.41×, PostgreSQL 43.8 s vs 2.4 s = 18.1×, "
-    "peak RSS 124 MB and 147 MB, diff import (100,000 events) 47.5 s and 26.2 s, name search "
-    "p95 219 ms and 6,055 ms. The SQLite raw load of the run just before took 9.8 s (against "
-    "that, 7.0×): one raw load on this shared machine is not a steady baseline, which is why "
-    "the benchmark now loads raw twice and divides by the faster. The previous import was not "
-    "run at 1,000,000 or 5,000,000 rows (about 3 KB of memory a row).",
+    "At 1,000,000 corporations, the same way (10:15–10:28 UTC, load average about 1; the "
+    "previous code's benchmark loads raw once, after the imports):",
+    "",
+    "| 1,000,000 rows | SQLite import vs raw | ratio | PostgreSQL import vs raw | ratio | peak "
+    "RSS | diff import (100,000 events) SQLite / PostgreSQL |",
+    "|---|---|---|---|---|---|---|",
+    "| before | 59.7 s vs 9.1 s | 6.57× | 51.1 s vs 2.31 s | 22.1× | 2,899 MB (whole bench "
+    "process) | 19.1 s / 29.1 s |",
+    "| after | 41.8 s vs 8.5 s (12.6 before, 8.5 after) | 4.92× | 26.5 s vs 1.95 s | 13.6× | "
+    "125 MB SQLite, 142 MB PostgreSQL | 23.1 s / 17.8 s |",
+    "",
+    "The ratio moves with the machine's load and with the raw load's own variance (an earlier "
+    "1,000,000-row run of this code, at load average 4 to 5 with the raw load only after the "
+    "imports: SQLite 68.6 s vs 28.4 s = 2.41×, and against 9.8 s measured the run before, "
+    "7.0×; PostgreSQL 18.1×) — which is why the benchmark loads raw twice and divides by the "
+    "faster. The previous import was not run at 5,000,000 rows (about 3 KB of memory a row: "
+    "some 15 GB).",
     "",
     "Where the time goes (cProfile, 200,000 rows): reading, validating and keying the rows in "
     "Python (csv module, check digits, dates, row hash, NFKC name keys) is about 15 µs a row "
@@ -285,8 +295,8 @@ HISTORY = [
     "2.5 µs a row, with no Python per row at all. The ≤ 3× target on PostgreSQL therefore needs "
     "the per-row work out of Python (for example validation and keys in SQL over a `COPY`-ed "
     "staging table, or a compiled parser); on SQLite, whose raw load also runs the csv module "
-    "and `executemany`, the import is at 3.4× (200,000 rows) to 3.8× (5,000,000). Index builds "
-    "at the end are about a tenth of a first load.",
+    "and `executemany`, the import is at 3.4× to 4.9× in these runs (3.8× at 5,000,000). "
+    "Index builds at the end are about a tenth of a first load.",
     "",
     "Not addressed by the streaming work: name search. `search_by_name` counts every match "
     "of the prefix and sorts them before taking 20; a word here starts 1/29 of all names, so "
