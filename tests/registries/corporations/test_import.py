@@ -172,7 +172,7 @@ def test_gbizinfo_answers_import_and_nta_outranks_them(session: Session) -> None
 )  # fmt: skip
 def test_name_search_is_normalized(session: Session, query: str) -> None:
     load(session, NTA / "num.7010001008844.2026-07-10.xml")
-    total, rows = search_by_name(session, query)
+    total, rows, _ = search_by_name(session, query)
     assert total == 1 and rows[0].corporate_number == "7010001008844"
 
 

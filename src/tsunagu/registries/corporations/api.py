@@ -104,11 +104,17 @@ def find_by_name(
     offset: Annotated[int, Query(ge=0)] = 0,
     format: FormatQuery = None,
 ) -> Any:
-    """Current corporations by normalized name (width, kana, 株式会社/(株) anywhere ignored)."""
-    total, rows = services.search_by_name(session, name, match=match,
-                                          include_closed=include_closed, limit=limit,
-                                          offset=offset)  # fmt: skip
-    body = {"total": total, "offset": offset, "limit": limit, "items": [_json(r) for r in rows]}
+    """Current corporations by normalized name (width, kana, 株式会社/(株) anywhere ignored).
+
+    ``total`` counts at most 10,000 matches; ``total_capped`` is true when more match.
+    """
+    found = services.search_by_name(session, name, match=match,
+                                    include_closed=include_closed, limit=limit,
+                                    offset=offset)  # fmt: skip
+    total, rows = found.total, found.rows
+    # total stops at services.COUNT_CAP; total_capped says more corporations match.
+    body = {"total": total, "total_capped": found.total_capped, "offset": offset,
+            "limit": limit, "items": [_json(r) for r in rows]}  # fmt: skip
     return _render(request, format, session, rows, total, limit, offset, body)
 
 

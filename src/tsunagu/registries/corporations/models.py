@@ -9,12 +9,21 @@ that describes the corporation now (``current``), and record each imported file
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tsunagu.db import Base
 from tsunagu.kernel import naive_utcnow
+
+# The rows a name search lists (current, not 検索対象除外), spelled as the search spells them
+# (``.is_(True)`` / ``.is_(False)``): SQLite uses a partial index only when the query repeats
+# its WHERE terms.
+SEARCHABLE: dict[str, Any] = {
+    "sqlite_where": text("current IS 1 AND hihyoji IS 0"),
+    "postgresql_where": text("current IS true AND hihyoji IS false"),
+}
 
 
 class CorporationRecord(Base):
@@ -31,6 +40,11 @@ class CorporationRecord(Base):
         ),
         Index("ix_corporation_record_current_name", "current", "name_key"),
         Index("ix_corporation_record_current_furigana", "current", "furigana_key"),
+        # Name search: a prefix range read in (key, number) order, stopping after a page.
+        Index("ix_corporation_record_search_name", "name_key", "corporate_number",
+              **SEARCHABLE),
+        Index("ix_corporation_record_search_furigana", "furigana_key", "name_key",
+              "corporate_number", **SEARCHABLE),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

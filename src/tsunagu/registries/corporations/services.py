@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, Subquery, and_, func, select, union
 from sqlalchemy.orm import Session
 
 from tsunagu.kernel import NotFound, ValidationProblem, validate_corporate_number
@@ -65,6 +65,29 @@ def _prefix(column: Any, key: str) -> Any:
     return and_(column >= key, column < key + "\U0010ffff")
 
 
+COUNT_CAP = 10_000  # a name search counts at most this many matches (``total_capped`` beyond)
+
+
+class NameSearch(NamedTuple):
+    """A page of a name search and how many corporations match (at most ``COUNT_CAP``)."""
+
+    total: int
+    rows: Sequence[CorporationRecord]
+    total_capped: bool  # more than COUNT_CAP match: ``total`` is COUNT_CAP, a lower bound
+
+
+def _union(branches: Iterable[Select[*tuple[Any, ...]]]) -> Subquery:
+    subqueries = [branch.subquery() for branch in branches]
+    if len(subqueries) == 1:
+        return subqueries[0]
+    return union(*(select(*sub.c) for sub in subqueries)).subquery()
+
+
+def _listed() -> tuple[Any, Any]:
+    # Spelled as the partial indexes' WHERE (models.SEARCHABLE), so both databases use them.
+    return CorporationRecord.current.is_(True), CorporationRecord.hihyoji.is_(False)
+
+
 def search_by_name(
     session: Session,
     name: str,
@@ -73,36 +96,57 @@ def search_by_name(
     include_closed: bool = True,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[int, Sequence[CorporationRecord]]:
+) -> NameSearch:
     """Current corporations whose normalized name (or reading) starts with / contains ``name``.
 
     Rows the NTA marks 検索対象除外 (``hihyoji``) are left out, as on the NTA's own site.
+    Ordered by name key, then number. The count stops at ``COUNT_CAP``: a one-word prefix
+    can match hundreds of thousands of corporations, and counting them all costs seconds.
     """
     key = name_key(name)
     if not key:
         raise ValidationProblem("name must contain at least one letter", field="name")
     if match not in ("prefix", "contains"):
         raise ValidationProblem("match must be prefix or contains", field="match")
+    if limit < 1 or offset < 0:
+        raise ValidationProblem("limit must be at least 1 and offset not negative", field="limit")
     kana = furigana_key(name)
+    record = CorporationRecord
+    filters = [*_listed()]
+    if not include_closed:
+        filters.append(record.close_date.is_(None))
     if match == "prefix":
-        condition = or_(
-            _prefix(CorporationRecord.name_key, key), _prefix(CorporationRecord.furigana_key, kana)
-        )
+        # One index-ordered, limited scan per key (partial indexes on name_key / furigana_key,
+        # ending in the number) joined by UNION: an OR of the two ranges can use no index's
+        # order, so the database would read and sort every match before taking a page. An
+        # empty reading key matches nothing (a range from "" would match every row).
+        conditions = [_prefix(record.name_key, key)]
+        if kana:
+            conditions.append(_prefix(record.furigana_key, kana))
     else:
         escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        condition = CorporationRecord.name_key.like(f"%{escaped}%", escape="\\")
-    query = select(CorporationRecord).where(
-        CorporationRecord.current.is_(True), CorporationRecord.hihyoji.is_(False), condition
+        conditions = [record.name_key.like(f"%{escaped}%", escape="\\")]
+    order = (record.name_key, record.corporate_number)
+    # Each branch in a subquery of its own: SQLite allows no LIMIT on a member of a UNION.
+    page = _union(
+        select(record.id, *order).where(*filters, cond).order_by(*order).limit(offset + limit)
+        for cond in conditions
     )
-    if not include_closed:
-        query = query.where(CorporationRecord.close_date.is_(None))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(CorporationRecord.name_key, CorporationRecord.corporate_number)
+    ids = (
+        select(page.c.id)
+        .order_by(page.c.name_key, page.c.corporate_number)
         .limit(limit)
         .offset(offset)
-    ).all()
-    return total, rows
+        .subquery()
+    )
+    rows = session.scalars(select(record).join(ids, record.id == ids.c.id).order_by(*order)).all()
+    # The count: at most COUNT_CAP + 1 matches of each branch, a corporation matching both
+    # counted once (UNION of ids).
+    matches = _union(
+        select(record.id).where(*filters, cond).limit(COUNT_CAP + 1) for cond in conditions
+    )
+    total = session.scalar(select(func.count()).select_from(matches)) or 0
+    return NameSearch(min(total, COUNT_CAP), rows, total > COUNT_CAP)
 
 
 def diff(
