@@ -38,8 +38,6 @@ class CorporationRecord(Base):
             "uq_corporation_record_event",
             "corporate_number", "process", "change_date", "update_date", "source", unique=True,
         ),
-        Index("ix_corporation_record_current_name", "current", "name_key"),
-        Index("ix_corporation_record_current_furigana", "current", "furigana_key"),
         # Name search: a prefix range read in (key, number) order, stopping after a page.
         Index("ix_corporation_record_search_name", "name_key", "corporate_number",
               **SEARCHABLE),
