@@ -141,3 +141,14 @@ def test_api_says_when_the_total_is_capped(
     monkeypatch.setattr(services, "COUNT_CAP", 30)
     body = client.get("/api/v1/corporations", params={"name": "山", "limit": 5}).json()
     assert (body["total"], body["total_capped"], len(body["items"])) == (30, True, 5)
+
+
+def test_a_name_without_a_reading_key_does_not_match_every_reading(
+    session: Session, generated: None
+) -> None:
+    # "ー" keeps a name key but has no reading key; the previous query's range from "" on the
+    # reading matched every row that has one.
+    assert (name_key("ー"), furigana_key("ー")) == ("ー", "")
+    assert _reference(session, "ー", True, 20, 0)[0] > 50
+    got = search_by_name(session, "ー")
+    assert (got.total, got.rows) == (0, [])
