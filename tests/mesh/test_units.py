@@ -257,7 +257,7 @@ def test_an_expired_trust_list_with_the_hub_gone_stops_the_node(
         assert caught.value.status == 503
 
 
-def test_the_providers_core_access_check_agrees_with_the_orm_one(session: Session) -> None:
+def test_the_most_specific_access_rule_wins_and_no_rule_denies(session: Session) -> None:
     url = {"backend": "url", "backend_url": "http://127.0.0.1:9/"}
     service = services.declare_service(
         session, subsystem="reg", code="basic4", title="基本4情報", **url
@@ -283,9 +283,9 @@ def test_the_providers_core_access_check_agrees_with_the_orm_one(session: Sessio
     ]:
         found, rule = services.access_of(connection, subsys, code, client)
         assert found is not None and found.code == code and found.backend == "url"
-        expected = services.matching_rule(session, found, client)
         assert (rule.purposes if rule else None) == purposes
-        assert (expected.purposes if expected else None) == purposes
+        same = services.matching_rule(session, found, client)  # the subscriptions' entry
+        assert (same.purposes if same else None) == purposes
     assert services.access_of(connection, "reg", "missing", subsystem) == (None, None)
 
 

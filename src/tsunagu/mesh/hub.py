@@ -31,7 +31,7 @@ from tsunagu.trust.trustlist import ServiceEntry
 
 from . import protocol
 from .errors import MeshFault
-from .messagelog import remember
+from .messagelog import insert_record
 from .models import Enrollment, PseudonymLink, RegisteredService
 
 LINK_LENGTH = 64  # hex of HMAC-SHA256
@@ -158,7 +158,14 @@ def authenticate_node(
         fault_prefix="Client",
     )
     member = MemberId.parse(row.member_id)
-    remember(session, "hub", str(member), message_id, f"hub:{target}", method)
+    insert_record(
+        session.connection(),
+        side="hub",
+        client=str(member),
+        message_id=message_id,
+        service=f"hub:{target}",
+        method=method,
+    )
     return CallingNode(member, cert, message_id)
 
 

@@ -52,27 +52,6 @@ from .runtime import NodeRuntime
 log = logging.getLogger(__name__)
 
 
-def remember(
-    session: Session, side: str, client: str, message_id: str, service: str, method: str
-) -> MessageRecord:
-    """Insert the message-log row first: a message id seen before is a replay.
-
-    No savepoint: a replay ends the caller's transaction (it is rolled back and the refusal
-    logged on its own), and a savepoint costs two more round trips on every message.
-    """
-    record = MessageRecord(
-        side=side, client=client, message_id=message_id, service=service, method=method
-    )
-    try:
-        session.add(record)
-        session.flush()
-    except IntegrityError:
-        raise MeshFault(
-            "Client.DuplicateMessage", f"message {message_id} was already received (replay)", 409
-        ) from None
-    return record
-
-
 _TABLE = cast(Table, MessageRecord.__table__)
 # Built once: constructing a statement costs more CPU than SQLite takes to run it (the per-request
 # path of both nodes). An ORM add + flush of the same row costs about five times this.
@@ -83,8 +62,9 @@ _FINISH = update(_TABLE).where(_TABLE.c.id == bindparam("record_id"), _TABLE.c.b
 def insert_record(connection: Connection, **values: Any) -> int:
     """Insert a message-log row with a Core statement and return its id.
 
-    A (side, client, message_id) seen before is a replay (``MeshFault``); as in
-    :func:`remember` there is no savepoint, so a replay ends the caller's transaction.
+    A (side, client, message_id) seen before is a replay (``MeshFault``). No savepoint: a
+    replay ends the caller's transaction (it is rolled back and the refusal logged on its own),
+    and a savepoint would cost two more round trips on every message.
     """
     values.setdefault("created_at", naive_utcnow())
     try:

@@ -34,7 +34,7 @@ from .client import HubClient, check_reply, node_url_of
 from .consumer import consume
 from .errors import MeshFault
 from .identity import NodeIdentity
-from .messagelog import remember
+from .messagelog import insert_record
 from .models import MeshService
 from .provider import fault, signed_response, target_of, verify_inbound
 from .provider import provide as provide_handler
@@ -129,7 +129,14 @@ def mesh_router() -> APIRouter:
                 if not isinstance(data, dict):
                     raise MeshFault("Client.InvalidRequest", "the body is not an object", 400)
                 with rt.session() as session:
-                    remember(session, "provider", client, message_id, "subscribe", "POST")
+                    insert_record(
+                        session.connection(),
+                        side="provider",
+                        client=client,
+                        message_id=message_id,
+                        service="subscribe",
+                        method="POST",
+                    )
                     service_id, event_type, purpose, filter = push.parse_subscription(data)
                     parts = service_id.split("/")
                     if len(parts) != 5 or "/".join(parts[:3]) != rt.member_base:

@@ -32,7 +32,7 @@ from . import protocol
 from .client import evidence_of, member_name, response_message_headers
 from .errors import MeshFault, provider_fault
 from .messagelog import finish_record, insert_record
-from .models import MeshService, MessageRecord
+from .models import MeshService
 from .runtime import NodeRuntime
 from .services import access_of, local_id
 from .transport import FetchError, FetchTimeout
@@ -89,19 +89,18 @@ def fault(
 
 
 def log_refusal(rt: NodeRuntime, client: str, service: str, exc: MeshFault, method: str) -> None:
-    with rt.session() as session:
-        session.add(
-            MessageRecord(
-                side="refused",
-                message_id=exc.detail,
-                client=client[:200],
-                service=service[:300],
-                method=method,
-                status=exc.status,
-                error_type=exc.fault_type,
-            )
+    """A message refused before it had a log row (unsigned, replayed, ...), under its error id."""
+    with rt.transaction() as connection:
+        insert_record(
+            connection,
+            side="refused",
+            message_id=exc.detail,
+            client=client[:200],
+            service=service[:300],
+            method=method,
+            status=exc.status,
+            error_type=exc.fault_type,
         )
-        session.commit()
 
 
 async def verify_inbound(

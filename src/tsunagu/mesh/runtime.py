@@ -83,14 +83,9 @@ class NodeRuntime:
     def transaction(self) -> Iterator[Connection]:
         """A Core connection in a transaction, committed on leaving: the request path's
         message-log writes (a Session costs more CPU than the statements it would run)."""
-        bind = self.sessionmaker.kw.get("bind")
-        if isinstance(bind, Engine):
-            with bind.begin() as connection:
-                yield connection
-            return
-        with self.session() as session:  # bound to something else (a test's connection)
-            yield session.connection()
-            session.commit()
+        engine: Engine = self.sessionmaker.kw["bind"]
+        with engine.begin() as connection:
+            yield connection
 
     def write_session(self) -> Session:
         """A session for read-then-write work (claiming rows): takes SQLite's lock at BEGIN."""

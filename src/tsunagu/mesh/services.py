@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, or_, select
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -189,38 +189,11 @@ def add_group_member(session: Session, group: str, member: str) -> GroupMember:
     return row
 
 
-def matching_rule(session: Session, service: MeshService, client: str) -> AccessRule | None:
-    """The rule letting ``client`` (member/subsystem) call ``service``, or None (deny)."""
-    member = "/".join(client.split("/")[:3])
-    groups = [
-        f"group:{g}"
-        for g in session.scalars(
-            select(GroupMember.group).where(GroupMember.member.in_([client, member]))
-        )
-    ]
-    allowed = [AccessRule.client == client, AccessRule.client == member]
-    if groups:
-        allowed.append(AccessRule.client.in_(groups))
-    candidates = session.scalars(
-        select(AccessRule).where(AccessRule.service_id == service.id, or_(*allowed))
-    ).all()
-    rule: AccessRule | None = _most_specific(candidates, client, member)
-    return rule
-
-
-def _most_specific(candidates: Sequence[Any], client: str, member: str) -> Any:
-    """The most specific rule wins: subsystem, then member, then group."""
-    for wanted in (client, member):
-        for rule in candidates:
-            if rule.client == wanted:
-                return rule
-    return candidates[0] if candidates else None
-
-
 _SERVICE_TABLE = cast(Table, MeshService.__table__)
 _RULE_TABLE = cast(Table, AccessRule.__table__)
 _GROUP_TABLE = cast(Table, GroupMember.__table__)
-# Built once (bound parameters): constructing a statement costs more CPU than running it.
+# Built once (bound parameters): on the provider's per-request path, constructing a statement
+# costs more CPU than running it, and the ORM's version of these queries several times more.
 _SERVICE_BY_CODE = select(_SERVICE_TABLE).where(
     _SERVICE_TABLE.c.subsystem == bindparam("subsystem"), _SERVICE_TABLE.c.code == bindparam("code")
 )
@@ -233,27 +206,39 @@ _RULES_FOR = select(_RULE_TABLE).where(
 )
 
 
-def access_of(
-    connection: Connection, subsystem: str, code: str, client: str
-) -> tuple[MeshService | None, AccessRule | None]:
-    """The service and the rule letting ``client`` call it (None: deny), as :func:`matching_rule`.
+def _rule_for(connection: Connection, service_id: int, client: str) -> AccessRule | None:
+    """The rule letting ``client`` (member/subsystem) call the service, or None (deny).
 
-    The provider's per-request check, in prepared Core statements on the caller's connection:
-    the same three queries through the ORM cost several times the CPU. The rows come back as
-    transient (detached) model objects, read-only for the caller.
+    The most specific rule wins: subsystem, then member, then a group the client is in. The
+    rule comes back as a transient (detached) object, read-only for the caller.
     """
-    row = connection.execute(_SERVICE_BY_CODE, {"subsystem": subsystem, "code": code}).first()
-    if row is None:
-        return None, None
     member = "/".join(client.split("/")[:3])
     groups = connection.execute(_GROUPS_OF, {"members": [client, member]}).scalars()
     clients = [client, member, *(f"group:{g}" for g in groups)]
-    candidates = connection.execute(_RULES_FOR, {"service_id": row.id, "clients": clients}).all()
-    rule = _most_specific(candidates, client, member)
-    return (
-        MeshService(**row._asdict()),
-        AccessRule(**rule._asdict()) if rule is not None else None,
-    )
+    candidates = connection.execute(
+        _RULES_FOR, {"service_id": service_id, "clients": clients}
+    ).all()
+    for wanted in (client, member):
+        for row in candidates:
+            if row.client == wanted:
+                return AccessRule(**row._asdict())
+    return AccessRule(**candidates[0]._asdict()) if candidates else None
+
+
+def matching_rule(session: Session, service: MeshService, client: str) -> AccessRule | None:
+    """The rule letting ``client`` call ``service``, or None (deny): see :func:`_rule_for`."""
+    return _rule_for(session.connection(), service.id, client)
+
+
+def access_of(
+    connection: Connection, subsystem: str, code: str, client: str
+) -> tuple[MeshService | None, AccessRule | None]:
+    """The service ``subsystem/code`` and the rule letting ``client`` call it (None: deny);
+    the provider's per-request check. The service is a transient, read-only object too."""
+    row = connection.execute(_SERVICE_BY_CODE, {"subsystem": subsystem, "code": code}).first()
+    if row is None:
+        return None, None
+    return MeshService(**row._asdict()), _rule_for(connection, row.id, client)
 
 
 # -- persons ------------------------------------------------------------------------------------
