@@ -234,7 +234,7 @@ def revoke_token(prefix: str) -> None:
     from tsunagu.db import make_sessionmaker
 
     with _engine(_settings()) as engine:
-        with make_sessionmaker(engine)() as session:
+        with make_sessionmaker(engine, immediate=True)() as session:  # read, then write: as above
             count = revoke(session, prefix.rstrip("…"))
             session.commit()
         click.echo(f"revoked {count} token(s)")
@@ -439,7 +439,9 @@ def trust_revoke(serial: str, reason: str) -> None:
     from tsunagu.db import make_sessionmaker
     from tsunagu.trust import revoke_certificate
 
-    with _engine(_settings()) as engine, make_sessionmaker(engine)() as session:
+    # Read, then write, on a database a running hub writes to: take SQLite's write lock at
+    # BEGIN, or the upgrade fails at once ("database is locked") when the hub commits between.
+    with _engine(_settings()) as engine, make_sessionmaker(engine, immediate=True)() as session:
         row = revoke_certificate(session, serial, reason)
         session.commit()
     click.echo(f"revoked {row.serial} ({row.member_id}) at {row.revoked_at:%Y-%m-%dT%H:%M:%SZ}")
