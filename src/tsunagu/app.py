@@ -44,6 +44,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         "National data platform: catalog, base registries, service mesh, trust.",
     )
     _include_routes(app)
+    from tsunagu.mesh.hub_api import hub_lifespan
+
+    app.router.lifespan_context = hub_lifespan
     return app
 
 

@@ -73,6 +73,35 @@ def hub_reject(enrollment_id: str) -> None:
     _decide(enrollment_id, False)
 
 
+@hub.command("export-log")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the export here instead of stdout.")  # fmt: skip
+@_plain_errors
+def hub_export_log(out_file: str | None) -> None:
+    """Export the hub's message log (JSON Lines) for `tsunagu node verify-log`."""
+    from pathlib import Path
+
+    from tsunagu.mesh import hub as mesh_hub
+    from tsunagu.mesh.api import message_view
+    from tsunagu.mesh.messagelog import export_with
+    from tsunagu.trust.services import load_hub
+
+    settings = _settings()
+    platform = load_hub(settings)
+    with _engine(settings) as engine, make_sessionmaker(engine)() as session:
+        lines = export_with(mesh_hub.hub_export_header(session, platform), session, message_view)
+        if out_file is None:
+            for line in lines:
+                click.echo(line)
+            return
+        count = 0
+        with Path(out_file).open("w", encoding="utf-8") as out:
+            for line in lines:
+                out.write(line + "\n")
+                count += 1
+        click.echo(f"wrote {out_file}: {max(count - 1, 0)} lines after the header")
+
+
 @click.group(invoke_without_command=True)
 @click.option(
     "--worker/--no-worker",
@@ -488,3 +517,4 @@ def node_verify_log(export_file: str, anchor_file: str | None) -> None:
     )
     if not report.ok:
         sys.exit(1)
+

@@ -291,3 +291,95 @@ def test_two_processes_seal_each_record_once(pair: Running, tmp_path: Path) -> N
     finally:
         pair.fed.kill("wakayama-2")
         engine.dispose()
+
+
+# -- the hub's own message log --------------------------------------------------------------------
+
+
+def hub_export(running: Running, path: Path) -> list[dict[str, Any]]:
+    """``tsunagu hub export-log`` as the hub's operator runs it (the hub's environment)."""
+    output = running.fed.run(running.fed.hub_env(), "hub", "export-log", "--out", str(path))
+    assert output.startswith(f"wrote {path}"), output
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def hub_rows(lines: list[dict[str, Any]], **match: Any) -> list[dict[str, Any]]:
+    return [
+        x
+        for x in lines
+        if x.get("kind") == "record" and all(x.get(k) == v for k, v in match.items())
+    ]
+
+
+def test_the_hub_logs_each_translation_sealed_by_its_own_tsa(
+    pair: Running, exports: dict[str, Any]
+) -> None:
+    """Every allowed query about a person needs the hub to translate 国税庁's pseudonym into
+    和歌山市's: each translation is a row of the hub's log, with the provider's signed call and
+    the consumer's purpose and X-Road-Id, time-stamped in a batch and verifiable offline."""
+    allowed = {x for x in exports["ids"] if not x.startswith("ml-refused")}
+    path = exports["dir"] / "hub.jsonl"
+
+    def sealed_at_hub() -> list[dict[str, Any]] | None:
+        lines = hub_export(pair, path)
+        rows = [x for x in hub_rows(lines, side="hub") if x["x_road_id"] in allowed]
+        return lines if len(rows) == len(allowed) and all(x["batch"] for x in rows) else None
+
+    lines = wait_for(sealed_at_hub, 60, "hub records sealed")
+    rows = [x for x in hub_rows(lines, side="hub") if x["x_road_id"] in allowed]
+    wakayama = pair.node("wakayama")["member"]
+    for row in rows:
+        assert row["service"] == "hub:/mesh/hub/pseudonyms/translate"
+        assert row["client"] == wakayama and row["status"] == 200
+        assert row["purpose"] == "tax-assessment" and row["issue"] == "case-7"
+        assert row["request_signature"] and row["request_digest"]
+    # the refused query never reached the hub: 和歌山市 refused it before any translation
+    assert not [x for x in lines if x.get("x_road_id", "").startswith("ml-refused")]
+    header = lines[0]
+    assert header["member"].endswith(" hub") and header["certificates"]["tsa"]
+    done = verify(pair, str(path), "--anchor", str(exports["anchor"]))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("0 failures: OK")
+
+    # one changed purpose in the hub's export: the verifier names that record
+    changed = json.loads(json.dumps(lines))
+    target = next(x for x in hub_rows(changed, side="hub") if x["x_road_id"] in allowed)
+    target["purpose"] = "marketing"
+    bad = write(exports["dir"] / "hub-changed.jsonl", changed)
+    done = verify(pair, str(bad), "--anchor", str(exports["anchor"]))
+    assert done.returncode == 1, done.stdout
+    assert f"FAIL {_record_name(target)}: not in batch" in done.stdout
+
+
+def test_the_hub_logs_refused_calls(pair: Running, tmp_path: Path) -> None:
+    """A signed call the hub refuses keeps its message id and signature in the hub's log; an
+    unsigned one is a ``refused`` row under a new id. Neither changes anything else."""
+    from tsunagu.mesh.client import HubClient
+    from tsunagu.mesh.errors import MeshFault
+
+    settings = pair.settings("nta")
+    message_id = str(uuid.uuid4())
+    client = HubClient(settings, pair.identity("nta"))
+    try:
+        with pytest.raises(MeshFault) as refused:
+            client.call(
+                "POST",
+                "/mesh/hub/pseudonyms/translate",
+                {"pseudonym": "p-unknown", "evidence": {"method": "GET"}},
+                message_id=message_id,
+            )
+    finally:
+        client.close()
+    assert "the hub answered 422: evidence needs" in refused.value.message
+    with pair.hub() as hub:
+        unsigned = hub.post("/mesh/hub/pseudonyms/translate", json={"pseudonym": "x"})
+    assert unsigned.status_code == 401 and unsigned.json()["type"] == "Client.MissingSignature"
+
+    lines = hub_export(pair, tmp_path / "hub.jsonl")
+    signed = hub_rows(lines, side="hub", message_id=message_id)
+    assert len(signed) == 1, signed
+    assert signed[0]["status"] == 422 and signed[0]["error_type"] == "problem:validation-error"
+    assert signed[0]["client"] == pair.node("nta")["member"] and signed[0]["request_signature"]
+    unsigned_rows = hub_rows(lines, side="refused", error_type="Client.MissingSignature")
+    assert unsigned_rows and unsigned_rows[-1]["client"] == "-"
+    assert not unsigned_rows[-1]["request_signature"]

@@ -13,7 +13,8 @@ import hmac
 import os
 import secrets
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,20 @@ from sqlalchemy.orm import Session
 
 from tsunagu.catalog import DataService
 from tsunagu.kernel import Conflict, NotFound, Settings, ValidationProblem, naive_utcnow
+from tsunagu.trust import EmbeddedTimestamper, TokenVerifier
 from tsunagu.trust.ca import MemberId, load_csr
 from tsunagu.trust.models import IssuedCertificate
-from tsunagu.trust.services import Hub, issue_node_certificate, registered_member
+from tsunagu.trust.services import (
+    Hub,
+    answer_timestamp_query,
+    issue_node_certificate,
+    registered_member,
+)
 from tsunagu.trust.trustlist import ServiceEntry
 
-from . import protocol
+from . import messagelog, protocol
 from .errors import MeshFault
-from .messagelog import insert_record
+from .messagelog import finish_record, insert_record
 from .models import Enrollment, PseudonymLink, RegisteredService
 
 LINK_LENGTH = 64  # hex of HMAC-SHA256
@@ -119,6 +126,10 @@ class CallingNode:
     member: MemberId
     certificate: x509.Certificate
     message_id: str
+    record_id: int  # its row in the hub's message log, finished by the route (hub_api)
+    # What the route learnt about the call for its log row (a translation: the consumer's
+    # request's purpose, legal basis and ids, from its verified evidence).
+    noted: dict[str, str] = field(default_factory=dict)
 
 
 def authenticate_node(
@@ -158,15 +169,145 @@ def authenticate_node(
         fault_prefix="Client",
     )
     member = MemberId.parse(row.member_id)
-    insert_record(
+    record_id = insert_record(
         session.connection(),
+        **_evidence(method, target, headers, body),
         side="hub",
         client=str(member),
         message_id=message_id,
-        service=f"hub:{target}",
-        method=method,
     )
-    return CallingNode(member, cert, message_id)
+    return CallingNode(member, cert, message_id, record_id)
+
+
+def _evidence(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+    """The fields of a hub log row that bind it to the signed call."""
+    return {
+        "service": f"hub:{target}"[:300],
+        "method": method,
+        "request_hash": protocol.request_hash(method, target, headers.items(), body),
+        "request_signature": headers.get(protocol.SIGNATURE, ""),
+        "request_digest": protocol.message_digest(method, target, headers.items(), body),
+    }
+
+
+def log_hub_refusal(
+    session: Session,
+    caller: CallingNode | None,
+    call: tuple[str, str, dict[str, str], bytes],
+    status: int,
+    error: str,
+    seconds: float,
+) -> None:
+    """A refused hub call, in its own row (the call's own transaction was rolled back).
+
+    ``call`` is (method, target, headers, body). A caller whose signature verified keeps its
+    message id and signature (side ``hub``); a call refused before that (unsigned, unknown or
+    revoked signer, replay, outside the time window) is a ``refused`` row under a new id,
+    its client the member its signature names if the hub issued that certificate — a claim,
+    not a fact, which ``error_type`` qualifies.
+    """
+    from tsunagu.trust import jws as trust_jws
+
+    method, target, headers, body = call
+    if caller is not None:
+        insert_record(
+            session.connection(),
+            **_evidence(method, target, headers, body),
+            side="hub",
+            client=str(caller.member),
+            message_id=caller.message_id,
+            status=status,
+            error_type=error[:100],
+            duration_ms=seconds * 1e3,
+        )
+        return
+    client = "-"
+    try:
+        kid = str(trust_jws.read_protected_header(headers.get(protocol.SIGNATURE, "")).get("kid"))
+        row = session.scalar(select(IssuedCertificate).where(IssuedCertificate.fingerprint == kid))
+        client = row.member_id if row is not None else "-"
+    except Exception:  # noqa: S110 - no readable signature: the client stays unknown
+        pass
+    insert_record(
+        session.connection(),
+        side="refused",
+        client=client[:200],
+        message_id=str(uuid.uuid4()),  # the sender's id may be the replayed one: never reused
+        service=f"hub:{target}"[:300],
+        method=method,
+        status=status,
+        error_type=error[:100],
+        duration_ms=seconds * 1e3,
+    )
+
+
+def finish_hub_record(session: Session, caller: CallingNode, status: int, seconds: float) -> None:
+    finish_record(
+        session.connection(),
+        caller.record_id,
+        **caller.noted,
+        status=status,
+        duration_ms=seconds * 1e3,
+    )
+
+
+def note_evidence(caller: CallingNode, headers: dict[str, str]) -> None:
+    """Put the consumer's request (why, its ids) on the translation's log row: the X-Road-Id
+    links it to the consumer's and the provider's rows of the same request."""
+    caller.noted.update(
+        purpose=headers.get(protocol.PURPOSE, "")[:200],
+        legal_basis=headers.get(protocol.LEGAL_BASIS, "")[:200],
+        xroad_id=headers.get(protocol.XROAD_ID, "")[:100],
+        issue=headers.get(protocol.XROAD_ISSUE, "")[:200],
+        user_id=headers.get(protocol.XROAD_USER, "")[:200],
+    )
+
+
+# -- the hub's message log: sealed by its own TSA, exported for offline verification --------------
+
+
+def hub_timestamper(sessions: Callable[[], Session], platform: Hub) -> EmbeddedTimestamper:
+    """The hub's own TSA, in-process; each token's serial is committed before it is used."""
+
+    def answer(query: bytes) -> bytes:
+        with sessions() as session:
+            der = answer_timestamp_query(session, platform, query)
+            session.commit()
+            return der
+
+    return EmbeddedTimestamper(answer, TokenVerifier([platform.ca.root], (platform.ca.issuing,)))
+
+
+def hub_export_header(session: Session, platform: Hub) -> dict[str, Any]:
+    """What a verifier needs for the hub's log: every node certificate the hub ever issued."""
+
+    def b64(cert: x509.Certificate) -> str:
+        return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
+
+    nodes = [
+        b64(x509.load_pem_x509_certificate(pem.encode("ascii")))
+        for pem in session.scalars(
+            select(IssuedCertificate.certificate_pem)
+            .where(IssuedCertificate.kind == "node")
+            .order_by(IssuedCertificate.id)
+        )
+    ]
+    return {
+        "kind": "header",
+        "format": messagelog.FORMAT,
+        "version": messagelog.VERSION,
+        "member": f"{platform.instance} hub",
+        "certificate": platform.list_certificate.public_bytes(serialization.Encoding.PEM).decode(
+            "ascii"
+        ),
+        "exported_at": naive_utcnow().isoformat(),
+        "certificates": {
+            "nodes": nodes,
+            "ca": {"root": b64(platform.ca.root), "issuing": [b64(platform.ca.issuing)]},
+            "tsa": b64(platform.tsa.certificate),
+        },
+        "leaf_fields": list(messagelog.LEAF_FIELDS),
+    }
 
 
 # -- service registry ---------------------------------------------------------------------------
@@ -343,8 +484,10 @@ def translate(session: Session, pseudonym: str, from_code: str, to_code: str) ->
 
 def verify_evidence(
     session: Session, evidence: dict[str, Any], settings: Settings, provider: MemberId
-) -> tuple[MemberId, str]:
-    """Check a consumer's signed request handed over by the provider; return (consumer, person).
+) -> tuple[MemberId, str, dict[str, str]]:
+    """Check a consumer's signed request handed over by the provider.
+
+    Returns (consumer, person, the request's headers).
 
     The provider may translate a pseudonym only for a request the consumer really signed, that
     names the provider's service and the person, within the time window.
@@ -385,4 +528,4 @@ def verify_evidence(
     person = headers.get(protocol.PERSON, "")
     if not person:
         raise ValidationProblem("the evidence names no person", field="evidence")
-    return MemberId.parse(row.member_id), person
+    return MemberId.parse(row.member_id), person, headers

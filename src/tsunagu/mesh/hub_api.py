@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from typing import Annotated, Any
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -11,13 +16,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from tsunagu.http import get_session
-from tsunagu.kernel import Forbidden, Settings, ValidationProblem
+from tsunagu.kernel import Forbidden, Problem, Settings, ValidationProblem
 from tsunagu.ledger import AccessRecordIn, append_access_record
-from tsunagu.trust.api import HubDep
+from tsunagu.trust import TrustError
+from tsunagu.trust.api import HubDep, hub_of
 
-from . import hub
+from . import hub, messagelog
 from .errors import MeshFault
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["Mesh hub"])
 SessionDep = Annotated[Session, Depends(get_session)]
 MAX_HUB_BODY = 4_000_000
@@ -33,21 +40,46 @@ def fault_response(exc: MeshFault) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status)
 
 
-async def _signed(request: Request, session: Session) -> tuple[hub.CallingNode, Any]:
+Work = Callable[[hub.CallingNode, dict[str, Any]], dict[str, Any]]
+
+
+async def _signed_call(request: Request, session: Session, work: Work) -> Any:
+    """Check a node's signed call, run ``work`` and finish the call's message-log row.
+
+    A refusal (``MeshFault`` as X-Road's error shape, a ``Problem`` as problem+json) rolls the
+    work back and is then logged in a transaction of its own: the hub's log keeps refused
+    calls too (a translation that was refused is evidence as much as one that was granted).
+    """
+    started = time.perf_counter()
     body = await request.body()
-    if len(body) > MAX_HUB_BODY:
-        raise MeshFault("Client.BodyTooLarge", "the body is too large", 413)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     headers = {k.lower(): v for k, v in request.headers.items()}
     settings: Settings = request.app.state.settings
-    caller = hub.authenticate_node(session, request.method, target, headers, body, settings)
+    caller: hub.CallingNode | None = None
     try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        raise MeshFault("Client.InvalidRequest", "the body is not JSON", 400) from None
-    if not isinstance(data, dict):
-        raise MeshFault("Client.InvalidRequest", "the body is not a JSON object", 400)
-    return caller, data
+        if len(body) > MAX_HUB_BODY:
+            raise MeshFault("Client.BodyTooLarge", "the body is too large", 413)
+        caller = hub.authenticate_node(session, request.method, target, headers, body, settings)
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            raise MeshFault("Client.InvalidRequest", "the body is not JSON", 400) from None
+        if not isinstance(data, dict):
+            raise MeshFault("Client.InvalidRequest", "the body is not a JSON object", 400)
+        result = work(caller, data)
+        hub.finish_hub_record(session, caller, 200, time.perf_counter() - started)
+        session.commit()
+        return result
+    except (MeshFault, Problem) as exc:
+        session.rollback()
+        error = exc.fault_type if isinstance(exc, MeshFault) else f"problem:{exc.slug}"
+        call = (request.method, target, headers, body[:0] if len(body) > MAX_HUB_BODY else body)
+        seconds = time.perf_counter() - started
+        hub.log_hub_refusal(session, caller, call, exc.status, error, seconds)
+        session.commit()
+        if isinstance(exc, MeshFault):
+            return fault_response(exc)
+        raise
 
 
 @router.post("/mesh/hub/enrollments", status_code=201, summary="Ask for a node certificate")
@@ -71,18 +103,15 @@ def services(session: SessionDep) -> dict[str, Any]:
     "/mesh/hub/services", summary="A node declares its services (signed call)", response_model=None
 )
 async def publish(request: Request, session: SessionDep) -> dict[str, Any] | JSONResponse:
-    try:
-        caller, data = await _signed(request, session)
+    def work(caller: hub.CallingNode, data: dict[str, Any]) -> dict[str, Any]:
         items = data.get("services")
         if not isinstance(items, list):
             raise ValidationProblem("services must be a list", field="services")
         node_url = str(data.get("node_url", ""))
         count = hub.publish_services(session, caller.member, items, node_url)
-        session.commit()
         return {"member": str(caller.member), "services": count}
-    except MeshFault as exc:
-        session.rollback()
-        return fault_response(exc)
+
+    return cast(dict[str, Any] | JSONResponse, await _signed_call(request, session, work))
 
 
 @router.post(
@@ -91,17 +120,14 @@ async def publish(request: Request, session: SessionDep) -> dict[str, Any] | JSO
     response_model=None,
 )
 async def pseudonyms(request: Request, session: SessionDep) -> dict[str, Any] | JSONResponse:
-    try:
-        caller, data = await _signed(request, session)
+    def work(caller: hub.CallingNode, data: dict[str, Any]) -> dict[str, Any]:
         links = data.get("links")
         if not isinstance(links, list):
             raise ValidationProblem("links must be a list", field="links")
         out = hub.issue_pseudonyms(session, request.app.state.settings, caller.member, links)
-        session.commit()
         return {"pseudonyms": out}
-    except MeshFault as exc:
-        session.rollback()
-        return fault_response(exc)
+
+    return cast(dict[str, Any] | JSONResponse, await _signed_call(request, session, work))
 
 
 @router.post(
@@ -110,16 +136,16 @@ async def pseudonyms(request: Request, session: SessionDep) -> dict[str, Any] | 
     summary="Translate a pseudonym between two organizations, for an allowed request",
 )
 async def translate(request: Request, session: SessionDep) -> dict[str, Any] | JSONResponse:
-    try:
-        caller, data = await _signed(request, session)
+    def work(caller: hub.CallingNode, data: dict[str, Any]) -> dict[str, Any]:
         pseudonym = str(data.get("pseudonym", ""))
         if "evidence" in data:  # a query: the provider shows the consumer's signed request
             evidence = data["evidence"]
             if not isinstance(evidence, dict):
                 raise ValidationProblem("evidence must be an object", field="evidence")
-            consumer, person = hub.verify_evidence(
+            consumer, person, asked = hub.verify_evidence(
                 session, evidence, request.app.state.settings, caller.member
             )
+            hub.note_evidence(caller, asked)
             if person != pseudonym:
                 raise MeshFault("Client.AccessDenied", "the evidence is about another person", 403)
             result = hub.translate(session, pseudonym, consumer.code, caller.member.code)
@@ -130,11 +156,10 @@ async def translate(request: Request, session: SessionDep) -> dict[str, Any] | J
                 raise ValidationProblem("to must be a member id", field="to")
             result = hub.translate(session, pseudonym, caller.member.code, to_code[0])
             direction = f"{caller.member.code}->{to_code[0]}"
-        session.commit()  # the message-log row records the translation
+        # the message-log row (signed request, its evidence) records the translation
         return {"pseudonym": result, "direction": direction}
-    except MeshFault as exc:
-        session.rollback()
-        return fault_response(exc)
+
+    return cast(dict[str, Any] | JSONResponse, await _signed_call(request, session, work))
 
 
 @router.post(
@@ -143,8 +168,7 @@ async def translate(request: Request, session: SessionDep) -> dict[str, Any] | J
     summary="A provider node appends a personal-data access record (signed)",
 )
 async def access_record(request: Request, session: SessionDep) -> dict[str, Any] | JSONResponse:
-    try:
-        caller, data = await _signed(request, session)
+    def work(caller: hub.CallingNode, data: dict[str, Any]) -> dict[str, Any]:
         try:
             record = AccessRecordIn.model_validate(data.get("record"))
         except ValueError as exc:
@@ -152,9 +176,52 @@ async def access_record(request: Request, session: SessionDep) -> dict[str, Any]
         provider = record.provider.id.split("/")
         if provider[:3] != [caller.member.instance, caller.member.member_class, caller.member.code]:
             raise Forbidden("a node records only its own organization's accesses")
-        index = append_access_record(session, record)
-        session.commit()
-        return {"index": index}
-    except MeshFault as exc:
-        session.rollback()
-        return fault_response(exc)
+        return {"index": append_access_record(session, record)}
+
+    return cast(dict[str, Any] | JSONResponse, await _signed_call(request, session, work))
+
+
+# -- the hub's own message log: sealed in time-stamped batches by its own TSA ---------------------
+
+
+def seal_hub_log(app: Any) -> int:
+    """One sealing round of the hub's message log; the number of records sealed."""
+    platform = hub_of(app)
+    sessions = app.state.sessionmaker
+    return messagelog.seal_records(
+        sessions, app.state.settings, hub.hub_timestamper(sessions, platform)
+    )
+
+
+@contextlib.asynccontextmanager
+async def hub_lifespan(app: Any) -> AsyncIterator[None]:
+    """Seal the hub's message log every ``TSUNAGU_MESH_LOG_BATCH_SECONDS`` while it serves."""
+
+    async def loop() -> None:
+        settings: Settings = app.state.settings
+        warned = False
+        delay = settings.mesh_log_batch_seconds
+        while True:
+            await asyncio.sleep(delay)
+            delay = settings.mesh_log_batch_seconds
+            try:
+                sealed = await asyncio.to_thread(seal_hub_log, app)
+            except TrustError as exc:  # no CA yet: the hub serves, its log waits
+                if not warned:
+                    log.warning("hub message log not sealed: %s", exc.detail)
+                    warned = True
+                continue
+            except Exception:  # a failed round must not end sealing for good
+                log.exception("hub message log: sealing round failed")
+                continue
+            warned = False
+            if sealed >= messagelog.BATCH_LIMIT:
+                delay = 0  # a backlog drains without waiting
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -26,7 +26,7 @@ import binascii
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tsunagu.kernel import naive_utcnow
-from tsunagu.trust import Batch, HttpTimestamper, TokenVerifier, timestamp_batch
+from tsunagu.trust import Batch, HttpTimestamper, Timestamper, TokenVerifier, timestamp_batch
 from tsunagu.trust.batch import root_from_path
 from tsunagu.trust.ca import check_chain, fingerprint, member_id_of
 from tsunagu.trust.errors import TrustError
@@ -194,31 +194,42 @@ def _pending(settings: Any, limit: int) -> Any:
 
 
 def seal(rt: NodeRuntime, limit: int = BATCH_LIMIT) -> int:
+    """Time-stamp this node's finished records not yet in a batch (the hub's TSA, over HTTP)."""
+    return seal_records(rt.session, rt.settings, timestamper_of(rt), limit)
+
+
+def seal_records(
+    sessions: Callable[[], Session],
+    settings: Any,
+    timestamper: Timestamper,
+    limit: int = BATCH_LIMIT,
+) -> int:
     """Time-stamp the finished records not yet in a batch; the number sealed.
 
     A record is finished once it has a status (the provider fills it in after the backend
     answered); one still without a status after twice the mesh timeout is sealed as it is (its
     process died, or it is a call that never gets one). Sealed records are not changed again.
+    Nodes seal with the hub's TSA over HTTP, the hub with its own TSA in-process.
     """
-    with rt.session() as session:
+    with sessions() as session:
         if session.get_bind().dialect.name == "postgresql":
             # One transaction: the rows stay locked while the TSA answers; another process of
             # this node skips them and seals the next ones.
             rows = list(
-                session.scalars(_pending(rt.settings, limit).with_for_update(skip_locked=True))
+                session.scalars(_pending(settings, limit).with_for_update(skip_locked=True))
             )
             if not rows:
                 return 0
-            return _store(session, rows, timestamp_batch(_leaves(rows), timestamper_of(rt)))
-        rows = list(session.scalars(_pending(rt.settings, limit)))
+            return _store(session, rows, timestamp_batch(_leaves(rows), timestamper))
+        rows = list(session.scalars(_pending(settings, limit)))
         ids, leaves = [r.id for r in rows], _leaves(rows)
     if not rows:
         return 0
     # SQLite (one process per node): no transaction is held open across the TSA call; the
     # second one writes first (taking the write lock, waiting if need be, never failing a lock
     # upgrade), then checks that no record changed meanwhile.
-    batch = timestamp_batch(leaves, timestamper_of(rt))
-    with rt.session() as session:
+    batch = timestamp_batch(leaves, timestamper)
+    with sessions() as session:
         stored = TimestampBatch(root=batch.root.hex(), size=len(ids), token=batch.token)
         session.add(stored)
         session.flush()
@@ -299,7 +310,12 @@ def export_lines(
     rt: NodeRuntime, session: Session, view: Any
 ) -> Iterator[str]:  # view: api.message_view
     """The export, line by line: header, batches, records."""
-    yield json.dumps(export_header(rt), ensure_ascii=False)
+    return export_with(export_header(rt), session, view)
+
+
+def export_with(header: dict[str, Any], session: Session, view: Any) -> Iterator[str]:
+    """An export of the log in ``session`` under ``header`` (a node's or the hub's)."""
+    yield json.dumps(header, ensure_ascii=False)
     for b in session.scalars(select(TimestampBatch).order_by(TimestampBatch.id)):
         yield json.dumps(
             {

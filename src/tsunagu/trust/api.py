@@ -8,7 +8,7 @@ TimeStampResp carrying its failInfo, as the RFC asks.
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
@@ -35,12 +35,17 @@ class UnsupportedMediaType(TrustError):
 
 def get_hub(request: Request) -> Hub:
     """The hub's trust material, opened once per app (development mode creates it)."""
-    hub: Hub | None = getattr(request.app.state, "trust_hub", None)
+    return hub_of(request.app)
+
+
+def hub_of(app: Any) -> Hub:
+    """:func:`get_hub` for code outside a request (the hub's background work)."""
+    hub: Hub | None = getattr(app.state, "trust_hub", None)
     if hub is None:
         with _lock:  # two first requests must not both generate a CA
-            hub = getattr(request.app.state, "trust_hub", None)
+            hub = getattr(app.state, "trust_hub", None)
             if hub is None:
-                hub = request.app.state.trust_hub = open_hub(request.app.state.settings)
+                hub = app.state.trust_hub = open_hub(app.state.settings)
     return hub
 
 
