@@ -518,3 +518,55 @@ def node_verify_log(export_file: str, anchor_file: str | None) -> None:
     if not report.ok:
         sys.exit(1)
 
+
+@node.group("local-cert")
+def node_local_cert() -> None:
+    """Client certificates of local systems (the HTTPS listener, TSUNAGU_NODE_LOCAL_TLS_PORT)."""
+
+
+@node_local_cert.command("add")
+@click.argument("name")
+@click.argument("cert_file", type=click.Path(dir_okay=False, path_type=str))
+@_plain_errors
+def node_local_cert_add(name: str, cert_file: str) -> None:
+    """Register CERT_FILE (PEM) as the client certificate of the local system NAME."""
+    from pathlib import Path
+
+    from tsunagu.mesh import localtls
+
+    try:
+        pem = Path(cert_file).read_text(encoding="ascii")
+    except UnicodeDecodeError:
+        raise ValueError(f"{cert_file} is not a PEM certificate") from None
+    with _engine(_settings()) as engine, make_sessionmaker(engine, immediate=True)() as session:
+        row = localtls.register(session, name, pem)
+        session.commit()
+        click.echo(f"registered #{row.id} {row.name}: {row.subject} (sha256 {row.fingerprint})")
+
+
+@node_local_cert.command("list")
+@_plain_errors
+def node_local_cert_list() -> None:
+    """List the registered local-system certificates."""
+    from tsunagu.mesh import localtls
+
+    with _engine(_settings()) as engine, make_sessionmaker(engine)() as session:
+        for row in localtls.listing(session):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            click.echo(
+                f"{row.id}  {row.name}  {state}  until {row.not_after:%Y-%m-%d}  "
+                f"{row.subject}  sha256 {row.fingerprint}"
+            )
+
+
+@node_local_cert.command("revoke")
+@click.argument("certificate_id", type=int)
+@_plain_errors
+def node_local_cert_revoke(certificate_id: int) -> None:
+    """Stop accepting a local system's certificate (a running node: within 10 seconds)."""
+    from tsunagu.mesh import localtls
+
+    with _engine(_settings()) as engine, make_sessionmaker(engine, immediate=True)() as session:
+        row = localtls.revoke(session, certificate_id)
+        session.commit()
+        click.echo(f"revoked #{row.id} {row.name}")

@@ -53,6 +53,7 @@ class NodeSpec:
     holds_numbers: bool = False
     port: int = 0
     mesh_port: int = 0
+    local_tls_port: int = 0  # nonzero: the node also serves HTTPS to local systems
 
     @property
     def code(self) -> str:
@@ -166,6 +167,8 @@ class Federation:
         )
         if spec.holds_numbers:
             env["TSUNAGU_NODE_LINK_KEY_FILE"] = str(self.root / "link.key")
+        if spec.local_tls_port:
+            env["TSUNAGU_NODE_LOCAL_TLS_PORT"] = str(spec.local_tls_port)
         return env
 
     def _base_env(self, data_dir: Path, name: str) -> dict[str, str]:
@@ -527,6 +530,11 @@ class Federation:
                     "title": spec.title,
                     "url": f"http://127.0.0.1:{spec.port}",
                     "mesh_url": f"https://127.0.0.1:{spec.mesh_port}",
+                    **(
+                        {"local_tls_url": f"https://127.0.0.1:{spec.local_tls_port}"}
+                        if spec.local_tls_port
+                        else {}
+                    ),
                     "token": tokens[spec.name],
                     "webhook_log": str(self.root / "webhooks" / f"{spec.name}.jsonl"),
                     "services": [s["service_id"] for s in services[spec.name]],

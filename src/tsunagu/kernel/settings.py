@@ -180,6 +180,25 @@ class Settings(BaseSettings):
     node_webhook_url: str = Field(
         "", description="The local system's webhook that receives pushed notifications."
     )
+    node_local_tls_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port of a node's HTTPS listener for local systems, where they may "
+        "authenticate with a client certificate registered by `tsunagu node local-cert add` "
+        "(X-Road's information-system TLS); 0: none (the plain local listener only).",
+    )
+    node_local_tls_host: str = Field(
+        "127.0.0.1", description="Address the HTTPS listener for local systems binds to."
+    )
+    node_local_tls_cert_file: Path | None = Field(
+        None,
+        description="PEM server certificate (with chain) of the HTTPS listener for local "
+        "systems; empty: a self-signed one generated in data_dir/local-tls on first start.",
+    )
+    node_local_tls_key_file: Path | None = Field(
+        None, description="PEM private key of node_local_tls_cert_file."
+    )
     node_link_key_file: Path | None = Field(
         None,
         description="Pseudonym linking key (HMAC key over individual numbers) of organizations "

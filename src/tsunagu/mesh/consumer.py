@@ -2,11 +2,13 @@
 
 Compatible with the X-Road REST message protocol: ``X-Road-Client`` (required), ``X-Road-Id``,
 ``X-Road-UserId``, ``X-Road-Issue``; tsunagu adds ``Tsunagu-Purpose``, ``Tsunagu-Legal-Basis``
-and ``Tsunagu-Person``. The local system authenticates to its node with an API token.
+and ``Tsunagu-Person``. The local system authenticates to its node with an API token, or on
+the node's HTTPS listener with a registered client certificate (mesh.localtls).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 
@@ -18,11 +20,11 @@ from tsunagu.accounts import authenticate
 from tsunagu.kernel import Problem
 from tsunagu.trust.ca import MemberId
 
-from . import protocol
+from . import localtls, protocol
 from .client import check_reply, node_url_of
 from .errors import MeshFault, client_fault, consumer_fault
 from .messagelog import insert_record
-from .provider import read_body
+from .provider import read_body, tls_peer
 from .runtime import NodeRuntime
 from .transport import FetchConnectError, FetchError, FetchTimeout
 
@@ -47,6 +49,30 @@ def _authenticate_local(rt: NodeRuntime, token: str) -> None:
     rt.remember_token(token, now)
 
 
+async def _authenticate_certificate(rt: NodeRuntime, der: bytes | None) -> None:
+    """A local system's client certificate (the HTTPS local listener, mesh.localtls)."""
+    if der is None:
+        raise client_fault(
+            "Unauthorized",
+            "local systems authenticate with an API token (Authorization: Bearer ...) or, on "
+            "the node's HTTPS listener, a registered client certificate",
+            401,
+        )
+    key = "x509:" + hashlib.sha256(der).hexdigest()  # never a token: tokens start "Bearer"
+    if rt.token_known(key, time.monotonic()):
+        return
+
+    def check() -> str | None:
+        with rt.session() as session:
+            return localtls.active_name(session, key[5:])
+
+    if await anyio.to_thread.run_sync(check) is None:
+        raise client_fault(
+            "Unauthorized", "the client certificate is not registered with this node", 401
+        )
+    rt.remember_token(key, time.monotonic())
+
+
 async def consume(request: Request) -> Response:
     rt: NodeRuntime = request.app.state.node
     started = time.perf_counter()
@@ -56,14 +82,11 @@ async def consume(request: Request) -> Response:
     service_id = ""
     try:
         token = headers.get("authorization", "")
-        if not token:
-            raise client_fault(
-                "Unauthorized",
-                "local systems authenticate with an API token (Authorization: Bearer ...)",
-                401,
-            )
-        if not rt.token_known(token, time.monotonic()):
-            await anyio.to_thread.run_sync(_authenticate_local, rt, token)
+        if token:
+            if not rt.token_known(token, time.monotonic()):
+                await anyio.to_thread.run_sync(_authenticate_local, rt, token)
+        else:
+            await _authenticate_certificate(rt, tls_peer(request.scope))
         if not client:
             raise client_fault("MissingHeaderField", "X-Road-Client is required")
         try:

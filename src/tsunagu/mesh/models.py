@@ -257,3 +257,22 @@ class PseudonymLink(Base):
     member_code: Mapped[str] = mapped_column(String(13))
     link: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=naive_utcnow)
+
+
+class LocalSystemCertificate(Base):
+    """A local system's client certificate, registered with its own node (mesh.localtls).
+
+    X-Road's "information system certificates": over the node's HTTPS local listener, a local
+    system may authenticate with this certificate instead of an API token.
+    """
+
+    __tablename__ = "mesh_local_certificate"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the DER, hex
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(500))
+    not_after: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=naive_utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

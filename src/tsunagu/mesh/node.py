@@ -407,8 +407,12 @@ def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
         )
     )
 
+    servers = [local.serve(), mesh.serve()]
+    if settings.node_local_tls_port:
+        servers.extend(_local_tls_servers(settings, local_app, rt))
+
     async def both() -> None:
-        await asyncio.gather(local.serve(), mesh.serve())
+        await asyncio.gather(*servers)
 
     # uvloop where it is installed (uvicorn[standard] brings it; not on Windows): uvicorn picks
     # it only in Server.run, and two servers in one loop need serve() under our own runner.
@@ -420,6 +424,44 @@ def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(both())
+
+
+def _local_tls_servers(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> list[Any]:
+    """The HTTPS listener for local systems, and the task that loads newly registered client
+    certificates into its verify store (mesh.localtls)."""
+    import uvicorn
+
+    from .localtls import REFRESH_SECONDS, LocalTls
+
+    tls = LocalTls.create(settings)
+    with rt.session() as session:
+        tls.refresh(session)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            local_app,
+            host=settings.node_local_tls_host,
+            port=settings.node_local_tls_port,
+            log_config=None,
+            access_log=False,
+            http=peer_cert_protocol(),
+            ssl_context_factory=lambda _config, _default: tls.context,
+            timeout_graceful_shutdown=5,
+        )
+    )
+
+    def refresh() -> None:
+        with rt.session() as session:
+            tls.refresh(session)
+
+    async def keep_loading() -> None:
+        while not server.should_exit:
+            await asyncio.sleep(REFRESH_SECONDS)
+            try:
+                await asyncio.to_thread(refresh)
+            except Exception:  # the database may be busy or away: next round
+                log.exception("local TLS: could not load registered certificates")
+
+    return [server.serve(), keep_loading()]
 
 
 def service_dicts(services: list[MeshService]) -> list[dict[str, Any]]:
