@@ -3,16 +3,36 @@
 A context calls :func:`record_events` inside the transaction that changes its tables, so an
 event exists if and only if the change was committed. Delivery (the mesh's push, issue
 "public service mesh") reads :func:`pending` in ``seq`` order and marks rows published.
+
+So that delivery need not poll to learn of new events, a commit that recorded events calls the
+callbacks registered with :func:`on_commit` in this process, and on PostgreSQL the transaction
+also sends ``NOTIFY tsunagu_outbox`` (delivered by the server at commit, to every process that
+listens: other processes of a scaled-out node, or a node while the CLI imports). Polling stays
+the safety net: a signal only says "look now".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, DateTime, Integer, String, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.pool import Pool
 
 from tsunagu.kernel import naive_utcnow
 from tsunagu.kernel.events import Event
@@ -58,6 +78,9 @@ def record_events(session: Session | Connection, events: Iterable[Event]) -> int
         # needs them: outbox rows reference nothing.
         connection = session.connection() if isinstance(session, Session) else session
         connection.execute(insert(OutboxEvent), rows)
+        if connection.dialect.name == "postgresql":
+            connection.execute(_NOTIFY)  # sent by the server at commit, dropped on rollback
+        connection.info[_RECORDED] = True
     return len(rows)
 
 
@@ -83,3 +106,47 @@ def mark_published(session: Session, seqs: Iterable[int]) -> None:
         .where(OutboxEvent.seq.in_(list(seqs)))
         .values(published_at=naive_utcnow())
     )
+
+
+NOTIFY_CHANNEL = "tsunagu_outbox"
+_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
+_RECORDED = "tsunagu.outbox.recorded"
+_COMMITTED = "tsunagu.outbox.committed"
+_callbacks: list[Callable[[], None]] = []
+_callbacks_lock = threading.Lock()
+
+
+def on_commit(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` after each commit in this process that recorded events; returns a
+    function that unregisters it. Callbacks must be quick and must not raise (a worker's
+    ``Event.set``)."""
+    with _callbacks_lock:
+        _callbacks.append(callback)
+
+    def remove() -> None:
+        with _callbacks_lock:
+            if callback in _callbacks:
+                _callbacks.remove(callback)
+
+    return remove
+
+
+@event.listens_for(Engine, "commit")
+def _on_commit(connection: Connection) -> None:
+    # Fires just before the DBAPI commit: mark it, and call back once the connection goes back
+    # to the pool (after the commit returned, so a woken reader sees the rows).
+    if connection.info.pop(_RECORDED, False):
+        connection.info[_COMMITTED] = True
+
+
+@event.listens_for(Engine, "rollback")
+def _on_rollback(connection: Connection) -> None:
+    connection.info.pop(_RECORDED, None)
+    connection.info.pop(_COMMITTED, None)
+
+
+@event.listens_for(Pool, "checkin")
+def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None and record.info.pop(_COMMITTED, False):
+        for callback in list(_callbacks):
+            callback()

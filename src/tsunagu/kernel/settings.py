@@ -228,6 +228,13 @@ class Settings(BaseSettings):
     mesh_pause_seconds: int = Field(
         300, ge=1, description="Seconds a paused subscription waits before one probe delivery."
     )
+    mesh_push_concurrency: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="Notifications a node's worker sends at once (to subscribers, and to its "
+        "local webhook); one per subject at a time, so the order per subject holds.",
+    )
     mesh_max_attempts: int = Field(
         20, ge=1, description="Attempts after which a notification goes to the dead letters."
     )

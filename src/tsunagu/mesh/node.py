@@ -15,6 +15,7 @@ import ssl
 import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from tsunagu.db import make_sessionmaker
+from tsunagu.db import is_postgres, make_sessionmaker, outbox
 from tsunagu.kernel import Settings
 from tsunagu.trust.ca import MemberId
 
@@ -100,6 +101,8 @@ def mesh_router() -> APIRouter:
                     return new
 
             new = await anyio.to_thread.run_sync(store)
+            if new:
+                rt.wake.set()  # the worker forwards it to the local system now, not at its poll
             out = b'{"status":"accepted"}' if new else b'{"status":"duplicate"}'
             rt.metrics.observe(
                 "notify",
@@ -277,20 +280,34 @@ class Worker(threading.Thread):
         self.rt = rt
         self.interval = interval
         self.stopping = threading.Event()
+        self.pool: ThreadPoolExecutor | None = None  # senders, while run() runs
 
     def run(self) -> None:
         peers = peer_client(self.rt)
         plain = httpx.Client(timeout=self.rt.settings.mesh_timeout, follow_redirects=False)
+        wake = self.rt.wake
+        self.pool = pool = ThreadPoolExecutor(
+            self.rt.settings.mesh_push_concurrency, thread_name_prefix="tsunagu-mesh-send"
+        )
+        unregister = outbox.on_commit(wake.set)  # events committed by this process
+        listener = _OutboxListener(self.rt, wake) if is_postgres(self.rt.engine) else None
+        if listener is not None:
+            listener.start()  # events committed by any process (PostgreSQL NOTIFY)
         try:
             while not self.stopping.is_set():
+                wake.clear()  # a wake during the round below starts the next one at once
                 busy = 0
                 try:
                     busy += self.step(peers, plain)
                 except Exception:  # a bad round must not end the worker
                     log.exception("mesh worker round failed")
                 if not busy:
-                    self.stopping.wait(self.interval)
+                    wake.wait(self.interval)
         finally:
+            unregister()
+            if listener is not None:
+                listener.stop()
+            pool.shutdown(wait=True)
             peers.close()
             plain.close()
 
@@ -298,11 +315,41 @@ class Worker(threading.Thread):
         with self.rt.write_session() as session:
             busy = push.dispatch(session)
             session.commit()
-        busy += push.deliver_due(self.rt, peers)
-        busy += push.forward_inbox(self.rt, plain)
+        busy += push.deliver_due(self.rt, peers, pool=self.pool)
+        busy += push.forward_inbox(self.rt, plain, pool=self.pool)
         busy += push.forward_access_records(self.rt)
         busy += messagelog.seal_due(self.rt)  # batch time-stamps of the message log
         return busy
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.rt.wake.set()
+
+
+class _OutboxListener(threading.Thread):
+    """LISTEN for the outbox's NOTIFY on PostgreSQL and wake the worker (db.outbox)."""
+
+    def __init__(self, rt: NodeRuntime, wake: threading.Event) -> None:
+        super().__init__(name="tsunagu-mesh-outbox-listener", daemon=True)
+        self.rt, self.wake = rt, wake
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        url = self.rt.engine.url.set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        while not self.stopping.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {outbox.NOTIFY_CHANNEL}")
+                    self.wake.set()  # anything committed while not listening
+                    while not self.stopping.is_set():
+                        for _ in connection.notifies(timeout=1.0, stop_after=1):
+                            self.wake.set()
+            except psycopg.Error as exc:  # the server restarted: listen again; polling covers
+                log.warning("outbox listener: %s; reconnecting", exc)
+                self.stopping.wait(1.0)
 
     def stop(self) -> None:
         self.stopping.set()

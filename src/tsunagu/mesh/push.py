@@ -22,8 +22,10 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import and_, exists, select, update
@@ -40,6 +42,9 @@ from .errors import MeshFault
 from .models import Delivery, MeshService, ReceivedNotification, Subscription
 from .runtime import NodeRuntime
 from .services import matching_rule, pseudonym_of
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
@@ -370,8 +375,24 @@ class _Skip(Exception):
     pass
 
 
-def deliver_due(rt: NodeRuntime, http: httpx.Client, limit: int = 50) -> int:
-    """Claim and send due deliveries; returns how many were attempted."""
+def _each(pool: Executor | None, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``work`` over ``items``, on ``pool`` when given. A claimed batch holds at most one row per
+    subject (the claim skips a row while an earlier one of its subject is pending), so its rows
+    may go out concurrently without breaking the order per subject."""
+    if pool is None or len(items) < 2:
+        return [work(item) for item in items]
+    return list(pool.map(work, items))
+
+
+def deliver_due(
+    rt: NodeRuntime, http: httpx.Client, limit: int = 50, pool: Executor | None = None
+) -> int:
+    """Claim and send due deliveries (concurrently on ``pool``); returns how many were attempted.
+
+    The outcomes are recorded in one transaction once the batch is sent: a process that dies
+    before it commits leaves the rows leased, and they are sent again when the lease ends (at
+    least once; the subscriber drops the duplicates).
+    """
     with rt.write_session() as session:
         claimed = claim_deliveries(session, limit)
         work = [(d.id, d, session.get(Subscription, d.subscription_id)) for d in claimed]
@@ -380,26 +401,31 @@ def deliver_due(rt: NodeRuntime, http: httpx.Client, limit: int = 50) -> int:
         # Detach everything at once: deliveries of one subscription share its object, and
         # expunging that twice raised, failing every round with more than one of them.
         session.expunge_all()
-    for delivery_id, delivery, sub in work:
+
+    def attempt(item: tuple[int, Delivery, Subscription | None]) -> tuple[int, str, str]:
+        delivery_id, delivery, sub = item
         if sub is None:
-            continue
+            return delivery_id, "none", ""
         try:
             send_one(rt, http, delivery, sub, services[sub.service_id])
-            outcome: tuple[str, str] = ("ok", "")
+            return delivery_id, "ok", ""
         except _Skip as exc:
-            outcome = ("skip", str(exc))
+            return delivery_id, "skip", str(exc)
         except MeshFault as exc:
-            outcome = ("fail", f"{exc.fault_type}: {exc.message}")
+            return delivery_id, "fail", f"{exc.fault_type}: {exc.message}"
         except httpx.HTTPError as exc:
-            outcome = ("fail", f"{type(exc).__name__}: {str(exc)[:300]}")
-        with rt.write_session() as session:
-            if outcome[0] == "ok":
+            return delivery_id, "fail", f"{type(exc).__name__}: {str(exc)[:300]}"
+
+    outcomes = _each(pool, attempt, work)
+    with rt.write_session() as session:
+        for delivery_id, kind, detail in outcomes:
+            if kind == "ok":
                 delivered(session, delivery_id)
-            elif outcome[0] == "skip":
-                skipped(session, delivery_id, outcome[1])
-            else:
-                failed(session, rt.settings, delivery_id, outcome[1])
-            session.commit()
+            elif kind == "skip":
+                skipped(session, delivery_id, detail)
+            elif kind == "fail":
+                failed(session, rt.settings, delivery_id, detail)
+        session.commit()
     return len(work)
 
 
@@ -472,40 +498,46 @@ def claim_inbox(session: Session, limit: int = 50) -> list[ReceivedNotification]
     return rows
 
 
-def forward_inbox(rt: NodeRuntime, http: httpx.Client, limit: int = 50) -> int:
-    """Send received notifications to the local webhook; returns how many were attempted."""
+def forward_inbox(
+    rt: NodeRuntime, http: httpx.Client, limit: int = 50, pool: Executor | None = None
+) -> int:
+    """Send received notifications to the local webhook (concurrently on ``pool``, one per
+    subject at a time); returns how many were attempted."""
     url = rt.settings.node_webhook_url
     if not url:
         return 0
     with rt.write_session() as session:
         rows = [(r.id, r.provider, r.event_id, r.body) for r in claim_inbox(session, limit)]
         session.commit()
-    for row_id, provider, event_id, body in rows:
+
+    def attempt(row: tuple[int, str, str, Any]) -> tuple[int, bool, str]:
+        row_id, provider, event_id, body = row
         try:
             response = http.post(
                 url,
                 json=body,
                 headers={"Idempotency-Key": f"{provider}/{event_id}", "Tsunagu-Event-Id": event_id},
             )
-            ok, error = (
-                200 <= response.status_code < 300,
-                f"webhook answered {response.status_code}",
-            )
         except httpx.HTTPError as exc:
-            ok, error = False, f"{type(exc).__name__}: {str(exc)[:300]}"
-        with rt.write_session() as session:
+            return row_id, False, f"{type(exc).__name__}: {str(exc)[:300]}"
+        return row_id, 200 <= response.status_code < 300, f"webhook answered {response.status_code}"
+
+    outcomes = _each(pool, attempt, rows)
+    with rt.write_session() as session:
+        for row_id, ok, error in outcomes:
             row = session.get(ReceivedNotification, row_id)
-            if row is not None and row.status == "pending":
-                row.lease_until = None
-                if ok:
-                    row.status, row.forwarded_at, row.last_error = "forwarded", naive_utcnow(), ""
+            if row is None or row.status != "pending":
+                continue
+            row.lease_until = None
+            if ok:
+                row.status, row.forwarded_at, row.last_error = "forwarded", naive_utcnow(), ""
+            else:
+                row.last_error = error
+                if row.attempts >= rt.settings.mesh_max_attempts:
+                    row.status = "dead"
                 else:
-                    row.last_error = error
-                    if row.attempts >= rt.settings.mesh_max_attempts:
-                        row.status = "dead"
-                    else:
-                        row.next_attempt_at = naive_utcnow() + backoff(rt.settings, row.attempts)
-            session.commit()
+                    row.next_attempt_at = naive_utcnow() + backoff(rt.settings, row.attempts)
+        session.commit()
     return len(rows)
 
 

@@ -3,10 +3,11 @@ clients, and per-service metrics."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -62,6 +63,9 @@ class NodeRuntime:
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     link_key: bytes | None = None
     writer: Callable[[], Session] | None = None  # SQLite: BEGIN IMMEDIATE, for queue work
+    # Set to start the worker's next round now rather than at its next poll (new outbox events
+    # committed, a notification received).
+    wake: threading.Event = field(default_factory=threading.Event)
     _peers: dict[bytes, tuple[str, str, Any]] = field(default_factory=dict)
     _tokens: dict[str, float] = field(default_factory=dict)
 
@@ -79,12 +83,15 @@ class NodeRuntime:
     def session(self) -> Session:
         return self.sessionmaker()
 
+    @property
+    def engine(self) -> Engine:
+        return cast(Engine, self.sessionmaker.kw["bind"])
+
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A Core connection in a transaction, committed on leaving: the request path's
         message-log writes (a Session costs more CPU than the statements it would run)."""
-        engine: Engine = self.sessionmaker.kw["bind"]
-        with engine.begin() as connection:
+        with self.engine.begin() as connection:
             yield connection
 
     def write_session(self) -> Session:
