@@ -14,7 +14,7 @@ from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
 from tests.conftest import SHARED
 from tsunagu.trust import Message, MessageSigner, SignatureInvalid, canonical_form, verify_message
-from tsunagu.trust.jws import b64url, jwk_of, registry, verify_compact
+from tsunagu.trust.jws import b64url, jwk_of, message_digest, registry, verify_compact
 from tsunagu.trust.keys import generate_key
 
 COOKBOOK = SHARED / "jose" / "ietf-jose-cookbook"
@@ -72,6 +72,32 @@ def test_signs_and_verifies_detached(kind: str) -> None:
         "b64": False,
         "crit": ["b64"],
     }
+
+
+@pytest.mark.parametrize("kind", ["Ed25519", "P-256"])
+def test_the_signer_makes_the_tokens_joserfc_makes(kind: str) -> None:
+    """MessageSigner signs without joserfc (speed): the same token (Ed25519 is deterministic),
+    and an ES256 signature joserfc verifies, and none for another message."""
+    from joserfc import jws
+
+    key = generate_key(kind)
+    signer = MessageSigner(key, "node1")
+    token = signer.sign(MESSAGE)
+    payload = message_digest(MESSAGE)
+    header = {"alg": signer.algorithm, "kid": "node1", "b64": False, "crit": ["b64"]}
+    theirs = jws.serialize_compact(
+        header, payload, jwk_of(key), registry=registry([signer.algorithm])
+    )
+    head, _payload, signature = theirs.split(".")
+    if kind == "Ed25519":
+        assert token == f"{head}..{signature}"
+    assert token.split(".")[0] == head
+    jws.deserialize_compact(
+        token, jwk_of(key.public_key()), registry=registry([signer.algorithm]), payload=payload
+    )
+    other = Message(**{**MESSAGE.__dict__, "body": b"{}"})
+    with pytest.raises(SignatureInvalid, match="does not verify"):
+        verify_message(token, other, key.public_key())
 
 
 @pytest.mark.parametrize(
