@@ -57,7 +57,8 @@ def create_node_app(settings: Settings | None = None, engine: Engine | None = No
     mutual-TLS app other nodes call is built from it by ``tsunagu.mesh.node.serve_node``.
     """
     from tsunagu.mesh import api as mesh_api
-    from tsunagu.mesh.node import local_router, node_lifespan, open_runtime
+    from tsunagu.mesh.consumer import consume
+    from tsunagu.mesh.node import lean_route, local_router, node_lifespan, open_runtime
     from tsunagu.registries.address import api as address_api
     from tsunagu.registries.corporations import api as corporations_api
     from tsunagu.registries.laws import api as laws_api
@@ -76,6 +77,7 @@ def create_node_app(settings: Settings | None = None, engine: Engine | None = No
     for module in (address_api, corporations_api, laws_api, residents_api, mesh_api):
         app.include_router(module.router)
     app.include_router(local_router())
+    lean_route(app, "/r1/{service_path:path}", consume)
     mesh_pages.install_node(app)
     rt = open_runtime(
         settings, app.state.engine, local_app=app, registry=app.state.metrics.registry

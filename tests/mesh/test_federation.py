@@ -13,6 +13,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -210,6 +211,18 @@ def test_oversized_body_is_refused(federation: Running) -> None:
         "utility", CORPORATIONS, purpose="customer-check", method="POST", content=b"x" * 2_100_000
     )
     assert response.status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit applies while streaming
+        for _ in range(40):
+            yield b"x" * 60_000
+
+    streamed = federation.r1(
+        "utility", CORPORATIONS, purpose="customer-check", method="POST", content=chunks()
+    )
+    assert streamed.status_code == 413
+    # /r1 is served ahead of the router, still inside the request middleware
+    assert streamed.headers["x-content-type-options"] == "nosniff"
+    assert streamed.headers["x-request-id"]
 
 
 # -- messages crafted as a node -----------------------------------------------------------------

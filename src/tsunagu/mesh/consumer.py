@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from functools import partial
 
 import anyio
+from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -151,19 +153,21 @@ async def consume(request: Request) -> Response:
             protocol.message_digest(request.method, target, signed.items(), body),
             protocol.message_digest("RESPONSE", target, reply.headers.items(), reply.body),
         )
-        await anyio.to_thread.run_sync(
-            _log,
-            rt,
-            signed,
-            service_id,
-            request.method,
-            sent_hash,
-            reply.headers,
-            reply.status,
-            time.perf_counter() - started,
-            "",
-            "",
-            digests,
+        seconds = time.perf_counter() - started
+        await rt.write(
+            lambda connection: _log(
+                connection,
+                signed,
+                service_id,
+                request.method,
+                sent_hash,
+                reply.headers,
+                reply.status,
+                seconds,
+                "",
+                "",
+                digests,
+            )
         )
         rt.metrics.observe(
             "consumer", service_id, client, reply.status, time.perf_counter() - started
@@ -176,18 +180,20 @@ async def consume(request: Request) -> Response:
             passed["content-type"] = reply.headers["content-type"]
         return Response(reply.body, status_code=reply.status, headers=passed)
     except MeshFault as exc:
-        await anyio.to_thread.run_sync(
-            _log,
-            rt,
-            {protocol.MESSAGE_ID: exc.detail, protocol.XROAD_ID: xroad_id},
-            service_id or "-",
-            request.method,
-            "",
-            {},
-            exc.status,
-            time.perf_counter() - started,
-            exc.fault_type,
-            client,
+        seconds = time.perf_counter() - started
+        await rt.write(
+            partial(
+                _log,
+                sent={protocol.MESSAGE_ID: exc.detail, protocol.XROAD_ID: xroad_id},
+                service=service_id or "-",
+                method=request.method,
+                sent_hash="",
+                reply={},
+                status=exc.status,
+                seconds=seconds,
+                error=exc.fault_type,
+                client=client,
+            )
         )
         rt.metrics.observe(
             "consumer", service_id or "-", client or "-", exc.status, time.perf_counter() - started
@@ -196,7 +202,7 @@ async def consume(request: Request) -> Response:
 
 
 def _log(
-    rt: NodeRuntime,
+    connection: Connection,
     sent: dict[str, str],
     service: str,
     method: str,
@@ -208,25 +214,25 @@ def _log(
     client: str = "",
     digests: tuple[str, str] = ("", ""),
 ) -> None:
-    with rt.transaction() as connection:
-        insert_record(
-            connection,
-            side="consumer",
-            message_id=sent.get(protocol.MESSAGE_ID, "")[:100],
-            xroad_id=sent.get(protocol.XROAD_ID, "")[:100],
-            client=(sent.get(protocol.XROAD_CLIENT) or client or "-")[:200],
-            service=service[:300],
-            method=method,
-            purpose=sent.get(protocol.PURPOSE, "")[:200],
-            legal_basis=sent.get(protocol.LEGAL_BASIS, "")[:200],
-            issue=sent.get(protocol.XROAD_ISSUE, "")[:200],
-            user_id=sent.get(protocol.XROAD_USER, "")[:200],
-            request_hash=sent_hash,
-            request_signature=sent.get(protocol.SIGNATURE, ""),
-            response_signature=reply.get(protocol.SIGNATURE, ""),
-            request_digest=digests[0],
-            response_digest=digests[1],
-            status=status,
-            error_type=error,
-            duration_ms=seconds * 1000,
-        )
+    """The consumer's message-log row (a job of the group-committed writer)."""
+    insert_record(
+        connection,
+        side="consumer",
+        message_id=sent.get(protocol.MESSAGE_ID, "")[:100],
+        xroad_id=sent.get(protocol.XROAD_ID, "")[:100],
+        client=(sent.get(protocol.XROAD_CLIENT) or client or "-")[:200],
+        service=service[:300],
+        method=method,
+        purpose=sent.get(protocol.PURPOSE, "")[:200],
+        legal_basis=sent.get(protocol.LEGAL_BASIS, "")[:200],
+        issue=sent.get(protocol.XROAD_ISSUE, "")[:200],
+        user_id=sent.get(protocol.XROAD_USER, "")[:200],
+        request_hash=sent_hash,
+        request_signature=sent.get(protocol.SIGNATURE, ""),
+        response_signature=reply.get(protocol.SIGNATURE, ""),
+        request_digest=digests[0],
+        response_digest=digests[1],
+        status=status,
+        error_type=error,
+        duration_ms=seconds * 1000,
+    )

@@ -17,6 +17,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -109,6 +110,12 @@ def sign_headers(
     return out
 
 
+@lru_cache(maxsize=1024)
+def _key_of(certificate: x509.Certificate) -> tuple[object, str]:
+    """A certificate's public key and fingerprint (the same few peers sign every message)."""
+    return certificate.public_key(), ca.fingerprint(certificate)
+
+
 def check_signature(
     method: str,
     target: str,
@@ -125,10 +132,9 @@ def check_signature(
     ``certificate`` is the sender's, already trusted (TLS peer in the trust list, or a node
     certificate the hub issued); the signature's ``kid`` must be its fingerprint.
     """
-    public_key = certificate.public_key()
+    public_key, fingerprint = _key_of(certificate)
     if not isinstance(public_key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
         raise MeshFault(f"{fault_prefix}.IncorrectCertificate", "unsupported key type", 401)
-    fingerprint = ca.fingerprint(certificate)
     token = headers.get(SIGNATURE, "")
     message_id = headers.get(MESSAGE_ID, "")
     stamp = headers.get(TIMESTAMP, "")

@@ -13,11 +13,13 @@ import ssl
 import time
 from collections.abc import MutableMapping
 from datetime import date
+from functools import partial
 from typing import Any
 
 import anyio
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from tsunagu.db import record_events
@@ -32,33 +34,50 @@ from . import protocol
 from .client import evidence_of, member_name, response_message_headers
 from .errors import MeshFault, provider_fault
 from .messagelog import finish_record, insert_record
-from .models import MeshService
 from .runtime import NodeRuntime
-from .services import access_of, local_id
+from .services import ServiceView, access_of, local_id
 from .transport import FetchError, FetchTimeout
 
 ACCESS_TOPIC = "mesh.access.recorded"
 RESIDENT_ITEMS = ("name", "address", "birth_date", "sex")
 
 
+_DER: dict[str, bytes] = {}  # PEM -> DER of the peers' certificates (a few, on every message)
+
+
 def tls_peer(scope: MutableMapping[str, Any]) -> bytes | None:
     """The DER client certificate the TLS listener put in the ASGI ``tls`` extension."""
     tls = (scope.get("extensions") or {}).get("tls") or {}
     chain = tls.get("client_cert_chain") or []
-    return ssl.PEM_cert_to_DER_cert(chain[0]) if chain else None
+    if not chain:
+        return None
+    der = _DER.get(chain[0])
+    if der is None:
+        if len(_DER) > 1000:
+            _DER.clear()
+        der = _DER[chain[0]] = ssl.PEM_cert_to_DER_cert(chain[0])
+    return der
 
 
 async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes (read off ``receive``: cheaper than
+    ``request.stream()`` for the usual empty or one-message body)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise MeshFault("Client.BodyTooLarge", f"the body is larger than {limit} bytes", 413)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise MeshFault("Client.BodyTooLarge", f"the body is larger than {limit} bytes", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if chunk:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def target_of(request: Request) -> str:
@@ -88,19 +107,20 @@ def fault(
     return signed_response(rt, exc.status, body, "application/json", target, request_hash, xroad_id)
 
 
-def log_refusal(rt: NodeRuntime, client: str, service: str, exc: MeshFault, method: str) -> None:
+def log_refusal(
+    connection: Connection, client: str, service: str, exc: MeshFault, method: str
+) -> None:
     """A message refused before it had a log row (unsigned, replayed, ...), under its error id."""
-    with rt.transaction() as connection:
-        insert_record(
-            connection,
-            side="refused",
-            message_id=exc.detail,
-            client=client[:200],
-            service=service[:300],
-            method=method,
-            status=exc.status,
-            error_type=exc.fault_type,
-        )
+    insert_record(
+        connection,
+        side="refused",
+        message_id=exc.detail,
+        client=client[:200],
+        service=service[:300],
+        method=method,
+        status=exc.status,
+        error_type=exc.fault_type,
+    )
 
 
 async def verify_inbound(
@@ -167,58 +187,56 @@ async def provide(request: Request) -> Response:
             ) from None
         service, rest = _service_of(rt, request, service_id)
         purpose = headers.get(protocol.PURPOSE, "")
+        request_digest = protocol.message_digest(request.method, target, headers.items(), body)
 
-        def admit() -> tuple[int, MeshFault | tuple[MeshService, str]]:
-            with rt.transaction() as connection:
-                record_id = insert_record(
-                    connection,
-                    side="provider",
-                    client=str(client_id),
-                    message_id=message_id,
-                    service=service_id,
-                    method=request.method,
-                    xroad_id=xroad_id[:100],
-                    purpose=purpose[:200],
-                    issue=headers.get(protocol.XROAD_ISSUE, "")[:200],
-                    user_id=headers.get(protocol.XROAD_USER, "")[:200],
-                    request_hash=request_hash,
-                    request_signature=headers.get(protocol.SIGNATURE, ""),
-                    request_digest=protocol.message_digest(
-                        request.method, target, headers.items(), body
-                    ),
+        def admit(connection: Connection) -> tuple[int, MeshFault | tuple[ServiceView, str]]:
+            """Access rule and replay store in one transaction: the log row is written either
+            way (a refusal is finished below with the signed answer that carried it), with the
+            legal basis when the rule admits the message; a message id seen before fails the
+            insert (DuplicateMessage)."""
+            found, rule = access_of(connection, *service, str(client_id))
+            asked_basis = headers.get(protocol.LEGAL_BASIS, "")
+            refusal = None
+            if found is None:
+                refusal = provider_fault("UnknownService", f"no service {service_id}", 404)
+            elif rule is None:
+                refusal = provider_fault("AccessDenied", f"{client} may not call {service_id}", 403)
+            elif not purpose:
+                refusal = provider_fault(
+                    "AccessDenied", "the request states no purpose (Tsunagu-Purpose)", 403
                 )
-                found, rule = access_of(connection, *service, str(client_id))
-                asked_basis = headers.get(protocol.LEGAL_BASIS, "")
-                refusal = None
-                if found is None:
-                    refusal = provider_fault("UnknownService", f"no service {service_id}", 404)
-                elif rule is None:
-                    refusal = provider_fault(
-                        "AccessDenied", f"{client} may not call {service_id}", 403
-                    )
-                elif not purpose:
-                    refusal = provider_fault(
-                        "AccessDenied", "the request states no purpose (Tsunagu-Purpose)", 403
-                    )
-                elif purpose not in rule.purposes:
-                    refusal = provider_fault(
-                        "AccessDenied", f"purpose {purpose!r} is not allowed for {client}", 403
-                    )
-                elif asked_basis and asked_basis != rule.legal_basis:
-                    refusal = provider_fault(
-                        "AccessDenied",
-                        f"legal basis {asked_basis} is not the one this "
-                        f"access rests on ({rule.legal_basis})",
-                        403,
-                    )
-                if refusal is not None or found is None or rule is None:
-                    # committed: the refusal is logged (finished below with the signed
-                    # answer that carried it, _finish_fault)
-                    return record_id, refusal or provider_fault("AccessDenied", "refused", 403)
-                finish_record(connection, record_id, legal_basis=rule.legal_basis)
-                return record_id, (found, rule.legal_basis)
+            elif purpose not in rule.purposes:
+                refusal = provider_fault(
+                    "AccessDenied", f"purpose {purpose!r} is not allowed for {client}", 403
+                )
+            elif asked_basis and asked_basis != rule.legal_basis:
+                refusal = provider_fault(
+                    "AccessDenied",
+                    f"legal basis {asked_basis} is not the one this "
+                    f"access rests on ({rule.legal_basis})",
+                    403,
+                )
+            record_id = insert_record(
+                connection,
+                side="provider",
+                client=str(client_id),
+                message_id=message_id,
+                service=service_id,
+                method=request.method,
+                xroad_id=xroad_id[:100],
+                purpose=purpose[:200],
+                legal_basis=rule.legal_basis if refusal is None and rule is not None else "",
+                issue=headers.get(protocol.XROAD_ISSUE, "")[:200],
+                user_id=headers.get(protocol.XROAD_USER, "")[:200],
+                request_hash=request_hash,
+                request_signature=headers.get(protocol.SIGNATURE, ""),
+                request_digest=request_digest,
+            )
+            if refusal is not None or found is None or rule is None:
+                return record_id, refusal or provider_fault("AccessDenied", "refused", 403)
+            return record_id, (found, rule.legal_basis)
 
-        admitted, outcome = await anyio.to_thread.run_sync(admit)
+        admitted, outcome = await rt.write(admit)
         record_id = admitted
         if isinstance(outcome, MeshFault):
             raise outcome
@@ -235,20 +253,35 @@ async def provide(request: Request) -> Response:
         digest = protocol.message_digest(
             "RESPONSE", target, response.headers.items(), bytes(response.body)
         )
-        await anyio.to_thread.run_sync(
-            _finish, rt, admitted, response, status, "", time.perf_counter() - started, access,
-            digest,
-        )  # fmt: skip
+        seconds = time.perf_counter() - started
+        await rt.write(
+            lambda connection: _finish(
+                connection, admitted, response, status, "", seconds, access, digest
+            )
+        )
         rt.metrics.observe("provider", service_id, client, status, time.perf_counter() - started)
         return response
     except MeshFault as exc:
         refused = fault(rt, exc, target, state["hash"], xroad_id)
+        seconds = time.perf_counter() - started
         if record_id is not None:
-            await anyio.to_thread.run_sync(
-                _finish_fault, rt, record_id, exc, time.perf_counter() - started, refused, target
+            finished = record_id
+            await rt.write(
+                partial(
+                    _finish_fault,
+                    record_id=finished,
+                    exc=exc,
+                    seconds=seconds,
+                    response=refused,
+                    target=target,
+                )
             )
         else:
-            await anyio.to_thread.run_sync(log_refusal, rt, client, service_id, exc, request.method)
+            await rt.write(
+                partial(
+                    log_refusal, client=client, service=service_id, exc=exc, method=request.method
+                )
+            )
         rt.metrics.observe(
             "provider", service_id or "-", client or "-", exc.status, time.perf_counter() - started
         )
@@ -281,7 +314,7 @@ def _service_of(rt: NodeRuntime, request: Request, header: str) -> tuple[tuple[s
 async def _backend(
     rt: NodeRuntime,
     request: Request,
-    service: MeshService,
+    service: ServiceView,
     rest: str,
     body: bytes,
     headers: dict[str, str],
@@ -333,7 +366,7 @@ async def _backend(
 async def _resident(
     rt: NodeRuntime,
     request: Request,
-    service: MeshService,
+    service: ServiceView,
     rest: str,
     body: bytes,
     headers: dict[str, str],
@@ -431,7 +464,7 @@ def _access_record(
 
 
 def _finish(
-    rt: NodeRuntime,
+    connection: Connection,
     record_id: int,
     response: Response,
     status: int,
@@ -440,29 +473,28 @@ def _finish(
     access: dict[str, Any] | None,
     response_digest: str = "",
 ) -> None:
-    with rt.transaction() as connection:
-        finish_record(
-            connection,
-            record_id,
-            status=status,
-            error_type=error,
-            duration_ms=seconds * 1000,
-            response_hash=protocol.request_hash(
-                "RESPONSE", "/", response.headers.items(), bytes(response.body)
-            ),
-            response_signature=response.headers.get(protocol.SIGNATURE, ""),
-            response_digest=response_digest,
+    finish_record(
+        connection,
+        record_id,
+        status=status,
+        error_type=error,
+        duration_ms=seconds * 1000,
+        response_hash=protocol.request_hash(
+            "RESPONSE", "/", response.headers.items(), bytes(response.body)
+        ),
+        response_signature=response.headers.get(protocol.SIGNATURE, ""),
+        response_digest=response_digest,
+    )
+    if access is not None:
+        # Same transaction as the log record: the transparency entry reaches the hub
+        # at least once (the worker forwards it), even if this process dies now.
+        record_events(
+            connection, [Event(topic=ACCESS_TOPIC, key=access["message_id"], data=access)]
         )
-        if access is not None:
-            # Same transaction as the log record: the transparency entry reaches the hub
-            # at least once (the worker forwards it), even if this process dies now.
-            record_events(
-                connection, [Event(topic=ACCESS_TOPIC, key=access["message_id"], data=access)]
-            )
 
 
 def _finish_fault(
-    rt: NodeRuntime,
+    connection: Connection,
     record_id: int,
     exc: MeshFault,
     seconds: float,
@@ -471,16 +503,13 @@ def _finish_fault(
 ) -> None:
     """Record the refusal and the signed response that carried it."""
     body = bytes(response.body)
-    with rt.transaction() as connection:
-        finish_record(
-            connection,
-            record_id,
-            status=exc.status,
-            error_type=exc.fault_type,
-            duration_ms=seconds * 1000,
-            response_hash=protocol.request_hash("RESPONSE", "/", response.headers.items(), body),
-            response_signature=response.headers.get(protocol.SIGNATURE, ""),
-            response_digest=protocol.message_digest(
-                "RESPONSE", target, response.headers.items(), body
-            ),
-        )
+    finish_record(
+        connection,
+        record_id,
+        status=exc.status,
+        error_type=exc.fault_type,
+        duration_ms=seconds * 1000,
+        response_hash=protocol.request_hash("RESPONSE", "/", response.headers.items(), body),
+        response_signature=response.headers.get(protocol.SIGNATURE, ""),
+        response_digest=protocol.message_digest("RESPONSE", target, response.headers.items(), body),
+    )

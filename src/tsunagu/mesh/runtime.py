@@ -4,10 +4,9 @@ clients, and per-service metrics."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -22,6 +21,9 @@ from .client import HubClient
 from .errors import MeshFault
 from .identity import NodeIdentity
 from .transport import NodeHttp
+from .writer import GroupWriter
+
+T = TypeVar("T")
 
 TOKEN_TTL = 10.0  # seconds a local system's valid token is trusted without the database
 
@@ -68,6 +70,7 @@ class NodeRuntime:
     wake: threading.Event = field(default_factory=threading.Event)
     _peers: dict[bytes, tuple[str, str, Any]] = field(default_factory=dict)
     _tokens: dict[str, float] = field(default_factory=dict)
+    _writer: GroupWriter | None = None
 
     @property
     def member_base(self) -> str:
@@ -87,12 +90,16 @@ class NodeRuntime:
     def engine(self) -> Engine:
         return cast(Engine, self.sessionmaker.kw["bind"])
 
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """A Core connection in a transaction, committed on leaving: the request path's
-        message-log writes (a Session costs more CPU than the statements it would run)."""
-        with self.engine.begin() as connection:
-            yield connection
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(connection)`` in the group-committed transaction of the message-log writer
+        (tsunagu.mesh.writer); returns once that transaction is committed."""
+        if self._writer is None:
+            self._writer = GroupWriter(self.sessionmaker.kw["bind"])
+        return await self._writer.run(fn)
+
+    def close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
 
     def write_session(self) -> Session:
         """A session for read-then-write work (claiming rows): takes SQLite's lock at BEGIN."""

@@ -6,9 +6,10 @@ import hashlib
 import hmac
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy import Connection, Table, and_, bindparam, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -225,20 +226,125 @@ def _rule_for(connection: Connection, service_id: int, client: str) -> AccessRul
     return AccessRule(**candidates[0]._asdict()) if candidates else None
 
 
-def matching_rule(session: Session, service: MeshService, client: str) -> AccessRule | None:
+def matching_rule(
+    session: Session, service: MeshService | ServiceView, client: str
+) -> AccessRule | None:
     """The rule letting ``client`` call ``service``, or None (deny): see :func:`_rule_for`."""
     return _rule_for(session.connection(), service.id, client)
 
 
+_SERVICE_COLUMNS = (
+    "id",
+    "subsystem",
+    "code",
+    "title",
+    "backend",
+    "backend_url",
+    "personal_data",
+    "data_items",
+)
+_RULE_COLUMNS = ("id", "client", "purposes", "legal_basis", "allow_subscribe")
+# The provider's per-request check in one statement (three before: service, groups, rules): the
+# service and every rule that could apply to the client — its subsystem's, its member's, and
+# those of the groups its member or subsystem is in.
+_ACCESS = (
+    select(
+        *(_SERVICE_TABLE.c[name] for name in _SERVICE_COLUMNS),
+        *(_RULE_TABLE.c[name].label(f"rule_{name}") for name in _RULE_COLUMNS),
+    )
+    .select_from(
+        _SERVICE_TABLE.outerjoin(
+            _RULE_TABLE,
+            and_(
+                _RULE_TABLE.c.service_id == _SERVICE_TABLE.c.id,
+                # no expanding IN lists: those are compiled again on every execution
+                or_(
+                    _RULE_TABLE.c.client == bindparam("client"),
+                    _RULE_TABLE.c.client == bindparam("member"),
+                    _RULE_TABLE.c.client.in_(
+                        select(literal("group:") + _GROUP_TABLE.c.group).where(
+                            or_(
+                                _GROUP_TABLE.c.member == bindparam("client"),
+                                _GROUP_TABLE.c.member == bindparam("member"),
+                            )
+                        )
+                    ),
+                ),
+            ),
+        )
+    )
+    .where(
+        _SERVICE_TABLE.c.subsystem == bindparam("subsystem"),
+        _SERVICE_TABLE.c.code == bindparam("code"),
+    )
+    .order_by(_RULE_TABLE.c.id)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    """What the request path needs of a service (read-only; not an ORM object, whose
+    construction cost as much CPU as the query that found it)."""
+
+    id: int
+    subsystem: str
+    code: str
+    title: str
+    backend: str
+    backend_url: str
+    personal_data: bool
+    data_items: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleView:
+    """An access rule, read-only (see :class:`ServiceView`)."""
+
+    id: int
+    service_id: int
+    client: str
+    purposes: list[str]
+    legal_basis: str
+    allow_subscribe: bool
+
+
 def access_of(
     connection: Connection, subsystem: str, code: str, client: str
-) -> tuple[MeshService | None, AccessRule | None]:
+) -> tuple[ServiceView | None, RuleView | None]:
     """The service ``subsystem/code`` and the rule letting ``client`` call it (None: deny);
-    the provider's per-request check. The service is a transient, read-only object too."""
-    row = connection.execute(_SERVICE_BY_CODE, {"subsystem": subsystem, "code": code}).first()
-    if row is None:
+    the provider's per-request check, the same choice as :func:`_rule_for` in one statement."""
+    member = "/".join(client.split("/")[:3])
+    rows = connection.execute(
+        _ACCESS, {"subsystem": subsystem, "code": code, "client": client, "member": member}
+    ).all()
+    if not rows:
         return None, None
-    return MeshService(**row._asdict()), _rule_for(connection, row.id, client)
+    first = rows[0]
+    service = ServiceView(
+        first.id,
+        first.subsystem,
+        first.code,
+        first.title,
+        first.backend,
+        first.backend_url,
+        first.personal_data,
+        first.data_items,
+    )
+    candidates = [row for row in rows if row.rule_id is not None]
+    chosen = next(
+        (row for wanted in (client, member) for row in candidates if row.rule_client == wanted),
+        candidates[0] if candidates else None,
+    )
+    if chosen is None:
+        return service, None
+    return service, RuleView(
+        chosen.rule_id,
+        first.id,
+        chosen.rule_client,
+        chosen.rule_purposes,
+        chosen.rule_legal_basis,
+        chosen.rule_allow_subscribe,
+    )
 
 
 # -- persons ------------------------------------------------------------------------------------

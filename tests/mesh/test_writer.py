@@ -1,0 +1,111 @@
+"""The message-log writer's group commit: jobs share a transaction, and each still commits if and
+only if it returned (a replay or a failing job loses nothing of the others)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import Connection, Engine, delete, func, select
+
+from tsunagu.mesh import messagelog
+from tsunagu.mesh.errors import MeshFault
+from tsunagu.mesh.models import MessageRecord
+from tsunagu.mesh.writer import GroupWriter
+
+
+@pytest.fixture
+def client(engine: Engine) -> Iterator[str]:
+    """A client id of this test only; its rows are removed afterwards (the writer commits)."""
+    name = f"JP/COM/test-{uuid.uuid4().hex[:12]}"
+    yield name
+    with engine.begin() as connection:
+        connection.execute(delete(MessageRecord).where(MessageRecord.client == name))
+
+
+def insert(client: str, message_id: str) -> Callable[[Connection], int]:
+    def job(connection: Connection) -> int:
+        return messagelog.insert_record(
+            connection, side="provider", client=client, message_id=message_id, service="s",
+            method="GET", status=200,
+        )  # fmt: skip
+
+    return job
+
+
+def logged(engine: Engine, client: str) -> list[str]:
+    with engine.connect() as connection:
+        query = select(MessageRecord.message_id).where(MessageRecord.client == client)
+        return sorted(connection.execute(query).scalars())
+
+
+def held_batch(
+    writer: GroupWriter, jobs: list[Callable[[Connection], object]]
+) -> list[object | BaseException]:
+    """Run ``jobs`` as one batch: a first job holds the writer until all of them are queued."""
+    running, release = threading.Event(), threading.Event()
+
+    def hold(_connection: Connection) -> None:
+        running.set()
+        release.wait(timeout=30)
+
+    async def go() -> list[object | BaseException]:
+        first = asyncio.ensure_future(writer.run(hold))
+        # the writer is inside the holding job: everything queued now waits for the next batch
+        await asyncio.get_running_loop().run_in_executor(None, running.wait, 30)
+        rest = [asyncio.ensure_future(writer.run(job)) for job in jobs]
+        await asyncio.sleep(0)  # they are queued
+        release.set()
+        await first
+        return list(await asyncio.gather(*rest, return_exceptions=True))
+
+    try:
+        return asyncio.run(go())
+    finally:
+        writer.close()
+
+
+def test_queued_jobs_commit_in_one_transaction(engine: Engine, client: str) -> None:
+    writer = GroupWriter(engine)
+    ids = held_batch(writer, [insert(client, f"m-{i}") for i in range(5)])
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 5
+    assert logged(engine, client) == [f"m-{i}" for i in range(5)]
+    assert (writer.batches, writer.jobs) == (2, 6)  # the holding job, then the five together
+
+
+def test_a_replay_in_a_batch_is_refused_and_the_others_are_kept(
+    engine: Engine, client: str
+) -> None:
+    writer = GroupWriter(engine)
+    out = held_batch(writer, [insert(client, "a"), insert(client, "b"), insert(client, "a")])
+    assert isinstance(out[0], int) and isinstance(out[1], int)
+    assert isinstance(out[2], MeshFault) and out[2].fault_type == "Client.DuplicateMessage"
+    assert logged(engine, client) == ["a", "b"]
+
+
+def test_a_failing_job_writes_nothing_and_fails_alone(engine: Engine, client: str) -> None:
+    def broken(connection: Connection) -> None:
+        insert(client, "half-done")(connection)
+        raise RuntimeError("the job fails after its insert")
+
+    writer = GroupWriter(engine)
+    out = held_batch(writer, [insert(client, "x"), broken, insert(client, "y")])
+    assert isinstance(out[1], RuntimeError)
+    assert logged(engine, client) == ["x", "y"]  # not "half-done": its transaction rolled back
+    with engine.connect() as connection:
+        count = select(func.count()).where(MessageRecord.client == client)
+        assert connection.execute(count).scalar_one() == 2
+
+
+def test_the_writer_starts_again_after_close(engine: Engine, client: str) -> None:
+    writer = GroupWriter(engine)
+    try:
+        asyncio.run(writer.run(insert(client, "one")))
+        writer.close()
+        asyncio.run(writer.run(insert(client, "two")))  # a new thread and connection
+    finally:
+        writer.close()
+    assert logged(engine, client) == ["one", "two"]
