@@ -113,8 +113,9 @@ LEAF_FIELDS = (
 )
 
 
-def leaf_fields(r: MessageRecord) -> dict[str, Any]:
-    """The evidential fields of a record, as exported."""
+def leaf_fields(r: Any) -> dict[str, Any]:
+    """The evidential fields of a record (a MessageRecord or a row with its columns), as
+    exported."""
     return {
         "id": r.id,
         "side": r.side,
@@ -180,15 +181,37 @@ def timestamper_of(rt: NodeRuntime) -> HttpTimestamper:
     return HttpTimestamper(url, verifier, timeout=rt.settings.mesh_timeout)
 
 
+# The columns a leaf covers (Core rows, not ORM objects: sealing loads every record of the log
+# once or twice, and building ORM objects cost more than the rest of sealing together).
+_LEAF_COLUMNS = [
+    _TABLE.c[name]
+    for name in (
+        "id", "side", "message_id", "xroad_id", "client", "service", "method", "purpose",
+        "legal_basis", "issue", "user_id", "request_hash", "request_digest", "request_signature",
+        "response_hash", "response_digest", "response_signature", "status", "error_type",
+        "created_at", "batch_id",
+    )
+]  # fmt: skip
+_SEAL = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("b_id"))
+    .values(
+        batch_id=bindparam("b_batch"),
+        batch_index=bindparam("b_index"),
+        batch_path=bindparam("b_path", type_=_TABLE.c.batch_path.type),
+    )
+)
+
+
 def _pending(settings: Any, limit: int) -> Any:
     open_before = naive_utcnow() - timedelta(seconds=2 * settings.mesh_timeout)
     return (
-        select(MessageRecord)
+        select(*_LEAF_COLUMNS)
         .where(
-            MessageRecord.batch_id.is_(None),
-            or_(MessageRecord.status != 0, MessageRecord.created_at < open_before),
+            _TABLE.c.batch_id.is_(None),
+            or_(_TABLE.c.status != 0, _TABLE.c.created_at < open_before),
         )
-        .order_by(MessageRecord.id)
+        .order_by(_TABLE.c.id)
         .limit(limit)
     )
 
@@ -212,16 +235,18 @@ def seal_records(
     Nodes seal with the hub's TSA over HTTP, the hub with its own TSA in-process.
     """
     with sessions() as session:
-        if session.get_bind().dialect.name == "postgresql":
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
             # One transaction: the rows stay locked while the TSA answers; another process of
             # this node skips them and seals the next ones.
-            rows = list(
-                session.scalars(_pending(settings, limit).with_for_update(skip_locked=True))
-            )
+            rows = connection.execute(
+                _pending(settings, limit).with_for_update(skip_locked=True)
+            ).all()
             if not rows:
                 return 0
-            return _store(session, rows, timestamp_batch(_leaves(rows), timestamper))
-        rows = list(session.scalars(_pending(settings, limit)))
+            batch = timestamp_batch(_leaves(rows), timestamper)
+            return _store(session, [r.id for r in rows], batch)
+        rows = connection.execute(_pending(settings, limit)).all()
         ids, leaves = [r.id for r in rows], _leaves(rows)
     if not rows:
         return 0
@@ -233,9 +258,8 @@ def seal_records(
         stored = TimestampBatch(root=batch.root.hex(), size=len(ids), token=batch.token)
         session.add(stored)
         session.flush()
-        by_id = {
-            r.id: r for r in session.scalars(select(MessageRecord).where(MessageRecord.id.in_(ids)))
-        }
+        query = select(*_LEAF_COLUMNS).where(_TABLE.c.id.in_(ids))
+        by_id = {r.id: r for r in session.connection().execute(query)}
         current = [by_id.get(i) for i in ids]
         if (
             any(r is None or r.batch_id is not None for r in current)
@@ -243,27 +267,36 @@ def seal_records(
         ):
             session.rollback()  # changed meanwhile: sealed in the next round
             return 0
-        return _store(session, [r for r in current if r is not None], batch, stored)
+        return _store(session, ids, batch, stored)
 
 
-def _leaves(rows: list[MessageRecord]) -> list[bytes]:
+def _leaves(rows: Iterable[Any]) -> list[bytes]:
+    """The leaves of records (ORM objects or rows with the leaf columns)."""
     return [leaf(leaf_fields(r)) for r in rows]
 
 
 def _store(
-    session: Session, rows: list[MessageRecord], batch: Batch, stored: TimestampBatch | None = None
+    session: Session, ids: list[int], batch: Batch, stored: TimestampBatch | None = None
 ) -> int:
     if stored is None:
-        stored = TimestampBatch(root=batch.root.hex(), size=len(rows), token=batch.token)
+        stored = TimestampBatch(root=batch.root.hex(), size=len(ids), token=batch.token)
         session.add(stored)
         session.flush()
-    for row, proof in zip(rows, batch.proofs, strict=True):
-        row.batch_id = stored.id
-        row.batch_index = proof.index
-        row.batch_path = [base64.b64encode(p).decode("ascii") for p in proof.path]
+    session.connection().execute(
+        _SEAL,
+        [
+            {
+                "b_id": record_id,
+                "b_batch": stored.id,
+                "b_index": proof.index,
+                "b_path": [base64.b64encode(p).decode("ascii") for p in proof.path],
+            }
+            for record_id, proof in zip(ids, batch.proofs, strict=True)
+        ],
+    )
     session.commit()
-    log.info("message log: batch %s seals %d records", stored.id, len(rows))
-    return len(rows)
+    log.info("message log: batch %s seals %d records", stored.id, len(ids))
+    return len(ids)
 
 
 # -- export ---------------------------------------------------------------------------------------
