@@ -228,3 +228,11 @@ def test_copy_path_stores_what_executemany_stores(
     (executemany, summaries), (copied, copy_summaries) = results
     assert executemany == copied and summaries == copy_summaries
     assert len(executemany[0]) == inserted > 10 and len(executemany[1]) > 0  # records, events
+
+
+def test_a_carriage_return_inside_a_line_is_a_bad_row(session: Session) -> None:
+    stray = GOOD.replace(",301,", ",3\r01,")
+    data = (HEADER.replace(",3,", ",2,") + stray + GOOD).encode()
+    report = import_file(session, data, "cr.csv")
+    assert report.inserted == 1 and report.problems[0][0] == 2
+    assert "not CSV" in report.problems[0][1]

@@ -337,7 +337,10 @@ class CsvReader:
         except UnicodeDecodeError as exc:
             return BadRow(number, f"not {self._encoding}: {exc.reason} at byte {exc.start}",
                           raw.decode(self._encoding, errors="replace"))  # fmt: skip
-        cells = next(csv.reader([line]), [])
+        try:
+            cells = next(csv.reader([line]), [])
+        except csv.Error as exc:  # a carriage return inside the line: a bad row, not a crash
+            return BadRow(number, f"not CSV: {exc}", line)
         return self._item(number, cells, line, last=last, complete=complete)
 
     def _item(
