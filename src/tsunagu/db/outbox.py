@@ -147,6 +147,19 @@ def _on_rollback(connection: Connection) -> None:
 
 @event.listens_for(Pool, "checkin")
 def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-    if record is not None and record.info.pop(_COMMITTED, False):
+    if record is not None:
+        _signal(record.info)
+
+
+def signal_committed(connection: Connection) -> None:
+    """Call the :func:`on_commit` callbacks now if ``connection``'s last commit recorded events.
+
+    For a connection held across transactions (the mesh's group writer), which never goes
+    back to the pool; call it after the commit returned."""
+    _signal(connection.info)
+
+
+def _signal(info: dict[Any, Any]) -> None:
+    if info.pop(_COMMITTED, False):
         for callback in list(_callbacks):
             callback()

@@ -228,6 +228,14 @@ class Settings(BaseSettings):
     mesh_pause_seconds: int = Field(
         300, ge=1, description="Seconds a paused subscription waits before one probe delivery."
     )
+    mesh_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Seconds between two rounds of an idle node worker. New work (outbox events "
+        "committed, notifications received) wakes it at once; the poll drives retries, "
+        "leases and message-log batches.",
+    )
     mesh_push_concurrency: int = Field(
         8,
         ge=1,

@@ -24,12 +24,12 @@ import anyio
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from tsunagu.db import is_postgres, make_sessionmaker, outbox
+from tsunagu.db import OutboxEvent, is_postgres, make_sessionmaker, outbox
 from tsunagu.http import problem_response
 from tsunagu.kernel import Problem, Settings
 from tsunagu.trust.ca import MemberId
@@ -325,10 +325,12 @@ def peer_client(rt: NodeRuntime) -> httpx.Client:
 class Worker(threading.Thread):
     """Dispatches the outbox, delivers notifications, forwards the inbox and access records."""
 
-    def __init__(self, rt: NodeRuntime, interval: float = 0.2) -> None:
+    def __init__(self, rt: NodeRuntime, interval: float | None = None) -> None:
         super().__init__(name="tsunagu-mesh-worker", daemon=True)
         self.rt = rt
-        self.interval = interval
+        # New work wakes the worker (below); the poll is the safety net and the clock of
+        # retries, leases and message-log batches.
+        self.interval = rt.settings.mesh_poll_seconds if interval is None else interval
         self.stopping = threading.Event()
         self.pool: ThreadPoolExecutor | None = None  # senders, while run() runs
 
@@ -340,9 +342,10 @@ class Worker(threading.Thread):
             self.rt.settings.mesh_push_concurrency, thread_name_prefix="tsunagu-mesh-send"
         )
         unregister = outbox.on_commit(wake.set)  # events committed by this process
-        listener = _OutboxListener(self.rt, wake) if is_postgres(self.rt.engine) else None
-        if listener is not None:
-            listener.start()  # events committed by any process (PostgreSQL NOTIFY)
+        # events committed by any process: PostgreSQL's NOTIFY, or SQLite's newest outbox row
+        postgres = is_postgres(self.rt.engine)
+        listener = _OutboxListener(self.rt, wake) if postgres else _OutboxProbe(self.rt, wake)
+        listener.start()
         try:
             while not self.stopping.is_set():
                 wake.clear()  # a wake during the round below starts the next one at once
@@ -355,8 +358,7 @@ class Worker(threading.Thread):
                     wake.wait(self.interval)
         finally:
             unregister()
-            if listener is not None:
-                listener.stop()
+            listener.stop()
             pool.shutdown(wait=True)
             peers.close()
             plain.close()
@@ -403,6 +405,29 @@ class _OutboxListener(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
+
+
+class _OutboxProbe(_OutboxListener):
+    """SQLite has no NOTIFY: read the newest outbox row's ``seq`` (the rowid, so a lookup, not
+    a scan) every 0.1 s and wake the worker when it grows — events another process committed
+    (``tsunagu corp import`` against the node's file, say). Not ``PRAGMA data_version``: every
+    message-log write bumps that, and would start a worker round per request under load."""
+
+    INTERVAL = 0.1
+
+    def run(self) -> None:
+        newest = select(func.max(OutboxEvent.seq))
+        seen: int | None = None
+        while not self.stopping.wait(self.INTERVAL):
+            try:
+                with self.rt.engine.connect() as connection:
+                    current = connection.scalar(newest) or 0
+            except Exception as exc:  # the file is busy or away: the poll covers
+                log.warning("outbox probe: %s", exc)
+                continue
+            if seen is not None and current != seen:
+                self.wake.set()
+            seen = current
 
 
 @asynccontextmanager

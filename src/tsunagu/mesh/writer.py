@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from tsunagu.db import IMMEDIATE
+from tsunagu.db import IMMEDIATE, outbox
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -156,6 +156,7 @@ class GroupWriter:
                 with connection.begin():
                     for job in batch:
                         results.append(job.fn(connection))
+                outbox.signal_committed(connection)  # access records: wake the worker
             except Exception:  # one job failed: each on its own (below)
                 results = []
         if len(results) == len(batch):
@@ -169,6 +170,7 @@ class GroupWriter:
             try:
                 with connection.begin():
                     value = job.fn(connection)
+                outbox.signal_committed(connection)
             except Exception as exc:  # handed to the request awaiting it
                 outcomes.append((job, False, exc))
             else:
