@@ -635,14 +635,13 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
         "concurrency 1 30 → 46 round trips/s, p50 27.5 → 19.0 ms, CPU 8.2 / 10.6 → 5.5 / 6.3 "
         "ms; at 16, 70 → 108 round trips/s, CPU 5.7 / 8.0 → 3.4 / 3.9 ms. The CPU column of the "
         "tables above is higher than those 10 s loads show because it counts each round's 1 s "
-        "warm-up and the push worker's fixed cost (below) against the measured requests. The "
-        "rates above were measured with the machine busy with other work (direct reached "
-        "10,000/s at concurrency 16 here, 24,500/s in the previous run). What is left, by "
-        "profile share of each node: the HTTP "
+        "warm-up and the push worker's fixed cost (below) against the measured requests. What "
+        "was left after (4), by profile share of each node: the HTTP "
         "client (aiohttp, including TLS encryption in the transport write) 20–29%, the push "
         "worker polling its four queues every 0.2 s 19–21% (about 50 ms of CPU per second per "
-        "node even when idle: a fixed cost, ~0.3 ms per round trip at 150/s, less at higher "
-        "rates), uvicorn and the response write 10–20%, the writer (access check, three log "
+        "node even when idle; since then new work wakes the worker and it polls once a second, "
+        "a fifth of that), uvicorn and the response write 10–20%, the writer (access check, "
+        "three log "
         "writes) 4–18%, signature verification through joserfc (165 µs, twice per round trip) "
         "~8%. 1,000 round trips/s on these 2 cores needs at most ~1.8 ms of CPU per round trip "
         "for both nodes together, about half of today's ~3.5 ms: Python HTTP server and client "
@@ -650,11 +649,18 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
         "needs a node process per core (scale-out on PostgreSQL, docs/mesh.md) or more cores, "
         "not more tuning of this path. "
         '"≤ 2× direct" cannot hold against a 0.1 ms backend for any proxy doing TLS and '
-        "signatures; against a ~10 ms backend the mesh would be about 2×. Push sends one "
-        "notification at a time per worker, polled every 0.2 s (hence ~0.2–0.4 s commit → "
-        "webhook on idle queues); being sequential and latency-bound, its rate swings most "
-        "with the machine's load: 500-event bursts on SQLite, code before and after (4) "
-        "alternating, gave 42, 56, 53 and 33, 37, 74 notifications/s.",
+        "signatures; against a ~10 ms backend the mesh would be about 2×. Push: the worker "
+        "used to send one notification at a time and find new events by polling every 0.2 s "
+        "(0.2–0.4 s commit → webhook on idle queues). Now a commit in the node's own process, "
+        "PostgreSQL's NOTIFY (any process) or, on SQLite, a probe of the newest outbox row "
+        "every 0.1 s wakes it, a stored notification wakes the subscriber's worker, and a "
+        "claimed batch (one notification per subject) goes out 8 at a time. Here the events "
+        "are committed by the benchmark's own process, so on SQLite the probe finds them. "
+        "Before and after that change, alternating, two runs each (push only, load average 3 "
+        "to 5 from other work): 1,000-event burst on PostgreSQL 35 and 28 → 66 and 38 "
+        "notifications/s, idle commit → webhook p50 278 and 376 → 74 and 146 ms; on SQLite 91 "
+        "and 42 → 71 and 95 notifications/s, idle p50 242 and 199 → 184 and 206 ms (the probe "
+        "came later; SQLite's writers serialize, so sending 8 at a time gains little there).",
         "",
     ]
     return "\n".join(lines)

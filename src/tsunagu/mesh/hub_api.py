@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from tsunagu.db import make_sessionmaker
 from tsunagu.http import get_session
 from tsunagu.kernel import Forbidden, Problem, Settings, ValidationProblem
 from tsunagu.ledger import AccessRecordIn, append_access_record
@@ -185,12 +186,20 @@ async def access_record(request: Request, session: SessionDep) -> dict[str, Any]
 
 
 def seal_hub_log(app: Any) -> int:
-    """One sealing round of the hub's message log; the number of records sealed."""
+    """One sealing round of the hub's message log; the number of records sealed.
+
+    On sessions of its own over the engine, never ``app.state.sessionmaker``'s (a test binds
+    that to one connection, which a background thread must not share with requests), and
+    the trust material is opened only when there is something to seal.
+    """
+    sessions = getattr(app.state, "sealing_sessions", None)
+    if sessions is None:
+        sessions = app.state.sealing_sessions = make_sessionmaker(app.state.engine)
+    settings: Settings = app.state.settings
+    if not messagelog.has_unsealed(sessions, settings):
+        return 0
     platform = hub_of(app)
-    sessions = app.state.sessionmaker
-    return messagelog.seal_records(
-        sessions, app.state.settings, hub.hub_timestamper(sessions, platform)
-    )
+    return messagelog.seal_records(sessions, settings, hub.hub_timestamper(sessions, platform))
 
 
 @contextlib.asynccontextmanager

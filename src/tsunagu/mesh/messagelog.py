@@ -216,6 +216,12 @@ def _pending(settings: Any, limit: int) -> Any:
     )
 
 
+def has_unsealed(sessions: Callable[[], Session], settings: Any) -> bool:
+    """Whether a sealing round would find a finished record to seal."""
+    with sessions() as session:
+        return session.connection().execute(_pending(settings, 1)).first() is not None
+
+
 def seal(rt: NodeRuntime, limit: int = BATCH_LIMIT) -> int:
     """Time-stamp this node's finished records not yet in a batch (the hub's TSA, over HTTP)."""
     return seal_records(rt.session, rt.settings, timestamper_of(rt), limit)
