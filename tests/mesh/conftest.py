@@ -8,6 +8,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,13 +133,19 @@ def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "conditi
     raise AssertionError(f"{what} not reached within {timeout} s (last: {last!r})")
 
 
-@pytest.fixture(scope="module")
-def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    root = tmp_path_factory.mktemp("federation")
-    fed, drops = build(root, ("wakayama", "bunkyo", "nta", "utility"))
+@contextmanager
+def started(fed: Federation, drops: list[Callable[[], None]]) -> Iterator[Running]:
+    """Start ``fed`` (from :func:`build`); stop it and drop its databases afterwards."""
     try:
         yield Running(fed, fed.start())
     finally:
         fed.stop()
         for drop in drops:
             drop()
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    root = tmp_path_factory.mktemp("federation")
+    with started(*build(root, ("wakayama", "bunkyo", "nta", "utility"))) as running:
+        yield running

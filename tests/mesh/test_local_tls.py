@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.conftest import _free_port
-from tests.mesh.conftest import Running, build, wait_for
+from tests.mesh.conftest import Running, build, started, wait_for
 from tsunagu.mesh.localtls import self_signed
 
 # An unknown client certificate fails the handshake; under TLS 1.3 the client learns it only
@@ -29,12 +29,8 @@ BASIC4 = f"{WAKAYAMA}/residents/basic4"
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     fed, drops = build(tmp_path_factory.mktemp("localtls"), ("wakayama", "nta"), residents=10)
     fed.spec("nta").local_tls_port = _free_port()
-    try:
-        yield Running(fed, fed.start())
-    finally:
-        fed.stop()
-        for drop in drops:
-            drop()
+    with started(fed, drops) as running:
+        yield running
 
 
 def local_system(directory: Path, name: str) -> tuple[Path, Path]:

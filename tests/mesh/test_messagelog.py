@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import _free_port
-from tests.mesh.conftest import Running, build, wait_for
+from tests.mesh.conftest import Running, build, started, wait_for
 from tsunagu.demo import TSUNAGU
 from tsunagu.mesh.models import MessageRecord, TimestampBatch
 
@@ -33,12 +33,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """和歌山市 (provider) and 国税庁 (consumer); the message log is sealed every second."""
     fed, drops = build(tmp_path_factory.mktemp("messagelog"), ("wakayama", "nta"), residents=20)
     fed.extra_env = {**fed.extra_env, "TSUNAGU_MESH_LOG_BATCH_SECONDS": "1"}
-    try:
-        yield Running(fed, fed.start())
-    finally:
-        fed.stop()
-        for drop in drops:
-            drop()
+    with started(fed, drops) as running:
+        yield running
 
 
 def person(running: Running) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import _free_port
-from tests.mesh.conftest import Running, build, wait_for
+from tests.mesh.conftest import Running, build, started, wait_for
 from tsunagu.mesh.models import Delivery, ReceivedNotification
 
 TOPIC = "resident.person.moved_out"
@@ -28,12 +28,8 @@ TOPIC = "resident.person.moved_out"
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """和歌山市 (provider) and 国税庁 (subscriber), with 80 residents."""
     fed, drops = build(tmp_path_factory.mktemp("push"), ("wakayama", "nta"), residents=80)
-    try:
-        yield Running(fed, fed.start())
-    finally:
-        fed.stop()
-        for drop in drops:
-            drop()
+    with started(fed, drops) as running:
+        yield running
 
 
 _used: set[str] = set()

@@ -503,31 +503,13 @@ def peer_cert_protocol() -> type[asyncio.Protocol]:
 
 def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
     """Run the local listener and the mutual-TLS listener in one event loop."""
-    import uvicorn
 
-    mesh_app = create_mesh_app(rt)
-    context = rt.identity.server_context()
-    local = uvicorn.Server(
-        uvicorn.Config(
-            local_app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
-    )
-    mesh = uvicorn.Server(
-        uvicorn.Config(
-            mesh_app,
-            host=settings.node_mesh_host,
-            port=settings.node_mesh_port,
-            log_config=None,
-            access_log=False,
-            http=peer_cert_protocol(),
-            ssl_context_factory=lambda _config, _default: context,
-            timeout_graceful_shutdown=5,
-        )
+    local = _server(local_app, settings.host, settings.port)
+    mesh = _server(
+        create_mesh_app(rt),
+        settings.node_mesh_host,
+        settings.node_mesh_port,
+        rt.identity.server_context(),
     )
 
     servers = [local.serve(), mesh.serve()]
@@ -549,27 +531,40 @@ def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
         runner.run(both())
 
 
+def _server(app: Any, host: str, port: int, context: ssl.SSLContext | None = None) -> Any:
+    """A uvicorn server for one listener; with ``context``, TLS that hands the client
+    certificate to the app (the ASGI ``tls`` extension)."""
+    import uvicorn
+
+    tls: dict[str, Any] = {}
+    if context is not None:
+        tls = {
+            "http": peer_cert_protocol(),
+            "ssl_context_factory": lambda _config, _default: context,
+        }
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        **tls,
+    )
+    return uvicorn.Server(config)
+
+
 def _local_tls_servers(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> list[Any]:
     """The HTTPS listener for local systems, and the task that loads newly registered client
     certificates into its verify store (mesh.localtls)."""
-    import uvicorn
 
     from .localtls import REFRESH_SECONDS, LocalTls
 
     tls = LocalTls.create(settings)
     with rt.session() as session:
         tls.refresh(session)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            local_app,
-            host=settings.node_local_tls_host,
-            port=settings.node_local_tls_port,
-            log_config=None,
-            access_log=False,
-            http=peer_cert_protocol(),
-            ssl_context_factory=lambda _config, _default: tls.context,
-            timeout_graceful_shutdown=5,
-        )
+    server = _server(
+        local_app, settings.node_local_tls_host, settings.node_local_tls_port, tls.context
     )
 
     def refresh() -> None:
