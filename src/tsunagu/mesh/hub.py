@@ -280,10 +280,7 @@ def hub_timestamper(sessions: Callable[[], Session], platform: Hub) -> EmbeddedT
 
 def hub_export_header(session: Session, platform: Hub) -> dict[str, Any]:
     """What a verifier needs for the hub's log: every node certificate the hub ever issued."""
-
-    def b64(cert: x509.Certificate) -> str:
-        return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
-
+    b64 = messagelog.b64der
     nodes = [
         b64(x509.load_pem_x509_certificate(pem.encode("ascii")))
         for pem in session.scalars(
@@ -292,22 +289,11 @@ def hub_export_header(session: Session, platform: Hub) -> dict[str, Any]:
             .order_by(IssuedCertificate.id)
         )
     ]
-    return {
-        "kind": "header",
-        "format": messagelog.FORMAT,
-        "version": messagelog.VERSION,
-        "member": f"{platform.instance} hub",
-        "certificate": platform.list_certificate.public_bytes(serialization.Encoding.PEM).decode(
-            "ascii"
-        ),
-        "exported_at": naive_utcnow().isoformat(),
-        "certificates": {
-            "nodes": nodes,
-            "ca": {"root": b64(platform.ca.root), "issuing": [b64(platform.ca.issuing)]},
-            "tsa": b64(platform.tsa.certificate),
-        },
-        "leaf_fields": list(messagelog.LEAF_FIELDS),
-    }
+    ca = {"root": b64(platform.ca.root), "issuing": [b64(platform.ca.issuing)]}
+    own = platform.list_certificate
+    return messagelog.header(
+        f"{platform.instance} hub", own, nodes, ca, b64(platform.tsa.certificate)
+    )
 
 
 # -- service registry ---------------------------------------------------------------------------

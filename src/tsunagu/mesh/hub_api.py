@@ -74,8 +74,8 @@ async def _signed_call(request: Request, session: Session, work: Work) -> Any:
     except (MeshFault, Problem) as exc:
         session.rollback()
         error = exc.fault_type if isinstance(exc, MeshFault) else f"problem:{exc.slug}"
-        call = (request.method, target, headers, body[:0] if len(body) > MAX_HUB_BODY else body)
         seconds = time.perf_counter() - started
+        call = (request.method, target, headers, body)
         hub.log_hub_refusal(session, caller, call, exc.status, error, seconds)
         session.commit()
         if isinstance(exc, MeshFault):

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tsunagu.kernel import Conflict, NotFound, Settings, ValidationProblem, naive_utcnow
+from tsunagu.trust import ca
 
 from .models import LocalSystemCertificate
 
@@ -50,10 +51,6 @@ def _load(pem: str) -> x509.Certificate:
         raise ValidationProblem("not a PEM certificate", field="certificate") from None
 
 
-def fingerprint_of(certificate: x509.Certificate) -> str:
-    return certificate.fingerprint(hashes.SHA256()).hex()
-
-
 def register(session: Session, name: str, pem: str) -> LocalSystemCertificate:
     """Register a local system's client certificate under ``name``."""
     name = name.strip()
@@ -64,7 +61,7 @@ def register(session: Session, name: str, pem: str) -> LocalSystemCertificate:
     not_after = certificate.not_valid_after_utc.replace(tzinfo=None)
     if not_after <= now:
         raise ValidationProblem(f"the certificate expired on {not_after:%Y-%m-%d}")
-    fingerprint = fingerprint_of(certificate)
+    fingerprint = ca.fingerprint(certificate)
     known = session.scalar(
         select(LocalSystemCertificate).where(LocalSystemCertificate.fingerprint == fingerprint)
     )

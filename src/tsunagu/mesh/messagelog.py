@@ -183,15 +183,9 @@ def timestamper_of(rt: NodeRuntime) -> HttpTimestamper:
 
 # The columns a leaf covers (Core rows, not ORM objects: sealing loads every record of the log
 # once or twice, and building ORM objects cost more than the rest of sealing together).
-_LEAF_COLUMNS = [
-    _TABLE.c[name]
-    for name in (
-        "id", "side", "message_id", "xroad_id", "client", "service", "method", "purpose",
-        "legal_basis", "issue", "user_id", "request_hash", "request_digest", "request_signature",
-        "response_hash", "response_digest", "response_signature", "status", "error_type",
-        "created_at", "batch_id",
-    )
-]  # fmt: skip
+_LEAF_COLUMNS = [_TABLE.c["xroad_id" if name == "x_road_id" else name] for name in LEAF_FIELDS] + [
+    _TABLE.c.batch_id
+]
 _SEAL = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("b_id"))
@@ -308,7 +302,7 @@ def _store(
 # -- export ---------------------------------------------------------------------------------------
 
 
-def _b64der(cert: x509.Certificate) -> str:
+def b64der(cert: x509.Certificate) -> str:
     return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
 
 
@@ -319,8 +313,8 @@ def _load_b64der(value: str) -> x509.Certificate:
 def export_header(rt: NodeRuntime) -> dict[str, Any]:
     """The certificates a verifier needs, from this node's identity and its trust list."""
     own = rt.identity.certificate
-    nodes = [_b64der(own)]
-    ca: dict[str, Any] = {"root": _b64der(rt.identity.anchor), "issuing": []}
+    nodes = [b64der(own)]
+    ca: dict[str, Any] = {"root": b64der(rt.identity.anchor), "issuing": []}
     tsa = ""
     try:
         document = rt.trust_cache.current().document
@@ -333,11 +327,19 @@ def export_header(rt: NodeRuntime) -> dict[str, Any]:
     if document:
         ca = {"root": document["ca"]["root"], "issuing": list(document["ca"]["issuing"])}
         tsa = str(document.get("tsa", {}).get("certificate", ""))
+    return header(rt.member_base, own, nodes, ca, tsa)
+
+
+def header(
+    member: str, own: x509.Certificate, nodes: list[str], ca: dict[str, Any], tsa: str
+) -> dict[str, Any]:
+    """An export's header line: who exported it, and the certificates (base64 DER) a verifier
+    needs — signers (``nodes``), the CA's ``root`` and ``issuing``, the ``tsa``."""
     return {
         "kind": "header",
         "format": FORMAT,
         "version": VERSION,
-        "member": rt.member_base,
+        "member": member,
         "certificate": own.public_bytes(serialization.Encoding.PEM).decode("ascii"),
         "exported_at": naive_utcnow().isoformat(),
         "certificates": {"nodes": nodes, "ca": ca, "tsa": tsa},

@@ -502,8 +502,8 @@ def peer_cert_protocol() -> type[asyncio.Protocol]:
 
 
 def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
-    """Run the local listener and the mutual-TLS listener in one event loop."""
-
+    """Run the local listener, the mutual-TLS listener and, if configured, the HTTPS listener
+    for local systems (mesh.localtls) in one event loop."""
     local = _server(local_app, settings.host, settings.port)
     mesh = _server(
         create_mesh_app(rt),
@@ -516,7 +516,7 @@ def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
     if settings.node_local_tls_port:
         servers.extend(_local_tls_servers(settings, local_app, rt))
 
-    async def both() -> None:
+    async def serve_all() -> None:
         await asyncio.gather(*servers)
 
     # uvloop where it is installed (uvicorn[standard] brings it; not on Windows): uvicorn picks
@@ -528,7 +528,7 @@ def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
     except ImportError:  # pragma: no cover - platforms without uvloop
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(both())
+        runner.run(serve_all())
 
 
 def _server(app: Any, host: str, port: int, context: ssl.SSLContext | None = None) -> Any:
