@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Subquery, and_, func, literal, select, union
+from sqlalchemy import Select, Subquery, and_, func, literal, literal_column, select, union
 from sqlalchemy.orm import Session
 
 from tsunagu.kernel import NotFound, ValidationProblem, validate_corporate_number
@@ -121,8 +121,9 @@ def search_by_name(
         # order, so the database would read and sort every match before taking a page. An
         # empty reading key matches nothing (a range from "" would match every row).
         conditions = [_prefix(record.name_key, key)]
-        if kana:
-            conditions.append(_prefix(record.furigana_key, kana))
+        if kana:  # spelled as the reading index's WHERE, a literal, so SQLite uses it
+            reading = record.furigana_key != literal_column("''")
+            conditions.append(and_(reading, _prefix(record.furigana_key, kana)))
     else:
         escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions = [record.name_key.like(f"%{escaped}%", escape="\\")]
