@@ -129,5 +129,9 @@ def test_corp_import_streams_a_file_reports_bad_rows_and_refuses_a_cut_one(
     cut.write_text("2024-04-01,2,1,1\n" + GOOD + GOOD[:40], "utf-8")
     code, out, err = run(cli_env, "corp", "import", str(cut))
     assert code == 2 and "truncated file, nothing imported" in err
+    code, out, err = run(cli_env, "corp", "import", "--workers", "2", str(cut))
+    assert code == 2 and "truncated file, nothing imported" in err
+    code, out, err = run(cli_env, "corp", "import", "--workers", "-1", str(cut))
+    assert code == 2 and "--workers" in err
     code, out, err = run(cli_env, "corp", "import", str(tmp_path / "missing.csv"))
     assert code == 2 and "not found" in err

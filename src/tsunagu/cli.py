@@ -248,8 +248,13 @@ def corp() -> None:
 @corp.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--encoding", default=None, help="Force cp932 or utf-8 (default: detected).")
+@click.option(
+    "--workers", type=click.IntRange(min=0), default=None,
+    help="Processes reading a CSV file's rows while this one stores them (0: none; default: "
+    "one per core, at most 4, for files from 8 MB).",
+)  # fmt: skip
 @_plain_errors
-def corp_import(files: tuple[str, ...], encoding: str | None) -> None:
+def corp_import(files: tuple[str, ...], encoding: str | None, workers: int | None) -> None:
     """Import NTA CSV (Shift_JIS or Unicode), NTA XML or gBizINFO JSON FILES, each atomically."""
     from pathlib import Path
 
@@ -267,7 +272,7 @@ def corp_import(files: tuple[str, ...], encoding: str | None) -> None:
                 leave=False, disable=None,
             ) as bar:  # fmt: skip
                 report = import_file(session, Path(name), name, encoding=encoding,
-                                     progress=bar.update)  # fmt: skip
+                                     progress=bar.update, workers=workers)  # fmt: skip
                 session.commit()
             for line, reason in report.problems[:50]:
                 click.echo(f"{name}:{line}: {reason}", err=True)

@@ -60,27 +60,33 @@ def test_blocks_and_batches_store_what_one_block_stores(
                    row(number(2), name='株式会社"日立\n製作所"'), count=5)  # fmt: skip
     odd = odd.replace("日立電線".encode(), "日立電線".encode("cp932"))
     results = []
-    # The last: 8 bits for the numbers a first load has met, so that most are suspects.
-    for block, batch, bits in ((nta.BLOCK, importer_module.BATCH, importer_module._SEEN_BITS),
-                               (37, 1, 1 << 20), (4096, 2, 8)):  # fmt: skip
+    # The third: 8 bits for the numbers a first load has met, so that most are suspects. The
+    # last: CSV chunks read by two worker processes.
+    for block, batch, bits, workers in (
+        (nta.BLOCK, importer_module.BATCH, importer_module._SEEN_BITS, 0),
+        (37, 1, 1 << 20, 0),
+        (4096, 2, 8, 0),
+        (300, 1, 8, 2),
+    ):
         monkeypatch.setattr(nta, "BLOCK", block)
         monkeypatch.setattr(importer_module, "BATCH", batch)
         monkeypatch.setattr(importer_module, "_SEEN_BITS", bits)
-        reports = [import_file(session, path.read_bytes(), path.name) for path in FILES]
-        reports.append(import_file(session, odd, "odd.csv"))
+        reports = [import_file(session, path.read_bytes(), path.name, workers=workers)
+                   for path in FILES]  # fmt: skip
+        reports.append(import_file(session, odd, "odd.csv", workers=workers))
         lines = sorted(session.execute(select(CorporationRejectedRow.line,
                                               CorporationRejectedRow.reason)).all())  # fmt: skip
         results.append((_stored(session), [r.summary() for r in reports], lines))
         _clear(session)
-    assert results[0] == results[1] == results[2]
+    assert results[0] == results[1] == results[2] == results[3]
     stored, summaries, rejected = results[0]
     assert len(stored[0]) > 10 and len(stored[1]) > 0 and len(rejected) >= 3
     assert summaries[-1].endswith("5 rows, 1 new, 0 unchanged, 4 rejected, 1 events")
 
 
-@pytest.mark.parametrize("first_load", [True, False])
+@pytest.mark.parametrize(("first_load", "workers"), [(True, 0), (False, 0), (True, 2), (False, 2)])
 def test_a_truncated_file_found_after_stored_batches_leaves_the_registry_as_it_was(
-    session: Session, monkeypatch: pytest.MonkeyPatch, first_load: bool
+    session: Session, monkeypatch: pytest.MonkeyPatch, first_load: bool, workers: int
 ) -> None:
     if not first_load:
         import_file(session, csv_file(GOOD), "before.csv")
@@ -88,12 +94,13 @@ def test_a_truncated_file_found_after_stored_batches_leaves_the_registry_as_it_w
     imports = session.scalar(select(func.count()).select_from(CorporationImport))
     indexes = _indexes(session)
     monkeypatch.setattr(importer_module, "BATCH", 1)
+    monkeypatch.setattr(nta, "BLOCK", 600)  # several chunks (and worker tasks)
     renamed = row(HITACHI, name="株式会社日立", process="11", changed="2024-03-29")
     rows = (row(number(1)), renamed, row(number(2)), GOOD.replace(",0\n", ",0,x\n"))
     with pytest.raises(ImportProblem, match="promises 6 rows"):
-        import_file(session, csv_file(*rows, count=6), "short.csv")
+        import_file(session, csv_file(*rows, count=6), "short.csv", workers=workers)
     with pytest.raises(ImportProblem, match="truncated"):
-        import_file(session, csv_file(*rows, row(number(3))[:50]), "cut.csv")
+        import_file(session, csv_file(*rows, row(number(3))[:50]), "cut.csv", workers=workers)
     assert _stored(session) == before
     assert session.scalar(select(func.count()).select_from(CorporationImport)) == imports
     assert session.scalar(select(func.count()).select_from(CorporationRejectedRow)) == 0
@@ -104,17 +111,18 @@ def test_a_truncated_file_found_after_stored_batches_leaves_the_registry_as_it_w
     assert as_of(session, HITACHI).name == "株式会社日立"
 
 
-@pytest.mark.parametrize("first_load", [True, False])
+@pytest.mark.parametrize(("first_load", "workers"), [(True, 0), (False, 0), (True, 2), (False, 2)])
 def test_repeated_and_conflicting_rows_across_batches(
-    session: Session, monkeypatch: pytest.MonkeyPatch, first_load: bool
+    session: Session, monkeypatch: pytest.MonkeyPatch, first_load: bool, workers: int
 ) -> None:
     if not first_load:
         import_file(session, csv_file(row(number(9))), "other.csv")
     monkeypatch.setattr(importer_module, "BATCH", 1)
+    monkeypatch.setattr(nta, "BLOCK", 700)
     renamed = row(HITACHI, name="株式会社日立", process="11", changed="2024-03-29")
     conflicting = GOOD.replace("丸の内１丁目６番６号", "丸の内１丁目６番７号")
     data = csv_file(renamed, GOOD, row(number(1)), GOOD, conflicting, GOOD)
-    report = import_file(session, data, "repeats.csv")
+    report = import_file(session, data, "repeats.csv", workers=workers)
     assert (report.read, report.inserted, report.unchanged, report.rejected) == (6, 3, 2, 1)
     assert report.problems == [
         (6, f"conflicting history: {HITACHI} process 01 changed 2015-10-05 updated 2018-05-11 "
@@ -148,6 +156,16 @@ def test_a_path_imports_as_its_bytes_do_and_progress_counts_every_row(
     assert again.already_imported
     with path.open("rb") as stream:
         assert import_file(session, stream, "stream.csv").already_imported
+
+
+def test_worker_processes_only_for_large_files_on_several_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importer_module.os, "cpu_count", lambda: 8)
+    assert importer_module.default_workers(importer_module.PARALLEL_MIN_BYTES - 1) == 0
+    assert importer_module.default_workers(2 << 30) == importer_module.MAX_WORKERS == 4
+    monkeypatch.setattr(importer_module.os, "cpu_count", lambda: 1)
+    assert importer_module.default_workers(2 << 30) == 0
 
 
 def test_not_an_nta_file_is_refused_with_nothing_stored(session: Session) -> None:

@@ -12,7 +12,9 @@ current row changed.
 
 A full (全件) file has about 5 million rows, so the file is read as a stream and stored in
 batches of :data:`BATCH` rows: memory does not grow with the file. Per row, Python only
-validates and computes the keys; the rest is set-based SQL:
+validates and computes the keys — in worker processes, one per core, for a file of
+:data:`PARALLEL_MIN_BYTES` or more (a thread could not share that work out: it holds the GIL);
+the rest is set-based SQL:
 
 - **First load** (the registry is empty): the secondary indexes are dropped, the rows go
   straight into ``corporation_record`` (driver ``executemany`` on SQLite, ``COPY`` on
@@ -30,10 +32,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import marshal
+import multiprocessing
 import operator
 import os
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TypeVar
@@ -64,6 +69,10 @@ from .normalize import furigana_key, lg_code, name_key
 BATCH = 5000
 # From this many records in a batch, PostgreSQL gets them by COPY rather than executemany.
 COPY_MIN = 500
+# Files from this size are read by worker processes (a 全件 file is over a gigabyte); starting
+# them costs about half a second, more than a smaller file takes in this process.
+PARALLEL_MIN_BYTES = 8 << 20
+MAX_WORKERS = 4
 # Problems kept in the report (and printed by the CLI); every rejected row is in the table.
 PROBLEMS_KEPT = 1000
 HASHED = tuple(c for c in nta.COLUMNS.values() if c != "latest")  # latest changes with time
@@ -174,13 +183,23 @@ def _opened(source: Source) -> Iterator[BinaryIO]:
         yield source
 
 
-def _sha256(stream: BinaryIO) -> str:
+def _sha256(stream: BinaryIO) -> tuple[str, int]:
+    """The SHA-256 of the rest of ``stream`` and its size in bytes; the stream stays put."""
     start = stream.tell()
     digest = hashlib.sha256()
+    size = 0
     while block := stream.read(nta.BLOCK):
         digest.update(block)
+        size += len(block)
     stream.seek(start)
-    return digest.hexdigest()
+    return digest.hexdigest(), size
+
+
+def default_workers(size: int) -> int:
+    """Worker processes for a file of ``size`` bytes: one per core (at most
+    :data:`MAX_WORKERS`) from :data:`PARALLEL_MIN_BYTES` on a machine with several, else none."""
+    cores = os.cpu_count() or 1
+    return min(cores, MAX_WORKERS) if size >= PARALLEL_MIN_BYTES and cores > 1 else 0
 
 
 def import_file(
@@ -190,16 +209,20 @@ def import_file(
     *,
     encoding: str | None = None,
     progress: Callable[[int], object] | None = None,
+    workers: int | None = None,
 ) -> ImportReport:
     """Import one NTA CSV/XML file or gBizINFO response in the caller's transaction.
 
     ``data`` is the file's bytes, its path, or a seekable binary stream; a path or stream is
     read in blocks, never whole (gBizINFO answers, which are small JSON, excepted).
-    ``progress`` is called with the number of rows read after each batch.
+    ``progress`` is called with the number of rows read after each batch. ``workers`` is the
+    number of processes that read and key a CSV file's rows while this one stores them (0: this
+    process does all, with one thread reading ahead; None: :func:`default_workers` of the
+    file's size).
     """
     report = ImportReport(file_name)
     with _opened(data) as stream:
-        sha = _sha256(stream)
+        sha, size = _sha256(stream)
         if session.scalar(select(CorporationImport.id).where(CorporationImport.sha256 == sha)):
             report.already_imported = True
             return report
@@ -214,7 +237,9 @@ def import_file(
                     parsed = gbizinfo.parse_gbizinfo(whole)
                     return _import(session, parsed, file_name, sha, "gbizinfo", progress)
             reader = nta.open_file(stream, encoding)
-            return _import(session, reader, file_name, sha, "nta", progress)
+            if workers is None:
+                workers = default_workers(size)
+            return _import(session, reader, file_name, sha, "nta", progress, workers)
         except nta.TruncatedFile as exc:
             raise ImportProblem(f"{file_name}: truncated file, nothing imported: {exc}") from None
         except ValueError as exc:  # NotNtaFile, or a gBizINFO envelope that is not one
@@ -241,6 +266,7 @@ def _import(
     sha256: str,
     source: str,
     progress: Callable[[int], object] | None,
+    workers: int = 0,
 ) -> ImportReport:
     report = ImportReport(file_name, reader.file_format)
     # A savepoint: a file found truncated after some batches were stored leaves nothing.
@@ -258,15 +284,20 @@ def _import(
         )
         store.begin()
         bad: list[tuple[int, str]] = []
-        prepared = _prepared(reader, job.id, source, current=first_load)
-        with closing(_ahead(prepared)) as batches:
+        copy = connection.dialect.name == "postgresql"
+        if workers > 0 and isinstance(reader, nta.CsvReader):
+            prepared = _in_processes(reader, workers, job.id, source, current=first_load,
+                                     copy=copy)  # fmt: skip
+        else:  # one thread reads ahead while this one stores
+            prepared = _ahead(_prepared(reader, job.id, source, current=first_load))
+        with closing(prepared) as batches:
             for batch in batches:
                 if batch.rejected:
                     connection.execute(insert(CorporationRejectedRow), batch.rejected)
                     report.rejected += len(batch.rejected)
                     if len(bad) < PROBLEMS_KEPT:
                         bad += [(r["line"], r["reason"]) for r in batch.rejected]
-                store.write(batch.records)
+                store.write(batch)
                 report.read += batch.read
                 if progress:
                     progress(batch.read)
@@ -284,8 +315,13 @@ def _import(
 @dataclass
 class _Batch:
     read: int  # rows of the file
-    records: list[tuple[Any, ...]]  # to store
+    records: list[tuple[Any, ...]]  # to store (none if ``copy`` holds them)
     rejected: list[dict[str, Any]]  # corporation_rejected_row values
+    copy: str = ""  # the records to store as COPY text (PostgreSQL), made by a worker process
+    numbers: Sequence[str] = ()  # the corporate numbers of ``copy``'s records, in order
+
+    def corporate_numbers(self) -> Iterable[str]:
+        return self.numbers if self.copy else (record[0] for record in self.records)
 
 
 def _prepared(
@@ -293,15 +329,91 @@ def _prepared(
 ) -> Iterator[_Batch]:
     """The file's rows read, validated and keyed, a batch at a time."""
     for batch in _batches(reader, BATCH):
-        records: list[tuple[Any, ...]] = []
-        rejected: list[dict[str, Any]] = []
-        for item in batch:
-            if isinstance(item, nta.BadRow):
-                rejected.append({"import_id": import_id, "line": item.line,
-                                 "reason": item.reason[:500], "raw": item.raw})  # fmt: skip
+        yield _batch(batch, import_id, source, current=current)
+
+
+def _batch(
+    rows: Sequence[nta.Row | nta.BadRow], import_id: int, source: str, *, current: bool
+) -> _Batch:
+    records: list[tuple[Any, ...]] = []
+    rejected: list[dict[str, Any]] = []
+    for item in rows:
+        if isinstance(item, nta.BadRow):
+            rejected.append({"import_id": import_id, "line": item.line,
+                             "reason": item.reason[:500], "raw": item.raw})  # fmt: skip
+        else:
+            records.append(_record(item, source, import_id, current=current))
+    return _Batch(len(rows), records, rejected)
+
+
+def _in_processes(
+    reader: nta.CsvReader,
+    workers: int,
+    import_id: int,
+    source: str,
+    *,
+    current: bool,
+    copy: bool,
+) -> Generator[_Batch, None, None]:
+    """:func:`_prepared` of a CSV file with its chunks read, validated and keyed by ``workers``
+    processes, batches in file order; at most two chunks a worker are in flight.
+
+    Python's per-row work (csv, check digits, dates, name keys, row hash) holds the GIL, so a
+    thread cannot share it out (:func:`_ahead` only overlaps it with the database); processes
+    can. Fresh ("spawn") processes, not forks of one that may hold threads and connections.
+    """
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    try:
+        pending: deque[Future[_Prepared]] = deque()
+        chunks = reader.chunks()
+
+        def submit() -> None:
+            chunk = next(chunks, None)
+            if chunk is not None:
+                before, data, complete = chunk
+                pending.append(pool.submit(_prepare_chunk, reader.encoding, before, data,
+                                           complete, import_id, source, current, copy))  # fmt: skip
+
+        for _ in range(2 * workers):
+            submit()
+        while pending:
+            header, read, payload, numbers, rejected = pending.popleft().result()
+            submit()
+            reader.parsed(header, read)
+            if isinstance(payload, str):
+                yield _Batch(read, [], rejected, payload, numbers)
             else:
-                records.append(_record(item, source, import_id, current=current))
-        yield _Batch(len(batch), records, rejected)
+                # Bytes our own worker process made with marshal.dumps, never outside input.
+                yield _Batch(read, marshal.loads(payload), rejected)  # noqa: S302
+        reader.check_count()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# What a worker process sends back: header (if in the chunk), rows read, the records (COPY
+# text, or marshal's bytes: several times faster to load than pickle's for tuples of plain
+# values, and both ends are the same Python), their numbers (with COPY text), rejected rows.
+_Prepared = tuple[nta.Header | None, int, str | bytes, list[str], list[dict[str, Any]]]
+
+
+def _prepare_chunk(
+    encoding: str,
+    before: int,
+    data: bytes,
+    complete: bool,
+    import_id: int,
+    source: str,
+    current: bool,
+    copy: bool,
+) -> _Prepared:
+    """In a worker process: one chunk of a CSV file as :func:`_in_processes` wants it."""
+    header, rows = nta.parse_chunk(encoding, before, data, complete=complete)
+    batch = _batch(rows, import_id, source, current=current)
+    if copy:
+        numbers = [record[0] for record in batch.records]
+        return header, batch.read, copy_csv(batch.records), numbers, batch.rejected
+    return header, batch.read, marshal.dumps(batch.records), [], batch.rejected
 
 
 T = TypeVar("T")
@@ -371,21 +483,40 @@ def insert_records(connection: Connection, records: list[tuple[Any, ...]],
     if not records:
         return
     if connection.dialect.name == "postgresql" and len(records) >= COPY_MIN:
-        buffer = io.StringIO()
-        # Strings quoted (an empty one stays empty); None is a quoted empty value too, which
-        # FORCE_NULL reads as NULL in the nullable columns; booleans and integers bare.
-        csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(records)
-        dbapi: Any = connection.connection.dbapi_connection  # psycopg 3
-        statement = (f"COPY {table} ({_COLUMN_LIST}) FROM STDIN WITH (FORMAT csv, "
-                     f"FORCE_NULL ({_NULLABLE}))")  # fmt: skip
-        with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.write(buffer.getvalue())
+        copy_text(connection, copy_csv(records), table)
         return
     mark = "?" if connection.dialect.name == "sqlite" else "%s"
     marks = ", ".join([mark] * len(RECORD_COLUMNS))
     # Table and column names are our own; values are bound parameters.
     sql = f"INSERT INTO {table} ({_COLUMN_LIST}) VALUES ({marks})"  # noqa: S608
     connection.exec_driver_sql(sql, records)
+
+
+def copy_csv(records: Iterable[tuple[Any, ...]]) -> str:
+    """Record tuples as the CSV text :func:`copy_text` sends to PostgreSQL."""
+    buffer = io.StringIO()
+    # Strings quoted (an empty one stays empty); None is a quoted empty value too, which
+    # FORCE_NULL reads as NULL in the nullable columns; booleans and integers bare.
+    csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(records)
+    return buffer.getvalue()
+
+
+def copy_text(connection: Connection, text: str, table: str = "corporation_record") -> None:
+    """Store :func:`copy_csv`'s text on PostgreSQL by ``COPY``."""
+    if not text:
+        return
+    dbapi: Any = connection.connection.dbapi_connection  # psycopg 3
+    statement = (f"COPY {table} ({_COLUMN_LIST}) FROM STDIN WITH (FORMAT csv, "
+                 f"FORCE_NULL ({_NULLABLE}))")  # fmt: skip
+    with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.write(text)
+
+
+def _store(connection: Connection, batch: _Batch, table: str) -> None:
+    if batch.copy:
+        copy_text(connection, batch.copy, table)
+    else:
+        insert_records(connection, batch.records, table)
 
 
 # Every SQL text below is built from this module's own table and column names; values are
@@ -413,7 +544,7 @@ class _Store:
     def begin(self) -> None:
         raise NotImplementedError
 
-    def write(self, records: list[tuple[Any, ...]]) -> None:
+    def write(self, batch: _Batch) -> None:
         raise NotImplementedError
 
     def finish(self, session: Session, report: ImportReport) -> list[tuple[int, str]]:
@@ -473,15 +604,15 @@ class _FirstLoad(_Store):
         self.suspects.drop(self.connection, checkfirst=True)
         self.suspects.create(self.connection)
 
-    def write(self, records: list[tuple[Any, ...]]) -> None:
-        insert_records(self.connection, records)
-        self.written += len(records)
+    def write(self, batch: _Batch) -> None:
+        _store(self.connection, batch, "corporation_record")
         seen, mask = self.seen, _SEEN_BITS - 1
         suspects = []
-        for record in records:
-            bit = hash(record[0]) & mask
+        for number in batch.corporate_numbers():
+            self.written += 1
+            bit = hash(number) & mask
             if seen[bit >> 3] & (1 << (bit & 7)):
-                suspects.append({"corporate_number": record[0]})
+                suspects.append({"corporate_number": number})
             else:
                 seen[bit >> 3] |= 1 << (bit & 7)
         if suspects:
@@ -568,8 +699,8 @@ class _Staged(_Store):
             table.drop(self.connection, checkfirst=True)
             table.create(self.connection)
 
-    def write(self, records: list[tuple[Any, ...]]) -> None:
-        insert_records(self.connection, records, "corp_stage")
+    def write(self, batch: _Batch) -> None:
+        _store(self.connection, batch, "corp_stage")
 
     def finish(self, session: Session, report: ImportReport) -> list[tuple[int, str]]:
         run = self.connection.exec_driver_sql

@@ -265,7 +265,21 @@ class CsvReader:
         self._encoding = encoding
         self._count = 0
 
+    @property
+    def encoding(self) -> str:
+        return self._encoding
+
     def __iter__(self) -> Iterator[Row | BadRow]:
+        for before, data, complete in self.chunks():
+            yield from self._lines(before, data.split(b"\n"), complete=complete)
+        self.check_count()
+
+    def chunks(self) -> Iterator[tuple[int, bytes, bool]]:
+        """The file as ``(lines before, whole lines, complete)``, about a block at a time.
+
+        Each chunk can be parsed on its own (:func:`parse_chunk`, in another process too):
+        it ends at a line end, except the file's last (``complete`` False) if that has none.
+        """
         number = 0
         pending = b""
         for index, block in enumerate(_blocks(self._stream)):
@@ -275,11 +289,19 @@ class CsvReader:
                 pending = data
                 continue
             pending = data[cut + 1 :]
-            lines = data[:cut].split(b"\n")
-            yield from self._lines(number, lines, complete=True)
-            number += len(lines)
+            yield number, data[:cut], True
+            number += data.count(b"\n", 0, cut) + 1
         if pending:
-            yield from self._lines(number, [pending], complete=False)
+            yield number, pending, False
+
+    def parsed(self, header: Header | None, rows: int) -> None:
+        """Take note of a chunk parsed elsewhere (:func:`parse_chunk`'s header and row count)."""
+        if header is not None:
+            self.header = header
+        self._count += rows
+
+    def check_count(self) -> None:
+        """Raise :class:`TruncatedFile` if the header's count is not the rows read."""
         _check_count(self.header, self._count)
 
     def _lines(self, before: int, lines: list[bytes], *, complete: bool) -> list[Row | BadRow]:
@@ -352,6 +374,15 @@ class CsvReader:
         if last and not complete and len(cells) < len(FIELDS):
             raise TruncatedFile(f"line {number} ends after {len(cells)} of 30 columns")
         return _row(number, cells, text)
+
+
+def parse_chunk(
+    encoding: str, before: int, data: bytes, *, complete: bool
+) -> tuple[Header | None, list[Row | BadRow]]:
+    """The rows of one of :meth:`CsvReader.chunks`, and the header if the chunk holds it."""
+    reader = CsvReader(io.BytesIO(), encoding)
+    rows = reader._lines(before, data.split(b"\n"), complete=complete)
+    return (reader.header if before == 0 else None), rows
 
 
 def _header(cells: list[str]) -> Header:
