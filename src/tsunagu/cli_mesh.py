@@ -552,7 +552,9 @@ def node_local_cert_list() -> None:
 
     with _engine(_settings()) as engine, make_sessionmaker(engine)() as session:
         for row in localtls.listing(session):
-            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            state = localtls.status(row)
+            if row.revoked_at:
+                state += f" {row.revoked_at:%Y-%m-%d}"
             click.echo(
                 f"{row.id}  {row.name}  {state}  until {row.not_after:%Y-%m-%d}  "
                 f"{row.subject}  sha256 {row.fingerprint}"

@@ -143,3 +143,78 @@ def test_bad_certificates_are_refused_by_the_cli(pair: Running, tmp_path: Path) 
         pair.fed.run(env, "node", "local-cert", "add", " ", str(twice[0]))
     with pytest.raises(RuntimeError, match="no local-system certificate #9999"):
         pair.fed.run(env, "node", "local-cert", "revoke", "9999")
+
+
+def test_certificates_are_managed_by_api_and_admin_page(pair: Running, tmp_path: Path) -> None:
+    import re
+
+    node = pair.node("nta")
+    archive = local_system(tmp_path, "archive")
+    pem = archive[0].read_text()
+    with pair.local("nta") as api:
+        # bad input: problem+json, nothing stored
+        for body, status, words in (
+            ({"name": "x", "certificate": "not a certificate"}, 422, "not a PEM certificate"),
+            ({"name": " ", "certificate": pem}, 422, "a name of 1 to 200 characters"),
+            ({"name": "x"}, 422, "certificate"),
+        ):
+            bad = api.post("/api/v1/mesh/local-certificates", json=body)
+            assert bad.status_code == status, bad.text
+            assert bad.headers["content-type"].startswith("application/problem+json")
+            assert words in bad.text
+        before = api.get("/api/v1/mesh/local-certificates").json()["certificates"]
+        assert all(c["name"] != "archive" for c in before)
+        created = api.post("/api/v1/mesh/local-certificates", json={"name": "archive",
+                                                                   "certificate": pem})  # fmt: skip
+        assert created.status_code == 201, created.text
+        row = created.json()
+        assert (row["name"], row["status"], row["revoked_at"]) == ("archive", "active", None)
+        assert "CN=archive" in row["subject"] and len(row["fingerprint"]) == 64
+        again = api.post("/api/v1/mesh/local-certificates", json={"name": "b", "certificate": pem})
+        assert again.status_code == 409 and "already registered as 'archive'" in again.text
+        assert api.post("/api/v1/mesh/local-certificates/9999/revoke").status_code == 404
+
+    # registered by the API: the running node accepts it over HTTPS
+    def answered() -> httpx.Response | None:
+        try:
+            with https(pair, archive) as client:
+                return ask(client, pair)
+        except HANDSHAKE_REFUSED:
+            return None
+
+    assert wait_for(answered, 30, "the API-registered certificate").status_code == 200
+
+    # the admin page lists it, revokes it, and registers another through its form
+    with httpx.Client(base_url=node["url"], auth=("ops", node["token"])) as http:
+        page = http.get("/admin/mesh")
+        assert page.status_code == 200 and node["local_tls_url"] in page.text
+        assert f'<code title="{row["fingerprint"]}">' in page.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf
+        token = csrf.group(1)
+        revoke = f"/admin/mesh/local-certificates/{row['id']}/revoke"
+        assert f'action="{revoke}"' in page.text
+        assert http.post(revoke).status_code == 403  # no CSRF token
+        assert http.post(revoke, data={"csrf_token": token}).status_code == 303
+        page = http.get("/admin/mesh", params={"lang": "en"})
+        assert f'action="{revoke}"' not in page.text
+        assert re.search(r"<td>revoked \d{4}-\d\d-\d\d</td>", page.text)
+        ledger = local_system(tmp_path, "ledger")
+        form = {"name": "ledger", "certificate": "garbage", "csrf_token": token}
+        bad = http.post("/admin/mesh/local-certificates", data=form)
+        assert bad.status_code == 422 and "not a PEM certificate" in bad.text
+        assert 'value="ledger"' in bad.text  # the form keeps what was typed
+        form["certificate"] = ledger[0].read_text()
+        added = http.post("/admin/mesh/local-certificates", data=form)
+        assert added.status_code == 303
+    with pair.local("nta") as api:
+        listed = api.get("/api/v1/mesh/local-certificates").json()["certificates"]
+    states = {c["name"]: c["status"] for c in listed}
+    assert states["archive"] == "revoked" and states["ledger"] == "active"
+
+    def refused_now() -> httpx.Response | None:
+        with https(pair, archive) as client:
+            got = ask(client, pair)
+        return got if got.status_code == 401 else None
+
+    wait_for(refused_now, 30, "the certificate revoked on the admin page refused")

@@ -1,7 +1,8 @@
 """A node's management API for its own operators and local systems (API token required).
 
 Services, access rules, groups, subscriptions, dead letters, the message log (with export),
-received notifications, and persons (pseudonyms from the hub). Errors are problem+json.
+received notifications, persons (pseudonyms from the hub), and the client certificates of the
+organization's local systems. Errors are problem+json.
 """
 
 from __future__ import annotations
@@ -20,10 +21,16 @@ from tsunagu.http import get_session, require_caller
 from tsunagu.kernel import Problem, ServiceUnavailable, ValidationProblem
 from tsunagu.registries.laws import citation
 
-from . import push, services
+from . import localtls, push, services
 from .errors import MeshFault
 from .messagelog import leaf_fields
-from .models import AccessRule, MeshService, MessageRecord, ReceivedNotification
+from .models import (
+    AccessRule,
+    LocalSystemCertificate,
+    MeshService,
+    MessageRecord,
+    ReceivedNotification,
+)
 from .runtime import NodeRuntime
 
 router = APIRouter(prefix="/api/v1/mesh", tags=["Mesh"], dependencies=[Depends(require_caller)])
@@ -66,6 +73,11 @@ class SubscriptionIn(BaseModel):
     purpose: str = Field(max_length=100)
     filter: dict[str, Any] = Field(default_factory=dict)
     client: str | None = Field(None, max_length=200)
+
+
+class LocalCertificateIn(BaseModel):
+    name: str = Field(max_length=200)
+    certificate: str = Field(max_length=20_000, description="The certificate, PEM")
 
 
 class PersonIn(BaseModel):
@@ -208,6 +220,49 @@ def add_group_member(group: str, body: dict[str, str], session: SessionDep) -> d
     services.add_group_member(session, group, member)
     session.commit()
     return {"group": group, "member": member}
+
+
+def local_certificate_view(row: LocalSystemCertificate) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "subject": row.subject,
+        "fingerprint": row.fingerprint,
+        "not_after": row.not_after.isoformat() + "Z",
+        "created_at": row.created_at.isoformat() + "Z",
+        "revoked_at": row.revoked_at.isoformat() + "Z" if row.revoked_at else None,
+        "status": localtls.status(row),
+    }
+
+
+@router.get(
+    "/local-certificates",
+    summary="Client certificates of this organization's local systems (HTTPS listener)",
+)
+def list_local_certificates(session: SessionDep) -> dict[str, Any]:
+    rows = localtls.listing(session)
+    return {"certificates": [local_certificate_view(r) for r in rows]}
+
+
+@router.post(
+    "/local-certificates",
+    status_code=201,
+    summary="Register a local system's client certificate (used within seconds)",
+)
+def register_local_certificate(body: LocalCertificateIn, session: SessionDep) -> dict[str, Any]:
+    row = localtls.register(session, body.name, body.certificate)
+    session.commit()
+    return local_certificate_view(row)
+
+
+@router.post(
+    "/local-certificates/{certificate_id}/revoke",
+    summary="Revoke a local system's client certificate (refused from then on)",
+)
+def revoke_local_certificate(certificate_id: int, session: SessionDep) -> dict[str, Any]:
+    row = localtls.revoke(session, certificate_id)
+    session.commit()
+    return local_certificate_view(row)
 
 
 @router.get("/subscriptions", summary="Subscriptions to this node's events (provider side)")

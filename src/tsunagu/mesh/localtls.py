@@ -88,6 +88,13 @@ def revoke(session: Session, certificate_id: int) -> LocalSystemCertificate:
     return row
 
 
+def status(row: LocalSystemCertificate) -> str:
+    """``active``, ``revoked`` or ``expired``."""
+    if row.revoked_at is not None:
+        return "revoked"
+    return "expired" if row.not_after <= naive_utcnow() else "active"
+
+
 def listing(session: Session) -> list[LocalSystemCertificate]:
     return list(session.scalars(select(LocalSystemCertificate).order_by(LocalSystemCertificate.id)))
 

@@ -1,6 +1,7 @@
-"""The node's admin page (``/admin/mesh``): status, services and their access rules,
-subscriptions, dead letters and the latest messages, with forms to add and remove rules,
-resume subscriptions and replay dead letters.
+"""The node's admin page (``/admin/mesh``): status, services and their access rules, local
+systems' client certificates, subscriptions, dead letters and the latest messages, with forms to
+add and remove rules, register and revoke certificates, resume subscriptions and replay dead
+letters.
 
 Operators sign in with the browser's own HTTP Basic prompt, the password being one of the
 node's API tokens (RFC 7617; the user name is ignored). No session cookie to steal, no login
@@ -25,7 +26,7 @@ from tsunagu.accounts import authenticate
 from tsunagu.http import get_session
 from tsunagu.http.deps import new_session
 from tsunagu.kernel import Problem
-from tsunagu.mesh import push
+from tsunagu.mesh import localtls, push
 from tsunagu.mesh import services as mesh_services
 from tsunagu.mesh.api import law_known, runtime
 from tsunagu.mesh.models import MessageRecord
@@ -93,6 +94,12 @@ def _context(rt: NodeRuntime, session: Session) -> dict[str, Any]:
         "trust_state": trust_state,
         "queues": push.due_counts(session),
         "services": services,
+        "local_tls_url": (
+            f"https://{rt.settings.node_local_tls_host}:{rt.settings.node_local_tls_port}"
+            if rt.settings.node_local_tls_port
+            else None
+        ),
+        "certificates": [(row, localtls.status(row)) for row in localtls.listing(session)],
         "subscriptions": push.subscriptions(session),
         "dead_letters": push.dead_letters(session, 50),
         "messages": messages,
@@ -155,6 +162,41 @@ def delete_rule(rule_id: int, session: DbSession, who: Operator) -> Response:
     mesh_services.delete_rule(session, rule_id)
     session.commit()
     return RedirectResponse("/admin/mesh#services", status_code=303)
+
+
+@router.post("/admin/mesh/local-certificates", dependencies=[Depends(require_csrf)])
+def register_certificate(
+    request: Request,
+    session: DbSession,
+    rt: Node,
+    who: Operator,
+    name: Annotated[str, Form(max_length=200)],
+    certificate: Annotated[str, Form(max_length=20_000)],
+) -> Response:
+    if who is None:
+        return challenge()
+    try:
+        localtls.register(session, name, certificate)
+        session.commit()
+    except Problem as exc:
+        session.rollback()
+        context = _context(rt, session)
+        context.update(
+            operator=who, error=exc.detail, cert_form={"name": name, "certificate": certificate}
+        )
+        return render(request, "mesh_admin.html", context, status_code=exc.status)
+    return RedirectResponse("/admin/mesh#local-certificates", status_code=303)
+
+
+@router.post(
+    "/admin/mesh/local-certificates/{certificate_id}/revoke", dependencies=[Depends(require_csrf)]
+)
+def revoke_certificate(certificate_id: int, session: DbSession, who: Operator) -> Response:
+    if who is None:
+        return challenge()
+    localtls.revoke(session, certificate_id)
+    session.commit()
+    return RedirectResponse("/admin/mesh#local-certificates", status_code=303)
 
 
 @router.post(
