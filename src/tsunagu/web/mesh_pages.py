@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form
@@ -157,11 +158,7 @@ def add_rule(
 
 @router.post("/admin/mesh/rules/{rule_id}/delete", dependencies=[Depends(require_csrf)])
 def delete_rule(rule_id: int, session: DbSession, who: Operator) -> Response:
-    if who is None:
-        return challenge()
-    mesh_services.delete_rule(session, rule_id)
-    session.commit()
-    return RedirectResponse("/admin/mesh#services", status_code=303)
+    return _act(who, session, lambda: mesh_services.delete_rule(session, rule_id), "services")
 
 
 @router.post("/admin/mesh/local-certificates", dependencies=[Depends(require_csrf)])
@@ -192,31 +189,30 @@ def register_certificate(
     "/admin/mesh/local-certificates/{certificate_id}/revoke", dependencies=[Depends(require_csrf)]
 )
 def revoke_certificate(certificate_id: int, session: DbSession, who: Operator) -> Response:
-    if who is None:
-        return challenge()
-    localtls.revoke(session, certificate_id)
-    session.commit()
-    return RedirectResponse("/admin/mesh#local-certificates", status_code=303)
+    return _act(
+        who, session, lambda: localtls.revoke(session, certificate_id), "local-certificates"
+    )
 
 
 @router.post(
     "/admin/mesh/subscriptions/{subscription_id}/resume", dependencies=[Depends(require_csrf)]
 )
 def resume(subscription_id: int, session: DbSession, who: Operator) -> Response:
-    if who is None:
-        return challenge()
-    push.resume(session, subscription_id)
-    session.commit()
-    return RedirectResponse("/admin/mesh#subscriptions", status_code=303)
+    return _act(who, session, lambda: push.resume(session, subscription_id), "subscriptions")
 
 
 @router.post("/admin/mesh/dead-letters/{delivery_id}/replay", dependencies=[Depends(require_csrf)])
 def replay(delivery_id: int, session: DbSession, who: Operator) -> Response:
+    return _act(who, session, lambda: push.replay(session, delivery_id), "dead-letters")
+
+
+def _act(who: str | None, session: Session, action: Callable[[], object], section: str) -> Response:
+    """An operator's one-step action (remove, revoke, resume, replay), then back to its section."""
     if who is None:
         return challenge()
-    push.replay(session, delivery_id)
+    action()
     session.commit()
-    return RedirectResponse("/admin/mesh#dead-letters", status_code=303)
+    return RedirectResponse(f"/admin/mesh#{section}", status_code=303)
 
 
 def install_node(app: FastAPI) -> None:
