@@ -144,15 +144,8 @@ def add_rule(
         )
         session.commit()
     except Problem as exc:
-        session.rollback()
-        context = _context(rt, session)
-        context.update(
-            operator=who,
-            error=exc.detail,
-            failed_service=service_id,
-            form={"client": client, "purposes": purposes, "legal_basis": legal_basis},
-        )
-        return render(request, "mesh_admin.html", context, status_code=exc.status)
+        form = {"client": client, "purposes": purposes, "legal_basis": legal_basis}
+        return _refused(request, rt, session, who, exc, failed_service=service_id, form=form)
     return RedirectResponse("/admin/mesh#services", status_code=303)
 
 
@@ -176,12 +169,8 @@ def register_certificate(
         localtls.register(session, name, certificate)
         session.commit()
     except Problem as exc:
-        session.rollback()
-        context = _context(rt, session)
-        context.update(
-            operator=who, error=exc.detail, cert_form={"name": name, "certificate": certificate}
-        )
-        return render(request, "mesh_admin.html", context, status_code=exc.status)
+        form = {"name": name, "certificate": certificate}
+        return _refused(request, rt, session, who, exc, cert_form=form)
     return RedirectResponse("/admin/mesh#local-certificates", status_code=303)
 
 
@@ -204,6 +193,16 @@ def resume(subscription_id: int, session: DbSession, who: Operator) -> Response:
 @router.post("/admin/mesh/dead-letters/{delivery_id}/replay", dependencies=[Depends(require_csrf)])
 def replay(delivery_id: int, session: DbSession, who: Operator) -> Response:
     return _act(who, session, lambda: push.replay(session, delivery_id), "dead-letters")
+
+
+def _refused(
+    request: Request, rt: NodeRuntime, session: Session, who: str, exc: Problem, **form: Any
+) -> Response:
+    """The page again, with why a form was refused and what was typed in it (``form``)."""
+    session.rollback()
+    context = _context(rt, session)
+    context.update(operator=who, error=exc.detail, **form)
+    return render(request, "mesh_admin.html", context, status_code=exc.status)
 
 
 def _act(who: str | None, session: Session, action: Callable[[], object], section: str) -> Response:
