@@ -379,3 +379,46 @@ def test_the_hub_logs_refused_calls(pair: Running, tmp_path: Path) -> None:
     unsigned_rows = hub_rows(lines, side="refused", error_type="Client.MissingSignature")
     assert unsigned_rows and unsigned_rows[-1]["client"] == "-"
     assert not unsigned_rows[-1]["request_signature"]
+
+
+# -- last in this module: it revokes 国税庁's node certificate ------------------------------------
+
+
+def test_records_verify_after_their_signer_left_the_trust_list(
+    pair: Running, exports: dict[str, Any], tmp_path: Path
+) -> None:
+    """The hub revokes 国税庁's node certificate: it leaves the trust list, and 和歌山市 refuses
+    国税庁 from then on. The requests 国税庁 signed before are still evidence: 和歌山市 kept
+    the certificate when it accepted the earlier lists, so its export carries it and verifies
+    offline."""
+    from tsunagu.mesh.messagelog import b64der
+
+    cert = pair.identity("nta").certificate
+    said = pair.fed.run(
+        pair.fed.hub_env(), "trust", "revoke", format(cert.serial_number, "x"),
+        "--reason", "superseded",
+    )  # fmt: skip
+    assert said.startswith("revoked"), said
+
+    def refused() -> str:
+        response = pair.r1(
+            "nta", BASIC4, purpose="tax-assessment", person=person(pair),
+            params={"items": "name"}, headers={"X-Road-Id": f"ml-gone-{uuid.uuid4().hex[:8]}"},
+        )  # fmt: skip
+        # until 和歌山市 has the new list, the hub refuses the revoked signer instead
+        return "SslAuthenticationFailed" in response.text
+
+    wait_for(refused, 60, "和歌山市 refusing 国税庁's certificate under the new trust list")
+    with pair.hub() as hub:
+        payload = hub.get("/trust/list").text.split(".")[1]  # the signed list's JSON
+    members = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["members"]
+    assert b64der(cert) not in [n["certificate"] for m in members for n in m["nodes"]]
+
+    lines = wait_for(lambda: sealed(pair, "wakayama", exports["ids"]), 60, "records sealed")
+    assert b64der(cert) in lines[0]["certificates"]["nodes"]
+    signed_by_nta = [x for x in records(lines, exports["ids"]) if x["request_signature"]]
+    assert signed_by_nta
+    done = verify(pair, str(write(tmp_path / "after.jsonl", lines)), "--anchor",
+                  str(exports["anchor"]))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("0 failures: OK")

@@ -300,3 +300,84 @@ def test_a_message_id_is_logged_once_per_side_and_client(session: Session) -> No
     with pytest.raises(MeshFault) as caught:
         messagelog.insert_record(connection, side="provider", **values)
     assert caught.value.fault_type == "Client.DuplicateMessage"
+
+
+def test_certificates_of_earlier_trust_lists_stay_in_the_export_header(
+    session: Session, session_factory: object, settings: object
+) -> None:
+    """A node certificate revoked after it signed records is no longer in the trust list, but
+    the node kept it when it accepted the earlier list, so its export still carries it."""
+    from cryptography import x509
+
+    from tsunagu.accounts import create_organization
+    from tsunagu.mesh.identity import make_csr
+    from tsunagu.mesh.models import KnownCertificate
+    from tsunagu.trust import TrustListCache, init_ca, issue_node_certificate, revoke_certificate
+    from tsunagu.trust.trustlist import build_trust_list, sign_trust_list
+
+    platform = init_ca(settings)  # type: ignore[arg-type]
+    create_organization(session, "mesh-nta", "国税庁", corporate_number=NTA.code)
+    create_organization(session, "mesh-wakayama", "和歌山市", corporate_number=WAKAYAMA.code)
+    rows = {}
+    for name, member in (("nta", NTA), ("wakayama", WAKAYAMA)):
+        node = MemberId.parse(f"{member}/node")
+        csr = make_csr(generate_key(), node, "https://127.0.0.1")
+        rows[name] = issue_node_certificate(session, platform, csr, str(node), "https://127.0.0.1")
+    session.flush()
+
+    def signed() -> str:
+        document = build_trust_list(session, platform, base_url="http://hub", validity_seconds=60)
+        return sign_trust_list(document, platform)
+
+    served = [signed()]
+    accepted: list[int] = []
+    archive = messagelog.CertificateArchive(session_factory)  # type: ignore[arg-type]
+
+    def remember(trust: object) -> None:
+        accepted.append(archive.remember(trust))  # type: ignore[arg-type]
+
+    clock = [datetime.now(UTC)]
+    cache = TrustListCache(
+        lambda: served[0], platform.ca.root, refresh_seconds=1,
+        clock=lambda: clock[0], on_accept=remember,
+    )  # fmt: skip
+    cache.current()
+    assert accepted == [3]  # two nodes and the issuing CA
+    revoke_certificate(session, rows["nta"].serial)
+    session.flush()
+    clock[0] += timedelta(seconds=2)
+    served[0] = signed()
+    members = [m["id"] for m in cache.current().document["members"]]
+    assert members == [str(WAKAYAMA)]  # NTA's node left the list...
+    assert accepted == [3, 0]  # ...and nothing new came with the new one
+    assert session.query(KnownCertificate).count() == 3
+
+    own = x509.load_pem_x509_certificate(rows["wakayama"].certificate_pem.encode("ascii"))
+    rt = SimpleNamespace(
+        identity=SimpleNamespace(certificate=own, anchor=platform.ca.root),
+        trust_cache=cache,
+        member_base=str(WAKAYAMA),
+    )
+    header = messagelog.export_header(rt, session)  # type: ignore[arg-type]
+    nta = x509.load_pem_x509_certificate(rows["nta"].certificate_pem.encode("ascii"))
+    assert set(header["certificates"]["nodes"]) == {messagelog.b64der(own), messagelog.b64der(nta)}
+    assert header["certificates"]["ca"]["issuing"] == [messagelog.b64der(platform.ca.issuing)]
+
+
+def test_a_failing_on_accept_does_not_stop_the_trust_list(
+    session: Session, settings: object
+) -> None:
+    from tsunagu.trust import TrustListCache, init_ca
+    from tsunagu.trust.trustlist import build_trust_list, sign_trust_list
+
+    platform = init_ca(settings)  # type: ignore[arg-type]
+    token = sign_trust_list(
+        build_trust_list(session, platform, base_url="http://hub", validity_seconds=60), platform
+    )
+
+    def broken(trust: object) -> None:
+        raise RuntimeError("database away")
+
+    cache = TrustListCache(lambda: token, platform.ca.root, on_accept=broken)
+    assert cache.current().document["instance"] == "JP"
+    assert cache.last_error is None

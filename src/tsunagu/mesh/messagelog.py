@@ -8,8 +8,10 @@ sign) — and gets one RFC 3161 token from the hub's TSA over the batch's Merkle
 (trust.batch, RFC 9162 tree). Each record keeps its batch id, leaf index and inclusion proof.
 
 Export (``GET /api/v1/mesh/messages/export``, JSON Lines): a header with the certificates a
-verifier needs (this node's and the other nodes' from the trust list, the platform CA's issuing
-certificates and root, the TSA's), then the batches with their tokens, then the records.
+verifier needs (this node's, and every node certificate of every trust list the node has
+accepted — kept by :class:`CertificateArchive`, so that a record still verifies after its signer
+was revoked or renewed —, the platform CA's issuing certificates and root, the TSA's), then the
+batches with their tokens, then the records.
 
 Verification (``tsunagu node verify-log``, :func:`verify_export`), offline against a pinned root:
 each batch token is a valid time-stamp over its root by a TSA chaining to the root; each record's
@@ -23,8 +25,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -44,9 +48,10 @@ from tsunagu.trust.batch import root_from_path
 from tsunagu.trust.ca import check_chain, fingerprint, member_id_of
 from tsunagu.trust.errors import TrustError
 from tsunagu.trust.jws import read_protected_header, verify_digest
+from tsunagu.trust.trustlist import TrustList
 
 from .errors import MeshFault
-from .models import MessageRecord, TimestampBatch
+from .models import KnownCertificate, MessageRecord, TimestampBatch
 from .runtime import NodeRuntime
 
 log = logging.getLogger(__name__)
@@ -310,8 +315,70 @@ def _load_b64der(value: str) -> x509.Certificate:
     return x509.load_der_x509_certificate(base64.b64decode(value, validate=True))
 
 
-def export_header(rt: NodeRuntime) -> dict[str, Any]:
-    """The certificates a verifier needs, from this node's identity and its trust list."""
+class CertificateArchive:
+    """Keeps every node and issuing certificate of the trust lists a node accepts.
+
+    A trust list names only today's nodes; a record signed by a node whose certificate was
+    since revoked or renewed would not verify from an export built from it alone. So each
+    accepted list's certificates are stored (``mesh_known_certificate``) the first time they
+    are seen, and the export carries them all. ``remember`` is the trust-list cache's
+    ``on_accept``: after a certificate is stored once, a refresh costs a set lookup per
+    certificate, not a query.
+    """
+
+    def __init__(self, sessions: Callable[[], Session]) -> None:
+        self._sessions = sessions
+        self._stored: set[str] = set()
+        self._lock = threading.Lock()
+
+    def remember(self, trust: TrustList) -> int:
+        """Store the certificates of ``trust`` not stored yet; the number stored."""
+        wanted = certificates_of(trust.document)
+        with self._lock:
+            new = {f: c for f, c in wanted.items() if f not in self._stored}
+            if not new:
+                return 0
+            with self._sessions() as session:
+                have = set(
+                    session.scalars(
+                        select(KnownCertificate.fingerprint).where(
+                            KnownCertificate.fingerprint.in_(list(new))
+                        )
+                    )
+                )
+                added = [
+                    KnownCertificate(fingerprint=f, role=role, member_id=member, der=der)
+                    for f, (role, member, der) in new.items()
+                    if f not in have
+                ]
+                session.add_all(added)
+                try:
+                    session.commit()
+                except IntegrityError:  # another process of this node stored one: next refresh
+                    session.rollback()
+                    return 0
+            self._stored.update(new)
+            return len(added)
+
+
+def certificates_of(document: Mapping[str, Any]) -> dict[str, tuple[str, str | None, bytes]]:
+    """The node and issuing certificates of a trust-list document by fingerprint: (role,
+    member id, DER)."""
+    found: dict[str, tuple[str, str | None, bytes]] = {}
+    for member in document.get("members", []):
+        for node in member.get("nodes", []):
+            if node.get("certificate"):
+                der = base64.b64decode(str(node["certificate"]))
+                found[hashlib.sha256(der).hexdigest()] = ("node", str(node.get("id") or ""), der)
+    for value in document.get("ca", {}).get("issuing", []):
+        der = base64.b64decode(str(value))
+        found[hashlib.sha256(der).hexdigest()] = ("issuing", None, der)
+    return found
+
+
+def export_header(rt: NodeRuntime, session: Session) -> dict[str, Any]:
+    """The certificates a verifier needs: this node's, the current trust list's and every one
+    kept from earlier lists (:class:`CertificateArchive`)."""
     own = rt.identity.certificate
     nodes = [b64der(own)]
     ca: dict[str, Any] = {"root": b64der(rt.identity.anchor), "issuing": []}
@@ -320,13 +387,23 @@ def export_header(rt: NodeRuntime) -> dict[str, Any]:
         document = rt.trust_cache.current().document
     except TrustError:
         document = {}
+    if document:
+        ca = {"root": document["ca"]["root"], "issuing": list(document["ca"]["issuing"])}
+        tsa = str(document.get("tsa", {}).get("certificate", ""))
     for member in document.get("members", []):
         for node in member.get("nodes", []):
             if node.get("certificate") and node["certificate"] not in nodes:
                 nodes.append(str(node["certificate"]))
-    if document:
-        ca = {"root": document["ca"]["root"], "issuing": list(document["ca"]["issuing"])}
-        tsa = str(document.get("tsa", {}).get("certificate", ""))
+    kept = session.execute(
+        select(KnownCertificate.role, KnownCertificate.der).order_by(
+            KnownCertificate.first_seen_at, KnownCertificate.fingerprint
+        )
+    )
+    for role, der in kept:
+        value = base64.b64encode(der).decode("ascii")
+        into = nodes if role == "node" else ca["issuing"]
+        if value not in into:
+            into.append(value)
     return header(rt.member_base, own, nodes, ca, tsa)
 
 
@@ -351,7 +428,7 @@ def export_lines(
     rt: NodeRuntime, session: Session, view: Any
 ) -> Iterator[str]:  # view: api.message_view
     """The export, line by line: header, batches, records."""
-    return export_with(export_header(rt), session, view)
+    return export_with(export_header(rt, session), session, view)
 
 
 def export_with(header: dict[str, Any], session: Session, view: Any) -> Iterator[str]:

@@ -276,3 +276,20 @@ class LocalSystemCertificate(Base):
     not_after: Mapped[datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=naive_utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class KnownCertificate(Base):
+    """A certificate a verifier of this node's message log may need: every node certificate and
+    CA issuing certificate of every trust list the node has accepted (mesh.messagelog).
+
+    A record stays evidence after its signer leaves the trust list (revoked, renewed, the
+    member gone), so the export's header carries these as well as the current list's.
+    """
+
+    __tablename__ = "mesh_known_certificate"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of DER
+    role: Mapped[str] = mapped_column(String(16))  # "node" or "issuing"
+    member_id: Mapped[str | None] = mapped_column(String(200))
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime, default=naive_utcnow)

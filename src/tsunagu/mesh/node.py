@@ -59,7 +59,7 @@ def open_runtime(
     link_key = (
         settings.node_link_key_file.read_bytes().strip() if settings.node_link_key_file else None
     )
-    return NodeRuntime(
+    rt = NodeRuntime(
         settings=settings,
         identity=identity,
         sessionmaker=make_sessionmaker(engine),
@@ -78,6 +78,9 @@ def open_runtime(
         metrics=ServiceMetrics(registry),
         link_key=link_key,
     )
+    # every trust list's certificates are kept for the message log's verifiers
+    rt.trust_cache.on_accept = messagelog.CertificateArchive(rt.write_session).remember
+    return rt
 
 
 # -- what other nodes call ------------------------------------------------------------------------

@@ -259,8 +259,10 @@ class TrustListCache:
         *,
         refresh_seconds: int = 60,
         clock: Callable[[], datetime] = utcnow,
+        on_accept: Callable[[TrustList], object] | None = None,
     ) -> None:
         self._fetch = fetch
+        self.on_accept = on_accept
         self._anchor = anchor
         self._refresh = timedelta(seconds=refresh_seconds)
         self._clock = clock
@@ -302,3 +304,8 @@ class TrustListCache:
             return
         self._cached = fresh
         self.last_error = None
+        if self.on_accept is not None:
+            try:
+                self.on_accept(fresh)
+            except Exception:  # keeping certificates must never stop the node trusting the list
+                log.exception("trust list: on_accept failed")
