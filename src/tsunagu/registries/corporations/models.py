@@ -85,10 +85,10 @@ class CorporationRecord(Base):
     current: Mapped[bool] = mapped_column(Boolean, default=False)
     name_key: Mapped[str] = mapped_column(String(300), default="")
     furigana_key: Mapped[str] = mapped_column(String(500), default="")
-    lg_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    lg_code: Mapped[str | None] = mapped_column(String(6))
     machiaza_id: Mapped[str | None] = mapped_column(String(7))
     row_hash: Mapped[str] = mapped_column(String(64))
-    import_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    import_id: Mapped[int | None] = mapped_column(Integer)
     line: Mapped[int | None] = mapped_column(Integer)
 
 
