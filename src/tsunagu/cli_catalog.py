@@ -78,6 +78,7 @@ def harvest(
     """Harvest URL (a CKAN site or a DCAT RDF catalog) into the catalog; safe to run again."""
     from tqdm import tqdm
 
+    from tsunagu.catalog.harvest.fetch import HarvestError
     from tsunagu.catalog.harvest.run import due_sources, ensure_source, limits_from, run_harvest
     from tsunagu.db import make_sessionmaker
 
@@ -92,14 +93,17 @@ def harvest(
         else:
             assert url is not None  # noqa: S101 -- checked above
             rdf = url.split("?")[0].endswith((".ttl", ".rdf", ".jsonld", ".xml"))
-            source = ensure_source(
-                session,
-                url,
-                kind or ("dcat" if rdf else "ckan"),
-                name=name,
-                organization=org,
-                interval_minutes=interval,
-            )
+            try:
+                source = ensure_source(
+                    session,
+                    url,
+                    kind or ("dcat" if rdf else "ckan"),
+                    name=name,
+                    organization=org,
+                    interval_minutes=interval,
+                )
+            except HarvestError as exc:  # a bad URL or interval: one error line
+                raise ValueError(str(exc)) from None
             session.commit()  # fmt: skip
             sources = [source]
         for source in sources:

@@ -119,3 +119,61 @@ def test_cli_harvest_twice_and_export(
     assert code == 0
     assert validate_graph(parse_rdf(target.read_bytes(), "turtle")).datasets == 4
     assert SAMPLES.exists()
+
+
+def test_a_token_harvests_only_into_its_own_organization(
+    session: Session, client: TestClient, org_token: tuple[object, str]
+) -> None:
+    """Through the API an organization's records go under that organization, and a source
+    filed under another one cannot be changed: its URL would otherwise be anyone's to move."""
+    from tsunagu.accounts import create_organization
+    from tsunagu.catalog.harvest.models import HarvestSource
+
+    create_organization(session, "other-city", "よそ市")
+    theirs = ensure_source(
+        session, "https://data.other.example/catalog.ttl", "dcat",
+        name="theirs", organization="other-city", interval_minutes=60,
+    )  # fmt: skip
+    session.commit()
+    _, token = org_token
+    auth = {"Authorization": token}
+    url = "https://evil.example/catalog.ttl"
+
+    mine = {"url": "https://data.test.example/catalog.ttl", "type": "dcat"}
+    made = client.post("/api/v1/harvest/sources", headers=auth, json=mine)
+    assert made.status_code == 201 and made.json()["organization"] == "test-org"
+    for body in (
+        {"url": url, "type": "dcat", "name": "mine", "organization": "other-city"},
+        {"url": url, "type": "dcat", "name": "theirs"},  # overwrite another's source
+        {"url": url, "type": "dcat", "name": "theirs", "organization": "test-org"},
+    ):
+        refused = client.post("/api/v1/harvest/sources", json=body, headers=auth)
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+    session.expire_all()
+    kept = session.get(HarvestSource, theirs.id)
+    assert kept is not None
+    assert (kept.url, kept.organization) == ("https://data.other.example/catalog.ttl", "other-city")
+    assert session.query(HarvestSource).filter_by(name="mine").count() == 0
+
+
+@pytest.mark.parametrize("interval", [4, 31 * 24 * 60 + 1, 2**63, 10**30])
+def test_interval_and_job_id_out_of_range(
+    client: TestClient, org_token: tuple[object, str], interval: int
+) -> None:
+    _, token = org_token
+    body = {"url": "https://data.test.example/c.ttl", "type": "dcat", "interval_minutes": interval}
+    answer = client.post("/api/v1/harvest/sources", json=body, headers={"Authorization": token})
+    assert answer.status_code == 422, answer.text
+    assert client.get("/api/v1/harvest/sources").json()["sources"] == []
+    for job_id in (2**63, 10**30, 0):
+        assert client.get(f"/api/v1/harvest/jobs/{job_id}").status_code == 404
+        assert client.get(f"/harvest/{job_id}").status_code == 404
+
+
+def test_cli_harvest_bad_interval_is_one_line(cli_env: dict[str, str]) -> None:
+    code, _, err = _run(cli_env, "catalog", "harvest", "ftp://example.org/c.ttl")
+    assert code != 0 and err.strip().count("\n") == 0 and "http(s)" in err
+    code, _, err = _run(cli_env, "catalog", "harvest", "https://example.org/c.ttl",
+                        "--interval", str(10**30))  # fmt: skip
+    assert code != 0 and err.strip().count("\n") == 0 and "minutes" in err, err

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,7 +18,22 @@ from pydantic import (
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,99}$")]
 ShortText = Annotated[str, StringConstraints(max_length=500)]
 LongText = Annotated[str, StringConstraints(max_length=100_000)]
-Url = Annotated[str, StringConstraints(max_length=2000)]
+# Schemes that run code or carry a document when a browser follows the link (the site renders
+# URLs as links). Browsers drop ASCII whitespace and control characters anywhere in a scheme
+# ("java\tscript:"), so they are dropped before comparing. Other schemes stay allowed: real
+# catalogs hold ftp:, mailto: and scheme-less URLs.
+_ACTIVE_SCHEMES = ("javascript:", "vbscript:", "data:")
+
+
+def _not_active(value: str | None) -> str | None:
+    if value:
+        bare = "".join(c for c in value if c > " " and c != "\x7f").lower()
+        if bare.startswith(_ACTIVE_SCHEMES):
+            raise ValueError(f"a {bare.split(':')[0]}: URL is not allowed (http(s), ftp, ...)")
+    return value
+
+
+Url = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_not_active)]
 
 # Read-only fields CKAN clients send back when they round-trip package_show into package_update.
 CKAN_READ_ONLY = frozenset(

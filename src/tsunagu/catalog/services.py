@@ -155,8 +155,8 @@ def _apply(session: Session, ds: Dataset, data: DatasetIn, org_id: int) -> None:
     ds.frequency = data.frequency
     ds.temporal_start = data.temporal_start
     ds.temporal_end = data.temporal_end
-    ds.issued = _naive_utc(data.issued)
-    ds.modified = _naive_utc(data.modified)
+    ds.issued = _naive_utc(data.issued, "issued")
+    ds.modified = _naive_utc(data.modified, "modified")
     ds.private = data.private
     ds.extras = {e.key: e.value for e in data.extras}
     ds.tags = [DatasetTag(name=n) for n in dict.fromkeys(t.name for t in data.tags)]
@@ -171,11 +171,16 @@ def _apply(session: Session, ds: Dataset, data: DatasetIn, org_id: int) -> None:
     ds.metadata_modified = naive_utcnow()
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
+def _naive_utc(value: datetime | None, field: str) -> datetime | None:
     """Stored datetimes are naive UTC; convert aware ones instead of dropping their offset."""
     if value is None or value.tzinfo is None:
         return value
-    return value.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable moment
+        raise ValidationProblem(
+            f"{field} is out of range: in UTC it must fall in the years 1 to 9999", field=field
+        ) from None
 
 
 def _check_resource_ids(
@@ -201,7 +206,7 @@ def _check_resource_ids(
 def _resource(row: Distribution | None, data: ResourceIn, position: int) -> Distribution:
     if row is None:
         row = Distribution(id=data.id or str(uuid.uuid4()))
-        row.created = _naive_utc(data.created) or naive_utcnow()
+        row.created = _naive_utc(data.created, "resources.created") or naive_utcnow()
     row.position = position
     row.name = data.name
     row.description = data.description
@@ -213,7 +218,7 @@ def _resource(row: Distribution | None, data: ResourceIn, position: int) -> Dist
     row.checksum = data.hash
     row.checksum_algorithm = data.hash_algorithm
     row.language = data.language
-    row.modified = _naive_utc(data.last_modified)
+    row.modified = _naive_utc(data.last_modified, "resources.last_modified")
     row.elements = [
         DataElement(
             position=i,

@@ -15,15 +15,16 @@ from sqlalchemy.orm import Session, selectinload
 
 from tsunagu.accounts import Caller
 from tsunagu.http import get_session, require_caller
-from tsunagu.kernel import NotFound, ValidationProblem
+from tsunagu.kernel import Forbidden, NotFound, ValidationProblem
 
 from .fetch import HarvestError
 from .models import HarvestJob, HarvestSource
-from .run import ensure_source
+from .run import MAX_INTERVAL_MINUTES, ensure_source, source_name
 
 router = APIRouter(prefix="/api/v1/harvest", tags=["Harvesting"])
 SessionDep = Annotated[Session, Depends(get_session)]
 WriterDep = Annotated[Caller, Depends(require_caller)]
+MAX_ID = 2**63 - 1  # the largest integer the databases store
 
 
 def job_dict(job: HarvestJob, *, errors: bool = False) -> dict[str, Any]:
@@ -65,6 +66,8 @@ def list_sources(session: Session) -> list[tuple[HarvestSource, HarvestJob | Non
 
 
 def get_job(session: Session, job_id: int) -> HarvestJob:
+    if not 0 < job_id <= MAX_ID:  # no such row, and the database could not even compare it
+        raise NotFound(f"harvest job {job_id} not found")
     job = session.scalar(
         select(HarvestJob).where(HarvestJob.id == job_id).options(selectinload(HarvestJob.errors))
     )
@@ -80,7 +83,8 @@ class SourceIn(BaseModel):
     type: Literal["ckan", "dcat"]
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,79}$")] | None = None
     organization: Annotated[str, Field(max_length=100)] = ""
-    interval_minutes: Annotated[int, Field(ge=5)] | None = None
+    # Bounded: the scheduler adds it to a date (a huge number overflows the database).
+    interval_minutes: Annotated[int, Field(ge=5, le=MAX_INTERVAL_MINUTES)] | None = None
 
 
 @router.get("/sources", summary="Harvest sources with their latest job")
@@ -90,11 +94,27 @@ def sources(session: SessionDep) -> dict[str, Any]:
 
 @router.post("/sources", status_code=201, summary="Add or change a harvest source")
 def add_source(body: SourceIn, session: SessionDep, caller: WriterDep) -> dict[str, Any]:
-    """Register a source (needs an API token); the scheduler runs it every interval."""
-    del caller  # any organization's token may register a source; runs are the operator's
+    """Register a source (needs an API token); the scheduler runs it every interval.
+
+    Through the API an organization harvests into itself: every record of the source is
+    filed under the caller's organization, and only a source filed under it can be changed.
+    Otherwise any token could point another organization's source at a catalog of its own
+    choosing. Sources filed by publisher (no owner) are the operator's: ``tsunagu harvest``.
+    """
+    own = caller.organization_name
+    if body.organization and body.organization != own:
+        raise Forbidden(
+            f"a token of {own!r} can file harvested records only under {own!r}, "
+            f"not {body.organization!r}"
+        )
+    existing = session.scalar(
+        select(HarvestSource).where(HarvestSource.name == (body.name or source_name(body.url)))
+    )
+    if existing is not None and existing.organization != own:
+        raise Forbidden(f"harvest source {existing.name!r} is not {own!r}'s")
     try:
         source = ensure_source(
-            session, body.url, body.type, name=body.name, organization=body.organization,
+            session, body.url, body.type, name=body.name, organization=own,
             interval_minutes=body.interval_minutes,
         )  # fmt: skip
     except HarvestError as exc:

@@ -256,6 +256,9 @@ def due_sources(session: Session, now: datetime | None = None) -> list[HarvestSo
     return list(rows)
 
 
+MAX_INTERVAL_MINUTES = 31 * 24 * 60  # a month
+
+
 def ensure_source(
     session: Session,
     url: str,
@@ -270,6 +273,8 @@ def ensure_source(
         raise HarvestError(f"unknown source type {kind!r} (ckan or dcat)")
     if not url.startswith(("http://", "https://")):
         raise HarvestError(f"{url!r} is not an http(s) URL")
+    if interval_minutes is not None and not 5 <= interval_minutes <= MAX_INTERVAL_MINUTES:
+        raise HarvestError(f"the interval must be 5 to {MAX_INTERVAL_MINUTES} minutes")
     name = name or source_name(url)
     row = session.scalar(select(HarvestSource).where(HarvestSource.name == name))
     if row is None:

@@ -64,7 +64,14 @@ def parse_as_of(value: str, field: str = "as_of") -> datetime:
             field=field,
         ) from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable moment
+            raise BadRequest(
+                f"{field} is out of range: in UTC it must fall in the years 1 to 9999, "
+                f"got {text[:40]!r}",
+                field=field,
+            ) from None
     return moment
 
 
