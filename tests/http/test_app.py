@@ -51,6 +51,29 @@ def test_openapi_is_3_1(client: TestClient) -> None:
     assert "/healthz" in spec["paths"]
 
 
+def test_openapi_documents_errors_as_they_are_sent(client: TestClient) -> None:
+    """422s are problem+json (CKAN's envelope with 409 under /api/3/), with a schema, as the
+    answers really are; FastAPI's own HTTPValidationError shape is never sent, so not listed."""
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    documented = spec["paths"]["/api/v1/organizations"]["get"]["responses"]["422"]
+    assert documented["content"] == {"application/problem+json": problem}
+    answer = client.get("/api/v1/organizations", params={"offset": -1})
+    assert answer.status_code == 422 and answer.headers["content-type"] == PROBLEM
+    assert set(spec["components"]["schemas"]["Problem"]["required"]) <= set(answer.json())
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if "application/problem+json" in content:
+                    assert content["application/problem+json"] == problem, (path, status)
+                if path.startswith("/api/3/"):
+                    assert status != "422", path
+    ckan = spec["paths"]["/api/3/action/{action}"]["post"]["responses"]["409"]
+    assert ckan["content"]["application/json"]["schema"]["$ref"].endswith("/CkanError")
+
+
 def test_unknown_route_is_problem_json(client: TestClient) -> None:
     response = client.get("/api/v1/no-such-thing", headers={"accept": "application/json"})
     assert response.status_code == 404

@@ -97,6 +97,10 @@ def test_as_of_history(client: TestClient, loaded: None) -> None:
     _problem(client, f"{API}/lg/302015/children?as_of=1900-01-01", 404)  # 和歌山市 from 1947
     listed = client.get(f"{API}/lg/302015/children?as_of=1950-01-01&limit=1").json()
     assert listed["total"] > 0 and listed["as_of"] == "1950-01-01"
+    # a date, not a Unix time or another shape pydantic alone would take
+    for bad in ("0", "86400", "-86400", "0.0", "2020-1-1", "２０２０-01-01"):
+        body = _problem(client, f"{API}/prefectures?as_of={bad}", 422)
+        assert "YYYY-MM-DD" in str(body), body
 
 
 def test_postal_code_to_towns(client: TestClient, loaded: None) -> None:

@@ -6,10 +6,12 @@ that date. Errors are RFC 9457 problem+json.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from tsunagu.http import get_session, rate_limit
@@ -42,8 +44,20 @@ router = APIRouter(
 )
 
 SessionDep = Annotated[Session, Depends(get_session)]
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def _iso_date(value: Any) -> Any:
+    """Only ``YYYY-MM-DD``: pydantic alone would also take ``0`` or ``86400`` as a Unix time."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("as_of must be a date, YYYY-MM-DD")
+    return value
+
+
 AsOf = Annotated[
-    date | None, Query(description="Answer as of this date (YYYY-MM-DD); default today")
+    date | None,
+    BeforeValidator(_iso_date),
+    Query(description="Answer as of this date (YYYY-MM-DD); default today"),
 ]
 LgCode = Annotated[str, Path(description="全国地方公共団体コード (6 digits)", max_length=20)]
 Limit = Annotated[int, Query(ge=1, le=services.MAX_PAGE, description="Page size")]
