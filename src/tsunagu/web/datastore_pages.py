@@ -27,7 +27,7 @@ def datastore_page(name: str, resource_id: str, request: Request, session: DbSes
         if param not in ("lang", "offset"):
             raise BadRequest(f"unknown parameter {param[:50]!r}; allowed: lang, offset")
     offset_text = request.query_params.get("offset", "0")
-    if not offset_text.isdigit():
+    if not (offset_text.isascii() and offset_text.isdigit()):
         raise BadRequest("offset must be a non-negative integer")
     reg = datastore.get_table(session, resource_id, None)
     resource = datastore.distribution_of(session, reg)

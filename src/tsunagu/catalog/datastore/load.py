@@ -10,6 +10,7 @@ Rows go in with the database's own bulk path: COPY on PostgreSQL, executemany on
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -29,6 +30,7 @@ from .models import DatastoreTable
 from .reader import open_table
 
 SCHEMA = "datastore"  # PostgreSQL schema of the datastore tables (SQLite: the main database)
+POSTGRES_MAX_COLUMNS = 1600  # columns a PostgreSQL table can have (MaxHeapAttributeNumber)
 BATCH = 5000
 MAX_STORED_ERRORS = 1000
 
@@ -84,6 +86,7 @@ def load_file(
     )
     with open_table(path, encoding=encoding, sheet=sheet, file_format=file_format) as source:
         columns = columns_for(source.header, elements)
+        _check_width(conn, columns)
         table = sa_table(distribution.id, columns, schema)
         table.drop(conn, checkfirst=True)
         table.create(conn)
@@ -118,6 +121,27 @@ def load_file(
     session.flush()
     drop_orphans(session)
     return report
+
+
+def max_columns(conn: Connection) -> int:
+    """Columns a datastore table can hold: the database's limit, less one for ``_id``."""
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)  # noqa: S101 - the dialect said sqlite
+        return raw.getlimit(sqlite3.SQLITE_LIMIT_COLUMN) - 1
+    return POSTGRES_MAX_COLUMNS - 1
+
+
+def _check_width(conn: Connection, columns: Sequence[Column]) -> None:
+    # Before anything is dropped: CREATE TABLE would fail with the database's own error.
+    limit = max_columns(conn)
+    if len(columns) > limit:
+        raise DatastoreLoadError(
+            f"the file has {len(columns)} columns; a datastore table holds at most {limit} "
+            f"(the database's limit of {limit + 1} columns, one of them _id)",
+            columns=len(columns),
+            max_columns=limit,
+        )
 
 
 def _typed_rows(

@@ -13,7 +13,7 @@ import codecs
 import csv
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -24,8 +24,10 @@ from .errors import DatastoreLoadError
 
 CHUNK = 1 << 20
 ZIP_MAGIC = b"PK\x03\x04"
-# A zip that inflates past this many times its size is treated as a zip bomb.
+# A zip that inflates past this many times its size, and past INFLATION_FLOOR bytes, is treated
+# as a zip bomb (the quality check uses the same rule).
 MAX_INFLATION = 200
+INFLATION_FLOOR = 100_000_000
 # Longest cell read, in characters: an unterminated quote would otherwise read the rest of the
 # file into one cell. (The limit is process-wide in the csv module; Frictionless sets its own
 # on import, so it is set again before every read.)
@@ -146,8 +148,6 @@ def _csv_rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
 
 @contextmanager
 def _open_xlsx(path: Path, sheet: str | None) -> Iterator[TableFile]:
-    import openpyxl
-
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
@@ -159,22 +159,12 @@ def _open_xlsx(path: Path, sheet: str | None) -> Iterator[TableFile]:
     if "xl/workbook.xml" not in names:
         raise DatastoreLoadError("the zip archive is not an XLSX workbook (no xl/workbook.xml)")
     inflated = sum(i.file_size for i in infos)
-    if inflated > MAX_INFLATION * max(path.stat().st_size, 1) and inflated > 100_000_000:
+    if inflated > MAX_INFLATION * max(path.stat().st_size, 1) and inflated > INFLATION_FLOOR:
         raise DatastoreLoadError(f"the workbook inflates to {inflated} bytes (a zip bomb?)")
+    book = _load_workbook(path)
     try:
-        with warnings.catch_warnings():
-            # openpyxl warns about extensions it drops (data validation, conditional formats).
-            warnings.simplefilter("ignore")
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for damaged parts
-        raise DatastoreLoadError(f"the XLSX workbook cannot be read: {exc}") from None
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise DatastoreLoadError(
-                f"no sheet {sheet!r} in the workbook; sheets: {', '.join(book.sheetnames)}"
-            )
-        ws = book[sheet] if sheet is not None else book.worksheets[0]
-        rows = _xlsx_rows(ws.iter_rows(values_only=True))
+        ws = _worksheet(book, sheet)
+        rows = _xlsx_rows(_sheet_values(ws))
         try:
             first = next(rows, None)
         except DatastoreLoadError:
@@ -187,7 +177,54 @@ def _open_xlsx(path: Path, sheet: str | None) -> Iterator[TableFile]:
         book.close()
 
 
-def _xlsx_rows(values: Iterator[tuple[Any, ...]]) -> Iterator[tuple[int, list[str]]]:
+def _load_workbook(path: Path) -> Any:
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about extensions it drops (data validation, conditional formats).
+            warnings.simplefilter("ignore")
+            return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for damaged parts
+        raise DatastoreLoadError(f"the XLSX workbook cannot be read: {exc}") from None
+
+
+def _worksheet(book: Any, sheet: str | None) -> Any:
+    if sheet is not None and sheet not in book.sheetnames:
+        raise DatastoreLoadError(
+            f"no sheet {sheet!r} in the workbook; sheets: {', '.join(book.sheetnames)}"
+        )
+    return book[sheet] if sheet is not None else book.worksheets[0]
+
+
+def _sheet_values(ws: Any) -> Iterator[Sequence[Any]]:
+    """The sheet's rows as its cells are, whatever size its ``<dimension>`` declares.
+
+    Read-only openpyxl pads every row to the declared width and height: a 5 KB file declaring
+    A1:XFD1048576 becomes rows of 16,384 cells (one declaring A1 loses every column after A).
+    Without the declared size each row is as long as its last cell."""
+    ws.reset_dimensions()
+    values: Iterator[Sequence[Any]] = ws.iter_rows(values_only=True)
+    return values
+
+
+def sheet_values(path: Path, sheet: str | None, width: int) -> Iterator[list[Any]]:
+    """The sheet's cell values (native types), each row padded with None to ``width`` cells.
+
+    What Frictionless would read from a workbook whose declared size is true: it trusts the
+    declared size, so it is given these rows instead of the file."""
+    book = _load_workbook(path)
+    try:
+        for row in _sheet_values(_worksheet(book, sheet)):
+            cells = list(row)
+            while cells and cells[-1] is None:
+                cells.pop()
+            yield cells + [None] * (width - len(cells))
+    finally:
+        book.close()
+
+
+def _xlsx_rows(values: Iterator[Sequence[Any]]) -> Iterator[tuple[int, list[str]]]:
     number = 0
     while True:
         try:
@@ -228,4 +265,11 @@ def read_all(path: Path, **kwargs: Any) -> tuple[list[str], list[list[str]]]:
         return table.header, [cells for _, cells in table.rows]
 
 
-__all__ = ["TableFile", "cell_text", "detect_encoding", "open_table", "read_all"]
+__all__ = [
+    "TableFile",
+    "cell_text",
+    "detect_encoding",
+    "open_table",
+    "read_all",
+    "sheet_values",
+]

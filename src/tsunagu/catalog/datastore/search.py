@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -20,6 +21,7 @@ from .models import DatastoreTable
 
 MAX_LIMIT = 32_000  # CKAN's ckan.datastore.search.rows_max
 DEFAULT_LIMIT = 100
+MAX_OFFSET = 2**63 - 1  # SQLite and PostgreSQL take a signed 64-bit OFFSET, nothing larger
 _SORT_PART = re.compile(r'\s*"?(?P<name>.+?)"?(?:\s+(?P<dir>asc|desc))?\s*', re.IGNORECASE)
 
 
@@ -35,11 +37,14 @@ class SearchRequest:
 
 
 def jsonable(value: Any) -> Any:
-    """A database value as JSON: dates and times ISO 8601, decimals as numbers."""
+    """A database value as JSON: dates and times ISO 8601, decimals as numbers, and null for
+    infinities and NaN, which JSON has no numbers for (``SELECT 1e999``)."""
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return float(value)
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, bytes | memoryview):
         return bytes(value).hex()
     return value
@@ -77,8 +82,8 @@ def search(session: Session, reg: DatastoreTable, request: SearchRequest) -> dic
 
     if not 0 <= request.limit <= MAX_LIMIT:
         raise ValidationProblem(f"limit must be between 0 and {MAX_LIMIT}", field="limit")
-    if request.offset < 0:
-        raise ValidationProblem("offset must not be negative", field="offset")
+    if not 0 <= request.offset <= MAX_OFFSET:
+        raise ValidationProblem(f"offset must be between 0 and {MAX_OFFSET}", field="offset")
     chosen = request.fields if request.fields else known
     selected = [col(name, "fields") for name in chosen]
 
@@ -90,6 +95,7 @@ def search(session: Session, reg: DatastoreTable, request: SearchRequest) -> dic
         conditions.append(column.in_(parsed) if parsed else false())
     if isinstance(request.q, dict):
         for name, text in request.q.items():
+            _refuse_non_finite(text, "q")
             conditions.append(cast(col(name, "q"), String).like(_like(str(text)), escape="\\"))
     elif request.q:
         # Every word must occur in some column (CKAN's full text, without stemming).
@@ -134,13 +140,26 @@ def search(session: Session, reg: DatastoreTable, request: SearchRequest) -> dic
     return result
 
 
+def _refuse_non_finite(value: Any, where: str) -> None:
+    # JSON text like 1e400 parses to inf: it matches nothing and cannot be echoed back as JSON.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationProblem(f"{where}: {value!r} is not a finite number", field=where)
+
+
 def _filter_value(column: Column | None, name: str, value: Any) -> Any:
+    _refuse_non_finite(value, "filters")
     if column is None:  # _id
+        number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value)
-        raise ValidationProblem(f"filters: _id must be an integer, got {value!r}", field="filters")
+            number = value
+        elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            number = int(value)  # isdigit alone passes "²", which int() refuses
+        if number is None or not -MAX_OFFSET - 1 <= number <= MAX_OFFSET:
+            raise ValidationProblem(
+                f"filters: _id must be a 64-bit integer, got {value!r}",
+                field="filters",
+            )
+        return number
     if isinstance(value, dict | list):
         raise ValidationProblem(
             f"filters: {name!r} must be a value or a list of values", field="filters"
@@ -182,4 +201,12 @@ def parse_object(value: Any, key: str) -> Any:
     return value
 
 
-__all__ = ["SearchRequest", "field_dicts", "jsonable", "parse_fields", "parse_object", "search"]
+__all__ = [
+    "MAX_OFFSET",
+    "SearchRequest",
+    "field_dicts",
+    "jsonable",
+    "parse_fields",
+    "parse_object",
+    "search",
+]

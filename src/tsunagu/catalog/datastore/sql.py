@@ -10,6 +10,11 @@ Enforcement is the database's, not a parse of the SQL text:
   (``TSUNAGU_DATASTORE_READ_URL``, as CKAN's ``ckan.datastore.read_url``) that holds SELECT on
   the datastore tables of public datasets only, inside a ``READ ONLY`` transaction with
   ``statement_timeout``, sent as one prepared statement (several statements are refused).
+
+Both cap the result's size (``max_bytes``, counted as the values' text while rows are fetched):
+on SQLite the cap is also the connection's ``SQLITE_LIMIT_LENGTH`` while the statement runs, so
+``randomblob(1e9)`` fails inside SQLite instead of allocating; on PostgreSQL rows are streamed
+one at a time (libpq single-row mode) and the statement is cancelled once the cap is passed.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from __future__ import annotations
 import re
 import sqlite3
 import time as clock
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -32,6 +39,9 @@ from .search import jsonable
 # Functions a query must not call even on SQLite (loading code, tokenizer pointers).
 _DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})
 _PROGRESS_STEPS = 1000
+# Largest result a query may return, in bytes of its values as text (blobs count twice: they are
+# sent as hex). Without it one `SELECT randomblob(1000000000)` answers 2 GB of JSON.
+MAX_RESULT_BYTES = 50_000_000
 
 
 def public_tables(session: Session) -> set[str]:
@@ -52,19 +62,21 @@ def run_sql(
     timeout_ms: int,
     max_rows: int,
     read_engine: Engine | None = None,
+    max_bytes: int = MAX_RESULT_BYTES,
 ) -> dict[str, Any]:
     """Run ``sql``; CKAN's result: ``records``, ``fields`` and ``records_truncated`` if cut."""
     if not sql.strip():
         raise SqlError("sql is empty")
+    limits = _Limits(timeout_ms, max_rows, max_bytes)
     if session.get_bind().dialect.name == "sqlite":
-        names, rows = _sqlite(session, sql, timeout_ms, max_rows)
+        names, rows = _sqlite(session, sql, limits)
     else:
         if read_engine is None:
             raise SqlNotConfigured(
                 "SQL over the datastore on PostgreSQL needs a read-only role: set "
                 "TSUNAGU_DATASTORE_READ_URL (see docs/datastore.md)"
             )
-        names, rows = _postgres(read_engine, sql, timeout_ms, max_rows, public_tables(session))
+        names, rows = _postgres(read_engine, sql, limits, public_tables(session))
     records = [dict(zip(names, (jsonable(v) for v in row), strict=True)) for row in rows[:max_rows]]
     result: dict[str, Any] = {
         "sql": sql,
@@ -74,6 +86,43 @@ def run_sql(
     if len(rows) > max_rows:
         result["records_truncated"] = True
     return result
+
+
+@dataclass(frozen=True)
+class _Limits:
+    timeout_ms: int
+    max_rows: int
+    max_bytes: int
+
+    def too_large(self) -> SqlError:
+        return SqlError(
+            f"the result is larger than {self.max_bytes} bytes, the limit of "
+            "datastore_search_sql: select fewer rows (LIMIT), fewer columns or shorter values"
+        )
+
+
+def _fetch(rows: Iterable[Sequence[Any]], limits: _Limits) -> list[Sequence[Any]]:
+    """Up to ``max_rows + 1`` rows (one more tells the result was cut), within ``max_bytes``."""
+    fetched: list[Sequence[Any]] = []
+    size = 0
+    for row in rows:
+        if len(fetched) == limits.max_rows:
+            fetched.append(row)
+            break
+        size += sum(_text_size(v) for v in row)
+        if size > limits.max_bytes:
+            raise limits.too_large()
+        fetched.append(row)
+    return fetched
+
+
+def _text_size(value: Any) -> int:
+    """About as many bytes as the value takes in the JSON answer."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return 2 * len(value)  # hex
+    return 8
 
 
 def _authorizer(allowed: set[str]) -> Callable[[int, str | None, str | None, Any, Any], int]:
@@ -93,11 +142,12 @@ def _authorizer(allowed: set[str]) -> Callable[[int, str | None, str | None, Any
 
 
 def _sqlite(
-    session: Session, sql: str, timeout_ms: int, max_rows: int
+    session: Session, sql: str, limits: _Limits
 ) -> tuple[list[str], Sequence[Sequence[Any]]]:
     allowed = public_tables(session)
     raw = session.connection().connection.driver_connection
     assert isinstance(raw, sqlite3.Connection)  # noqa: S101 - the dialect said sqlite
+    timeout_ms = limits.timeout_ms
     deadline = clock.monotonic() + timeout_ms / 1000
     timed_out = False
 
@@ -110,6 +160,8 @@ def _sqlite(
     pages = _root_pages(raw, allowed)
     raw.set_authorizer(_authorizer(allowed))
     raw.set_progress_handler(progress, _PROGRESS_STEPS)
+    # The connection is the pool's: its own length limit comes back in `finally`.
+    length_limit = raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max(limits.max_bytes, 1))
     cursor = raw.cursor()
     try:
         # The authorizer sees only the columns a statement reads: `SELECT count(*) FROM t` reads
@@ -120,10 +172,12 @@ def _sqlite(
             raise SqlRejected("only datastore tables of public datasets can be read")
         cursor.execute(sql)
         names = [d[0] for d in cursor.description or []]
-        rows = cursor.fetchmany(max_rows + 1)
+        rows = _fetch(cursor, limits)
     except sqlite3.DatabaseError as exc:
         if timed_out:
             raise SqlTimeout(f"the query took longer than {timeout_ms} ms") from None
+        if getattr(exc, "sqlite_errorname", "") == "SQLITE_TOOBIG":
+            raise limits.too_large() from None
         message = str(exc)
         if "not authorized" in message or "prohibited" in message:
             raise SqlRejected(
@@ -137,6 +191,7 @@ def _sqlite(
         cursor.close()
         raw.set_authorizer(None)
         raw.set_progress_handler(None, 0)
+        raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, length_limit)
     return names, rows
 
 
@@ -155,7 +210,7 @@ def _root_pages(raw: sqlite3.Connection, tables: set[str]) -> set[int]:
 
 
 def _postgres(
-    engine: Engine, sql: str, timeout_ms: int, max_rows: int, allowed: set[str]
+    engine: Engine, sql: str, limits: _Limits, allowed: set[str]
 ) -> tuple[list[str], Sequence[Sequence[Any]]]:
     import psycopg
 
@@ -168,7 +223,7 @@ def _postgres(
         if not isinstance(raw, psycopg.Connection):
             raise SqlNotConfigured("TSUNAGU_DATASTORE_READ_URL must be a postgresql+psycopg URL")
         try:
-            return _pg_query(raw, sql, timeout_ms, max_rows, allowed)
+            return _pg_query(raw, sql, limits, allowed)
         finally:
             raw.rollback()
     finally:
@@ -176,11 +231,12 @@ def _postgres(
 
 
 def _pg_query(
-    raw: Any, sql: str, timeout_ms: int, max_rows: int, allowed: set[str]
+    raw: Any, sql: str, limits: _Limits, allowed: set[str]
 ) -> tuple[list[str], Sequence[Sequence[Any]]]:
     import psycopg
     from psycopg import errors as pg
 
+    timeout_ms = limits.timeout_ms
     with raw.cursor() as cursor:
         cursor.execute("SET TRANSACTION READ ONLY")
         cursor.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
@@ -192,11 +248,13 @@ def _pg_query(
             # refuses several statements.
             cursor.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + sql, prepare=True)
             _check_plan(cursor.fetchone()[0], allowed)
-            cursor.execute(sql, prepare=True)
+            # stream(): the extended protocol too, in single-row mode, so the rows past the
+            # limits are never received (leaving the stream cancels the statement).
+            with closing(cursor.stream(sql)) as stream:
+                rows = _fetch(stream, limits)
             if cursor.description is None:  # SET, COMMIT, ...: nothing to read, refused
                 raise SqlRejected("only SELECT statements are allowed")
             names = [d.name for d in cursor.description]
-            rows = cursor.fetchmany(max_rows + 1)
         except pg.QueryCanceled:
             raise SqlTimeout(f"the query took longer than {timeout_ms} ms") from None
         except (pg.InsufficientPrivilege, pg.ReadOnlySqlTransaction) as exc:

@@ -235,3 +235,15 @@ MULTI_VALUE = re.compile(
     r"|^\s*\d[\d,.]*\s*[（(]\s*\d[\d,.]*\s*[)）]\s*$"
     r"|^\s*\d{1,6}[ 　]+[^\d\s]+\s*$"  # a code and its name: "01 北海道"
 )
+
+
+def column_letter(number: int) -> str:
+    """A spreadsheet column name for a 1-based column number: 1 → A, 27 → AA, 18279 → AAAA.
+
+    openpyxl's get_column_letter stops at Excel's last column (XFD); a CSV file has no such
+    limit, and its findings still need a column name."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters

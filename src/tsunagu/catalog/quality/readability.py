@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import IO, Any
 
-from openpyxl.utils import get_column_letter
-
 from tsunagu.kernel import is_valid_lg_code
 
 from . import cells
@@ -321,7 +319,7 @@ class SheetCheck:
                 self._emit_column(index, table[index], in_table=in_table)
 
     def _emit_column(self, index: int, column: _Column, *, in_table: bool) -> None:
-        letter = get_column_letter(index + 1)
+        letter = cells.column_letter(index + 1)
         header = self.headers[index] if in_table and index < len(self.headers) else ""
         numeric = in_table and column.numbers >= max(1, 0.8 * (column.non_empty - column.marks))
         base = {"sheet": self.sheet.name, "column": letter, "header": header}
@@ -512,7 +510,7 @@ class _TableState:
                         "blank-column",
                         sheet=self.check.sheet.name,
                         row=self.check.header_row,
-                        column=get_column_letter(index + 1),
+                        column=cells.column_letter(index + 1),
                     )
                 )
 
