@@ -19,7 +19,7 @@ from tsunagu.kernel import Settings
 
 from .dcat_export import FORMATS, CatalogPage, dataset_document, export_catalog, media_type
 from .services import get_dataset
-from .shacl import format_for, validate_rdf
+from .shacl import Limits, format_for, validate_rdf
 
 router = APIRouter(tags=["DCAT-AP"])
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -108,8 +108,13 @@ async def validate(
     """SHACL results grouped by dataset; ``value`` (missing/invalid) apart from ``range``."""
     rdf_format = format_for(request.headers.get("content-type", ""))
     body = await request.body()
-    # SHACL takes seconds on a large graph: keep it off the event loop.
-    report = await run_in_threadpool(validate_rdf, body, rdf_format, recommended=recommended)
+    settings = _settings(request)
+    # SHACL takes seconds on a large graph: keep it off the event loop, and bound the graph.
+    limits = Limits(max_triples=settings.dcat_validate_max_triples,
+                    max_resources=settings.dcat_validate_max_resources)  # fmt: skip
+    report = await run_in_threadpool(
+        validate_rdf, body, rdf_format, recommended=recommended, limits=limits
+    )
     payload: dict[str, Any] = report.as_dict()
     return JSONResponse(payload)
 

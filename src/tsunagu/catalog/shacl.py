@@ -6,20 +6,30 @@ class ranges; every result a Violation) and, on request, ``data/shapes_recommend
 property needs (``sh:ClassConstraintComponent``: a vocabulary URI not typed as
 ``dct:LicenseDocument``, a publisher that is no ``foaf:Agent`` …); every other result is *value*
 (missing, repeated or ill-typed values).
+
+Parsing never fetches anything (the RDF comes from strangers: the validation endpoint and
+harvested sources). JSON-LD with a remote ``@context`` or ``@import`` is refused, since rdflib 7
+has no option to turn its context loader off (it would read any ``http:`` or ``file:`` URL);
+RDF/XML is read with external entities off and a DTD may only declare small, flat entities.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn, cast
+from xml.parsers import expat
+from xml.sax import handler as sax_handler
 
 from rdflib import Graph
 from rdflib.namespace import DCAT, RDF, SH
+from rdflib.parser import PythonInputSource, create_input_source
+from rdflib.plugins.parsers.rdfxml import create_parser
 
-from tsunagu.kernel import ValidationProblem
+from tsunagu.kernel import PayloadTooLarge, ValidationProblem
 
 RDF_FORMATS = {
     "text/turtle": "turtle",
@@ -57,16 +67,196 @@ RECOMMENDED_FILES = ("dcat-ap-SHACL.ttl", "shapes_recommended.ttl")
 
 
 def parse_rdf(data: bytes | str, rdf_format: str) -> Graph:
-    """Parse RDF of one format; malformed input is a :class:`ValidationProblem`."""
+    """Parse RDF of one format, fetching nothing; bad input is a :class:`ValidationProblem`."""
     g = Graph()
     try:
         with warnings.catch_warnings():
             # rdflib 7's JSON-LD parser builds a deprecated ConjunctiveGraph internally.
             warnings.filterwarnings("ignore", "ConjunctiveGraph is deprecated", DeprecationWarning)
-            g.parse(data=data, format=rdf_format)
+            if rdf_format == "json-ld":
+                g.parse(source=PythonInputSource(_local_json_ld(data)), format="json-ld")
+            elif rdf_format == "xml":
+                _parse_rdf_xml(g, data)
+            else:  # Turtle and N-Triples never dereference anything (@base only resolves)
+                g.parse(data=data, format=rdf_format)
+    except ValidationProblem:
+        raise
     except Exception as exc:  # rdflib raises many types (SyntaxError, BadSyntax, SAX, JSON)
         raise ValidationProblem(f"malformed {rdf_format} RDF: {str(exc)[:300]}") from exc
     return g
+
+
+def _local_json_ld(data: bytes | str) -> Any:
+    """The JSON-LD document, refused if rdflib would load a context from a URL or file."""
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise ValidationProblem(f"malformed json-ld RDF: {str(exc)[:300]}") from exc
+    # Every context rdflib fetches is a string in an @context (top level, on a node, or scoped
+    # in a term definition) or an @import; contexts given as objects are used as they are.
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                refs = value if isinstance(value, list) else [value]
+                remote = [v for v in refs if isinstance(v, str)] if key == "@context" else []
+                if key == "@import":
+                    remote = refs
+                if remote:
+                    raise ValidationProblem(
+                        f"remote JSON-LD contexts are not loaded ({key} {str(remote[0])[:200]!r}); "
+                        "put the context inline as a JSON object"
+                    )
+                stack.append(value)
+    return document
+
+
+# A DTD may declare entities that name namespaces (<!ENTITY xsd "http://…#">), which many RDF/XML
+# files do. Nested entities are how "billion laughs" documents grow exponentially, so an entity's
+# text may not refer to another one; flat ones can still multiply the text by length / 3, so
+# their text is short and the text they add to the whole document is capped.
+MAX_ENTITY_CHARS = 256
+
+
+def _expansion_budget(data: bytes | str) -> int:
+    return 4 * len(data) + 1_000_000
+
+
+class _DoctypeChecked(Exception):
+    """Raised by the DTD pre-pass to stop reading once nothing more needs checking."""
+
+
+def _refuse_entities(reason: str) -> NoReturn:
+    raise ValidationProblem(f"RDF/XML refused: {reason}")
+
+
+def _check_entities(data: bytes | str) -> None:
+    """Refuse a DTD that declares parameter, external, nested or long entities, or a document
+    whose entity references would add more text than :func:`_expansion_budget`."""
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    entities: dict[str, int] = {}
+    budget = _expansion_budget(data)
+    added = 0
+
+    def entity_decl(name: str, is_parameter: int, value: str | None, *_: object) -> None:
+        if is_parameter:
+            _refuse_entities(f"the DTD declares a parameter entity ({name!r})")
+        if value is None:
+            _refuse_entities(f"the DTD declares an external entity ({name!r})")
+        if "&" in value or "%" in value:
+            _refuse_entities(f"entity {name!r} refers to another entity (entity expansion)")
+        if len(value) > MAX_ENTITY_CHARS:
+            _refuse_entities(f"entity {name!r} is longer than {MAX_ENTITY_CHARS} characters")
+        entities[name] = len(value)
+
+    def start_element(name: str, attributes: list[str]) -> None:
+        nonlocal added
+        if not entities:
+            raise _DoctypeChecked  # no DTD entities: the rest of the document cannot expand
+        # Attribute values arrive expanded; entity references in text arrive unexpanded (to
+        # `reference`), because a DefaultHandler is set.
+        added += sum(len(a) for a in attributes)
+        if added > budget:
+            _refuse_entities("entity references expand the document too much")
+
+    def reference(text: str) -> None:
+        nonlocal added
+        if text.startswith("&") and text.endswith(";") and text[1:-1] in entities:
+            added += entities[text[1:-1]]
+            if added > budget:
+                _refuse_entities("entity references expand the document too much")
+
+    parser.EntityDeclHandler = entity_decl
+    parser.UnparsedEntityDeclHandler = lambda name, *_: _refuse_entities(
+        f"the DTD declares an unparsed entity ({name!r})"
+    )
+    parser.ordered_attributes = True
+    parser.StartElementHandler = start_element
+    parser.DefaultHandler = reference
+    try:
+        parser.Parse(data, True)
+    except _DoctypeChecked:
+        return
+    except expat.ExpatError as exc:
+        raise ValidationProblem(f"malformed xml RDF: {exc}") from exc
+
+
+class _JoinedText(sax_handler.ContentHandler):
+    """Passes SAX events on, joining each run of character data into one call.
+
+    expat reports text line by line and per entity reference, and rdflib's RDF/XML handler
+    appends each piece to a string, which is quadratic: a 2 MB literal of short lines took
+    minutes.
+    """
+
+    def __init__(self, inner: sax_handler.ContentHandler) -> None:
+        super().__init__()
+        self._inner = inner
+        self._text: list[str] = []
+
+    def _flush(self) -> None:
+        if self._text:
+            text = "".join(self._text)
+            self._text.clear()
+            self._inner.characters(text)
+
+    def characters(self, content: str) -> None:
+        self._text.append(content)
+
+    def setDocumentLocator(self, locator: Any) -> None:  # noqa: N802 (SAX names)
+        self._inner.setDocumentLocator(locator)
+
+    def startDocument(self) -> None:  # noqa: N802
+        self._inner.startDocument()
+
+    def endDocument(self) -> None:  # noqa: N802
+        self._flush()
+        self._inner.endDocument()
+
+    def startPrefixMapping(self, prefix: str | None, uri: str) -> None:  # noqa: N802
+        self._flush()
+        self._inner.startPrefixMapping(prefix, uri)
+
+    def endPrefixMapping(self, prefix: str | None) -> None:  # noqa: N802
+        self._flush()
+        self._inner.endPrefixMapping(prefix)
+
+    def startElementNS(self, name: Any, qname: Any, attrs: Any) -> None:  # noqa: N802
+        self._flush()
+        self._inner.startElementNS(name, qname, attrs)
+
+    def endElementNS(self, name: Any, qname: Any) -> None:  # noqa: N802
+        self._flush()
+        self._inner.endElementNS(name, qname)
+
+    def ignorableWhitespace(self, whitespace: str) -> None:  # noqa: N802
+        self._flush()
+        self._inner.ignorableWhitespace(whitespace)
+
+    def processingInstruction(self, target: str, data: str) -> None:  # noqa: N802
+        self._flush()
+        self._inner.processingInstruction(target, data)
+
+    def skippedEntity(self, name: str) -> None:  # noqa: N802
+        self._flush()
+        self._inner.skippedEntity(name)
+
+
+def _parse_rdf_xml(g: Graph, data: bytes | str) -> None:
+    """rdflib's RDF/XML parser (as ``Graph.parse`` runs it), made safe for untrusted input."""
+    _check_entities(data)
+    source = create_input_source(data=data, format="xml")
+    reader = create_parser(source, g)
+    # Python's defaults already; set so that no future default can read a DTD or entity file.
+    reader.setFeature(sax_handler.feature_external_ges, False)
+    reader.setFeature(sax_handler.feature_external_pes, False)
+    rdfxml = cast(sax_handler.ContentHandler, reader.getContentHandler())  # an RDFXMLHandler
+    reader.setContentHandler(_JoinedText(rdfxml))
+    reader.parse(source)
 
 
 @dataclass(frozen=True)
@@ -172,8 +362,44 @@ def _collect(report: Report, g: Graph, results: Graph, datasets: set[Any],
         report.groups.setdefault(_owner(g, focus, datasets, catalogs), []).append(finding)
 
 
-def validate_rdf(data: bytes | str, rdf_format: str, *, recommended: bool = False) -> Report:
-    return validate_graph(parse_rdf(data, rdf_format), recommended=recommended)
+@dataclass(frozen=True)
+class Limits:
+    """How big a graph one validation takes: SHACL time grows with both (about 7 ms per typed
+    resource and 1 ms per other node on the hub's machine)."""
+
+    max_triples: int
+    max_resources: int  # subjects with an rdf:type: each is a focus node of some shape
+
+
+def check_size(g: Graph, limits: Limits) -> None:
+    """Refuse a graph larger than the limits (:class:`PayloadTooLarge`) before SHACL runs."""
+    if len(g) > limits.max_triples:
+        raise PayloadTooLarge(
+            f"the graph has {len(g)} triples; one validation takes at most "
+            f"{limits.max_triples} (TSUNAGU_DCAT_VALIDATE_MAX_TRIPLES). Split it, or run "
+            "`tsunagu catalog validate FILE`",
+            limit=limits.max_triples,
+        )
+    typed = len(set(g.subjects(RDF.type, None)))
+    if typed > limits.max_resources:
+        datasets = len(set(g.subjects(RDF.type, DCAT.Dataset)))
+        raise PayloadTooLarge(
+            f"the graph describes {typed} typed resources ({datasets} dcat:Dataset); one "
+            f"validation takes at most {limits.max_resources} "
+            "(TSUNAGU_DCAT_VALIDATE_MAX_RESOURCES). Split it, or run "
+            "`tsunagu catalog validate FILE`",
+            limit=limits.max_resources,
+        )
+
+
+def validate_rdf(
+    data: bytes | str, rdf_format: str, *, recommended: bool = False, limits: Limits | None = None
+) -> Report:
+    """Parse and validate RDF; with ``limits``, a graph above them is refused unvalidated."""
+    g = parse_rdf(data, rdf_format)
+    if limits is not None:
+        check_size(g, limits)
+    return validate_graph(g, recommended=recommended)
 
 
 def format_for(content_type: str) -> str:

@@ -66,6 +66,17 @@ class Settings(BaseSettings):
     dcat_publisher: str = Field(
         "tsunagu", description="Name of the catalog's publisher (foaf:name) in DCAT exports."
     )
+    dcat_validate_max_triples: int = Field(
+        2000,
+        ge=1,
+        description="Most triples POST /api/v1/dcat/validate takes in one request (SHACL time).",
+    )
+    dcat_validate_max_resources: int = Field(
+        150,
+        ge=1,
+        description="Most typed resources (dcat:Dataset, dcat:Distribution …) "
+        "POST /api/v1/dcat/validate takes in one request (SHACL time).",
+    )
     harvest_max_pages: int = Field(
         1000, ge=1, description="Most pages one harvest run follows (stops endless nextPage)."
     )
