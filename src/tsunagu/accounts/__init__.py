@@ -3,6 +3,7 @@
 from .models import ApiToken, Organization, User
 from .services import (
     Caller,
+    as_row_id,
     authenticate,
     create_organization,
     create_token,
@@ -18,6 +19,7 @@ __all__ = [
     "Caller",
     "Organization",
     "User",
+    "as_row_id",
     "authenticate",
     "create_organization",
     "create_token",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload
 
 from tsunagu.kernel import (
@@ -23,8 +25,11 @@ from tsunagu.kernel import (
 
 from .models import ApiToken, Organization
 
+log = logging.getLogger(__name__)
+
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}$")
 LAST_USED_STEP = timedelta(minutes=1)  # how precisely a token's last use is recorded
+MAX_ROW_ID = 2**63 - 1  # the largest SQLite INTEGER (and PostgreSQL BIGINT)
 TOKEN_PREFIX = "tsu_"  # noqa: S105 -- a marker that makes leaked tokens greppable, not a secret
 
 
@@ -53,10 +58,19 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def as_row_id(text: str) -> int | None:
+    """``text`` as a row id if it can be one: ASCII digits within a 64-bit integer."""
+    # isdigit() alone accepts '²' (int() refuses it) and full-width '４２' (int() reads 42);
+    # SQLite overflows past 2**63 - 1, so a longer number cannot be any row's id.
+    if text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_ROW_ID:
+        return int(text)
+    return None
+
+
 def get_organization(session: Session, name_or_id: str) -> Organization:
     org = session.scalar(select(Organization).where(Organization.name == name_or_id))
-    if org is None and name_or_id.isdigit():
-        org = session.get(Organization, int(name_or_id))
+    if org is None and (row_id := as_row_id(name_or_id)) is not None:
+        org = session.get(Organization, row_id)
     if org is None:
         raise NotFound(f"organization {name_or_id!r} not found")
     return org
@@ -141,17 +155,32 @@ def authenticate(session: Session, token: str) -> Caller:
     )
     if row is None or row.revoked:
         raise Unauthorized("the API token is not valid")
+    caller = Caller(
+        organization_id=row.organization_id,
+        organization_name=row.organization.name,
+        token_id=row.id,
+    )
     now = naive_utcnow()
     # Recorded to the minute, not on every request: a write per request serialized the node's
     # callers on SQLite, and concurrent read-then-write transactions there failed with
     # "database is locked" (bench/mesh.py at concurrency 16).
     if row.last_used is None or now - row.last_used >= LAST_USED_STEP:
-        row.last_used = now
-    return Caller(
-        organization_id=row.organization_id,
-        organization_name=row.organization.name,
-        token_id=row.id,
-    )
+        _record_use(session, row, now)
+    return caller
+
+
+def _record_use(session: Session, row: ApiToken, now: datetime) -> None:
+    """Best effort: a busy database skips the last-used time rather than fail the request."""
+    # In a transaction that has only read, SQLite refuses the write at once (no busy wait)
+    # while another connection holds the write lock, e.g. a long datastore load; the savepoint
+    # undoes just this update and the caller's read carries on. Callers that want it recorded
+    # commit the session.
+    session.flush()  # the caller's own pending changes must fail (or not) on their own
+    try:
+        with session.begin_nested():
+            row.last_used = now
+    except OperationalError as exc:
+        log.info("token last use not recorded: %s", exc.orig, extra={"token_id": row.id})
 
 
 def revoke_token(session: Session, prefix: str) -> int:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from tsunagu.accounts import Caller
-from tsunagu.http import get_caller, get_session, rate_limit, require_caller
+from tsunagu.http import MAX_OFFSET, get_caller, get_session, rate_limit, require_caller
 from tsunagu.kernel import ValidationProblem
 
 from . import ckan, queries
@@ -85,8 +85,12 @@ def list_datasets(
     facet_limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     sort: Annotated[str, Query(description="relevance, modified, title or name")] = "relevance",
     rows: Annotated[int | None, Query(description="Page size (default 20)")] = None,
-    start: Annotated[int | None, Query(description="Offset of the first item")] = None,
-    page: Annotated[int | None, Query(ge=1, description="1-based page (with per_page)")] = None,
+    start: Annotated[
+        int | None, Query(ge=0, le=MAX_OFFSET, description="Offset of the first item")
+    ] = None,
+    page: Annotated[
+        int | None, Query(ge=1, le=MAX_OFFSET, description="1-based page (with per_page)")
+    ] = None,
     per_page: Annotated[int | None, Query(description="Page size for page")] = None,
     include_private: Annotated[bool, Query(description="Include your organization's")] = False,
 ) -> dict[str, Any]:
@@ -212,7 +216,7 @@ def list_organizations(
     session: SessionDep,
     sort: Annotated[str, Query(description="name, title or package_count")] = "name",
     limit: Annotated[int | None, Query(ge=0, le=10_000)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Participating organizations with their public dataset counts."""
     everything = queries.list_organizations(session, sort=sort)

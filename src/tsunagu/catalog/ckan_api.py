@@ -9,6 +9,7 @@ than by the app-wide handler because the ``/api/action/`` alias is outside ``/ap
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -22,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from tsunagu import __version__
 from tsunagu.accounts import Caller
 from tsunagu.db import make_engine
-from tsunagu.http import ckan_error_body, get_caller, get_session, rate_limit
+from tsunagu.http import MAX_OFFSET, ckan_error_body, get_caller, get_session, rate_limit
 from tsunagu.http.errors import ckan_status
 from tsunagu.kernel import BadRequest, Forbidden, NotFound, Problem, ValidationProblem
 
@@ -87,16 +88,26 @@ def _str(call: Call, key: str, *, required: bool = False, default: str = "") -> 
 
 
 def _int(call: Call, key: str, default: int) -> int:
+    """An integer parameter of at most MAX_OFFSET either way (-1 means "no limit" to some)."""
     value = call.params.get(key)
     if value is None or value == "":
         return default
     if isinstance(value, bool):
         raise ValidationProblem(f"{key} must be an integer", field=key)
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    raise ValidationProblem(f"{key} must be an integer, got {value!r}", field=key)
+        number = value
+    elif isinstance(value, str):
+        digits = value.strip().removeprefix("-")
+        # isdigit() alone accepts '²' (int() refuses it) and full-width digits (int() takes them).
+        # A long one is out of range anyway; int() would refuse more than 4300 digits.
+        if digits.isascii() and digits.isdigit():
+            number = int(value.strip()) if len(digits) <= 20 else MAX_OFFSET + 1
+    if number is None:
+        raise ValidationProblem(f"{key} must be an integer, got {value!r}", field=key)
+    if abs(number) > MAX_OFFSET:  # beyond any table, and SQLite would overflow past 2**63
+        raise ValidationProblem(f"{key} must be between -{MAX_OFFSET} and {MAX_OFFSET}", field=key)
+    return number
 
 
 def _bool(call: Call, key: str, default: bool = False) -> bool:
@@ -163,9 +174,21 @@ async def _read_params(request: Request) -> dict[str, Any]:
     return {**params, **_json_object(body)}
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400; JSON has no infinity and the answer could not echo it
+        raise ValidationProblem(f"the number {text[:40]} in the request body is out of range")
+    return number
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which are not JSON (RFC 8259 §6).
+    raise ValidationProblem(f"{name} is not a JSON number")
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_float=_finite, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("request body is not valid JSON") from None
     if not isinstance(data, dict):

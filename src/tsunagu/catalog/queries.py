@@ -11,7 +11,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from tsunagu.accounts import Caller, Organization
+from tsunagu.accounts import Caller, Organization, as_row_id
 from tsunagu.kernel import NotFound, ValidationProblem
 
 from .models import CodeList, Dataset, DatasetGroup, DatasetTag, Distribution, Group, License
@@ -120,8 +120,8 @@ def list_groups(
 
 def get_group(session: Session, name_or_id: str) -> tuple[Group, int]:
     group = session.scalar(select(Group).where(Group.name == name_or_id))
-    if group is None and name_or_id.isdigit():
-        group = session.get(Group, int(name_or_id))
+    if group is None and (row_id := as_row_id(name_or_id)) is not None:
+        group = session.get(Group, row_id)
     if group is None:
         raise NotFound(f"group {name_or_id!r} not found")
     return group, group_counts(session).get(group.id, 0)

@@ -16,6 +16,7 @@ from typing import Protocol
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
+from tsunagu.http import MAX_OFFSET
 from tsunagu.kernel import ValidationProblem, naive_utcnow
 
 from .text import MAX_QUERY_CHARS, MAX_QUERY_TOKENS, index_tokens, query_tokens
@@ -102,6 +103,8 @@ def validate_query(query: SearchQuery, max_rows: int = 1000) -> None:
         raise ValidationProblem(f"rows must be between 0 and {max_rows}", field="rows")
     if query.start < 0:
         raise ValidationProblem("start must not be negative", field="start")
+    if query.start > MAX_OFFSET:  # also a page far enough that page × rows passes it
+        raise ValidationProblem(f"start must be at most {MAX_OFFSET}", field="start")
     for name in query.facet_fields:
         if name not in FACET_FIELDS:
             raise ValidationProblem(

@@ -50,10 +50,13 @@ def get_caller(request: Request) -> Caller | None:
     token = request.headers.get("authorization") or request.headers.get("x-ckan-api-key")
     if not token:
         return None
-    session = new_session(request, write=True)  # it may record last_used after reading
+    # A read: on SQLite a write session would wait for the write lock at BEGIN, so every
+    # authenticated request would stall behind a long write (a datastore load) and fail.
+    # authenticate() records last_used only if the lock is free at that moment.
+    session = new_session(request, write=False)
     try:
         caller = authenticate(session, token)
-        session.commit()  # records last_used
+        session.commit()  # records last_used, if it was recorded
         return caller
     finally:
         session.close()

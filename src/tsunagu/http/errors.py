@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tsunagu.kernel import BadRequest, NotFound, Problem, ValidationProblem
+from tsunagu.kernel import BadRequest, NotFound, Problem, ServiceUnavailable, ValidationProblem
 from tsunagu.kernel.errors import PROBLEM_BASE
 
 log = logging.getLogger("tsunagu.errors")
+
+BUSY_RETRY_AFTER = 10  # seconds a client should wait when the database is busy
 
 # CKAN's error types (ckan/views/api.py) by our status code.
 _CKAN_TYPES = {
@@ -88,6 +92,17 @@ def problem_response(request: Request, problem: Problem) -> Response:
     )
 
 
+def database_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked": a writer held the lock too long."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    code = getattr(
+        orig, "sqlite_errorcode", None
+    )  # extended codes keep the primary in the low byte
+    return isinstance(orig, sqlite3.Error) and code is not None and code & 0xFF in (
+        sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+    )  # fmt: skip
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, Problem):  # registered for Problem only
@@ -127,6 +142,18 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        if not database_busy(exc):  # any other database error is unexpected: a 500
+            raise exc
+        # Temporary, not the caller's fault and not a bug: a long write (a datastore load)
+        # held SQLite's write lock past the busy timeout.
+        log.warning("database busy", extra={"path": request.url.path, "error": str(exc)})
+        busy = ServiceUnavailable(
+            "the database is busy with another write; try again shortly",
+            retry_after=BUSY_RETRY_AFTER,
+        )
+        return problem_response(request, busy)
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(request, Problem("an unexpected error occurred; it was logged"))
@@ -134,4 +161,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(DBAPIError, on_database_error)  # SQLAlchemy's wrapper
+    app.add_exception_handler(sqlite3.Error, on_database_error)  # the driver's, unwrapped
     app.add_exception_handler(Exception, on_unexpected)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from tsunagu.accounts import Caller
-from tsunagu.http import get_caller, get_session
+from tsunagu.http import MAX_OFFSET, get_caller, get_session
 
 from .schemas import DiffOut, VersionDetail, VersionList
 from .services import (
@@ -39,7 +39,7 @@ def versions(
     session: SessionDep,
     caller: CallerDep,
     limit: Annotated[int, Query(description=f"1 to {MAX_PAGE}")] = 100,
-    offset: int = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Every recorded version, newest first, with author, time and change summary."""
     page = list_versions(session, name, caller, limit=limit, offset=offset)

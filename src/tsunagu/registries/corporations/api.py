@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from tsunagu.http import get_session, rate_limit
+from tsunagu.http import MAX_OFFSET, get_session, rate_limit
 from tsunagu.kernel import ValidationProblem
 
 from . import nta, services
@@ -101,7 +101,7 @@ def find_by_name(
     match: Annotated[str, Query(description="prefix (indexed) or contains")] = "prefix",
     include_closed: Annotated[bool, Query(description="Include closed corporations")] = True,
     limit: Annotated[int, Query(ge=1, le=services.MAX_ROWS)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     format: FormatQuery = None,
 ) -> Any:
     """Current corporations by normalized name (width, kana, 株式会社/(株) anywhere ignored).
@@ -125,7 +125,7 @@ def changed_between(
     from_: Annotated[str, Query(alias="from", description="First update date YYYY-MM-DD")],
     to: Annotated[str, Query(description="Last update date YYYY-MM-DD")],
     limit: Annotated[int, Query(ge=1, le=services.MAX_ROWS)] = services.MAX_ROWS,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     format: FormatQuery = None,
 ) -> Any:
     """Every stored row whose 更新年月日 is within ``from``..``to``, as the NTA 差分 API."""

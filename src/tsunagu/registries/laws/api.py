@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from tsunagu.http import get_session, rate_limit
+from tsunagu.http import MAX_OFFSET, get_session, rate_limit
 from tsunagu.kernel import ValidationProblem
 
 from . import document, services
@@ -59,7 +59,7 @@ def search_laws(
     session: SessionDep,
     q: Annotated[str, Query(min_length=1, max_length=200, description="Words (all must match)")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Laws whose title or text contains every word, with the first matching units."""
     total, rows = services.search(session, q, limit=limit, offset=offset)

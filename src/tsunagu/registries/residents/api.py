@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from tsunagu.accounts import Caller, get_organization
-from tsunagu.http import get_session, rate_limit, require_caller
+from tsunagu.http import MAX_OFFSET, get_session, rate_limit, require_caller
 from tsunagu.kernel import Forbidden, NotFound
 
 from . import schemas, services
@@ -61,7 +61,7 @@ def search_residents(
     as_of: AsOf = None,
     include_former: Annotated[bool, Query(description="Also moved out and deceased")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:  # fmt: skip
     """Residents of the municipality whose name or kana contains the terms, paged."""
     total, rows = services.search(session, lg_code, name=name, kana=kana, when=_when(as_of),

@@ -165,12 +165,15 @@ class Geocoder:
     def _match_pref(self, key: str) -> tuple[int, str | None]:
         prefs = self.index.prefs
         for begin in range(min(_PREF_SCAN, len(key))):
-            for length in range(self.index.pref_key_max, 1, -1):  # 千葉県 folds to 1000葉県
+            # Only lengths the rest of the key has: a shorter slice at its end ("東京都" alone)
+            # would match and claim an end past the key.
+            longest = min(self.index.pref_key_max, len(key) - begin)
+            for length in range(longest, 1, -1):  # 千葉県 folds to 1000葉県
                 pref = prefs.get(key[begin : begin + length])
                 if pref:
                     return begin + length, pref
             if begin == 0:
-                for length in range(self.index.pref_key_max - 1, 1, -1):  # 東京, 神奈川: only
+                for length in range(longest - 1, 1, -1):  # 東京, 神奈川: only
                     # kept if a municipality follows (京都市 is not 京都府 + 市)
                     pref = self.index.short_prefs.get(key[:length])
                     if pref and self._match_cities(key, length, pref):
