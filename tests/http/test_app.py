@@ -72,6 +72,12 @@ def test_openapi_documents_errors_as_they_are_sent(client: TestClient) -> None:
                     assert status != "422", path
     ckan = spec["paths"]["/api/3/action/{action}"]["post"]["responses"]["409"]
     assert ckan["content"]["application/json"]["schema"]["$ref"].endswith("/CkanError")
+    # the DCAT exports answer RDF, and say so
+    for suffix, media in (("ttl", "text/turtle"), ("jsonld", "application/ld+json"),
+                          ("rdf", "application/rdf+xml")):  # fmt: skip
+        ok = spec["paths"][f"/catalog.{suffix}"]["get"]["responses"]["200"]
+        assert list(ok["content"]) == [media]
+        assert client.get(f"/catalog.{suffix}").headers["content-type"].startswith(media)
 
 
 def test_unknown_route_is_problem_json(client: TestClient) -> None:

@@ -56,19 +56,29 @@ def _catalog(request: Request, fmt: str, page: int) -> StreamingResponse:
 
 
 PageQuery = Annotated[int, Query(ge=1, description="Page number (hydra:PartialCollectionView)")]
+_NOT_FOUND = {"description": "No such page or dataset", "content": {"application/problem+json": {}}}
 
 
-@router.get("/catalog.ttl", summary="The catalog as DCAT-AP 3 Turtle (paged)")
+def _rdf(fmt: str) -> dict[str, Any]:
+    """What the OpenAPI document says a route answers: RDF in ``fmt``'s media type, not JSON."""
+    media = media_type(fmt).split(";")[0]
+    return {
+        "response_class": Response,
+        "responses": {200: {"content": {media: {"schema": {"type": "string"}}}}, 404: _NOT_FOUND},
+    }
+
+
+@router.get("/catalog.ttl", **_rdf("ttl"), summary="The catalog as DCAT-AP 3 Turtle (paged)")
 def catalog_ttl(request: Request, page: PageQuery = 1) -> StreamingResponse:
     return _catalog(request, "ttl", page)
 
 
-@router.get("/catalog.jsonld", summary="The catalog as DCAT-AP 3 JSON-LD (paged)")
+@router.get("/catalog.jsonld", **_rdf("jsonld"), summary="The catalog as DCAT-AP 3 JSON-LD (paged)")
 def catalog_jsonld(request: Request, page: PageQuery = 1) -> StreamingResponse:
     return _catalog(request, "jsonld", page)
 
 
-@router.get("/catalog.rdf", summary="The catalog as DCAT-AP 3 RDF/XML (paged)")
+@router.get("/catalog.rdf", **_rdf("rdf"), summary="The catalog as DCAT-AP 3 RDF/XML (paged)")
 def catalog_rdf(request: Request, page: PageQuery = 1) -> StreamingResponse:
     return _catalog(request, "rdf", page)
 
@@ -79,17 +89,17 @@ def _dataset(request: Request, session: Session, name: str, fmt: str) -> Respons
     return Response(body, media_type=media_type(fmt))
 
 
-@router.get("/dataset/{name}.ttl", summary="A dataset as DCAT-AP 3 Turtle")
+@router.get("/dataset/{name}.ttl", **_rdf("ttl"), summary="A dataset as DCAT-AP 3 Turtle")
 def dataset_ttl(name: str, request: Request, session: SessionDep) -> Response:
     return _dataset(request, session, name, "ttl")
 
 
-@router.get("/dataset/{name}.jsonld", summary="A dataset as DCAT-AP 3 JSON-LD")
+@router.get("/dataset/{name}.jsonld", **_rdf("jsonld"), summary="A dataset as DCAT-AP 3 JSON-LD")
 def dataset_jsonld(name: str, request: Request, session: SessionDep) -> Response:
     return _dataset(request, session, name, "jsonld")
 
 
-@router.get("/dataset/{name}.rdf", summary="A dataset as DCAT-AP 3 RDF/XML")
+@router.get("/dataset/{name}.rdf", **_rdf("rdf"), summary="A dataset as DCAT-AP 3 RDF/XML")
 def dataset_rdf(name: str, request: Request, session: SessionDep) -> Response:
     return _dataset(request, session, name, "rdf")
 
