@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -164,3 +165,24 @@ def test_nul_in_the_url_is_rejected_for_every_route(client: TestClient, url: str
     response = client.get(url, headers={"accept": "application/json"})
     assert response.status_code in (409, 422), response.text
     assert "NUL" in response.text
+
+
+def test_a_content_length_in_other_digits_is_not_a_crash(app: FastAPI) -> None:
+    """'²' (latin-1 0xB2) is a digit to str.isdigit() but not to int(). A server in front
+    normally refuses such a header; the app must not crash if one gets through."""
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": "/healthz", "raw_path": b"/healthz", "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+        "headers": [(b"host", b"testserver"), (b"content-length", b"\xb2")],
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 200

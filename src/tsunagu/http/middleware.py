@@ -77,7 +77,12 @@ class RequestMiddleware:
 
         declared = _header(scope, b"content-length")
         problem: Problem | None = _nul_in_url(scope)
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if (
+            declared
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > self.max_body_bytes
+        ):
             problem = PayloadTooLarge(
                 f"request body is {declared} bytes; at most {self.max_body_bytes} allowed"
             )
