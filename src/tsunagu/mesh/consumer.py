@@ -40,7 +40,9 @@ def _authenticate_local(rt: NodeRuntime, token: str) -> None:
     now = time.monotonic()
     if rt.token_known(token, now):
         return
-    with rt.write_session() as session:  # authenticate may record last_used after reading
+    # A read (accounts.authenticate records last_used only if the write lock is free): a write
+    # session would wait at BEGIN for SQLite's lock, held by the message-log writer under load.
+    with rt.session() as session:
         try:
             authenticate(session, token)
             session.commit()

@@ -63,7 +63,8 @@ def operator(request: Request) -> str | None:
             token = ""
     if not token:
         return None
-    with new_session(request, write=True) as session:  # it may record last_used
+    # A read: authenticate() records last_used only if the write lock is free (http.deps).
+    with new_session(request, write=False) as session:
         try:
             caller = authenticate(session, token)
         except Problem:
