@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI
@@ -253,9 +254,11 @@ def _document_problems(app: FastAPI) -> None:
                         response["content"] = {"application/problem+json": problem}
                     elif "application/problem+json" in content:
                         content["application/problem+json"] = problem
-        used = str(spec.get("paths"))
+        # FastAPI's own error shapes, now referenced by no operation (ValidationError only by
+        # HTTPValidationError).
+        used = json.dumps(spec.get("paths"))
         for name in ("HTTPValidationError", "ValidationError"):
-            if f"/{name}'" not in used:
+            if f'"#/components/schemas/{name}"' not in used:
                 schemas.pop(name, None)
         return spec
 

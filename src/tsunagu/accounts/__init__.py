@@ -2,6 +2,7 @@
 
 from .models import ApiToken, Organization, User
 from .services import (
+    MAX_ROW_ID,
     Caller,
     as_row_id,
     authenticate,
@@ -15,6 +16,7 @@ from .services import (
 )
 
 __all__ = [
+    "MAX_ROW_ID",
     "ApiToken",
     "Caller",
     "Organization",

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from tsunagu.accounts import as_row_id
+from tsunagu.http import MAX_OFFSET
 from tsunagu.kernel import ValidationProblem
 
 from .columns import CellError, Column
@@ -21,7 +23,6 @@ from .models import DatastoreTable
 
 MAX_LIMIT = 32_000  # CKAN's ckan.datastore.search.rows_max
 DEFAULT_LIMIT = 100
-MAX_OFFSET = 2**63 - 1  # SQLite and PostgreSQL take a signed 64-bit OFFSET, nothing larger
 _SORT_PART = re.compile(r'\s*"?(?P<name>.+?)"?(?:\s+(?P<dir>asc|desc))?\s*', re.IGNORECASE)
 
 
@@ -149,14 +150,11 @@ def _refuse_non_finite(value: Any, where: str) -> None:
 def _filter_value(column: Column | None, name: str, value: Any) -> Any:
     _refuse_non_finite(value, "filters")
     if column is None:  # _id
-        number: int | None = None
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-            number = int(value)  # isdigit alone passes "²", which int() refuses
-        if number is None or not -MAX_OFFSET - 1 <= number <= MAX_OFFSET:
+        text = str(value).strip() if isinstance(value, int | str) else ""
+        number = None if isinstance(value, bool) else as_row_id(text)
+        if number is None:
             raise ValidationProblem(
-                f"filters: _id must be a 64-bit integer, got {value!r}",
+                f"filters: _id must be a row id (ASCII digits, at most 2**63 - 1), got {value!r}",
                 field="filters",
             )
         return number
@@ -202,7 +200,6 @@ def parse_object(value: Any, key: str) -> Any:
 
 
 __all__ = [
-    "MAX_OFFSET",
     "SearchRequest",
     "field_dicts",
     "jsonable",

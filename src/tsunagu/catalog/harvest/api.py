@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from tsunagu.accounts import Caller
+from tsunagu.accounts import MAX_ROW_ID, Caller
 from tsunagu.http import get_session, require_caller
 from tsunagu.kernel import Forbidden, NotFound, ValidationProblem
 
@@ -24,7 +24,6 @@ from .run import MAX_INTERVAL_MINUTES, ensure_source, source_name
 router = APIRouter(prefix="/api/v1/harvest", tags=["Harvesting"])
 SessionDep = Annotated[Session, Depends(get_session)]
 WriterDep = Annotated[Caller, Depends(require_caller)]
-MAX_ID = 2**63 - 1  # the largest integer the databases store
 
 
 def job_dict(job: HarvestJob, *, errors: bool = False) -> dict[str, Any]:
@@ -66,7 +65,7 @@ def list_sources(session: Session) -> list[tuple[HarvestSource, HarvestJob | Non
 
 
 def get_job(session: Session, job_id: int) -> HarvestJob:
-    if not 0 < job_id <= MAX_ID:  # no such row, and the database could not even compare it
+    if not 0 < job_id <= MAX_ROW_ID:  # no such row, and the database could not even compare it
         raise NotFound(f"harvest job {job_id} not found")
     job = session.scalar(
         select(HarvestJob).where(HarvestJob.id == job_id).options(selectinload(HarvestJob.errors))
