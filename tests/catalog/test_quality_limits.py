@@ -12,15 +12,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tsunagu.accounts import Caller
+from tsunagu.catalog.datastore.reader import INFLATION_FLOOR
 from tsunagu.catalog.quality.errors import FileTooLarge
 from tsunagu.catalog.quality.readability import check_file
-from tsunagu.catalog.quality.tables import ZIP_FLOOR, open_table
+from tsunagu.catalog.quality.tables import open_table
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _bomb(path: Path) -> bytes:
-    """A valid small workbook with a part that inflates past ZIP_FLOOR (about 100 KB zipped)."""
+    """A valid small workbook with a part inflating past INFLATION_FLOOR (about 100 KB zipped)."""
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
@@ -32,7 +33,7 @@ def _bomb(path: Path) -> bytes:
         zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive,
         archive.open("xl/media/padding.bin", "w") as part,
     ):
-        for _ in range(ZIP_FLOOR // len(chunk) + 1):
+        for _ in range(INFLATION_FLOOR // len(chunk) + 1):
             part.write(chunk)
     return path.read_bytes()
 

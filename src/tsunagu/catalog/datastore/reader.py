@@ -146,6 +146,11 @@ def _csv_rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
         yield number, row
 
 
+def zip_bomb(inflated: int, size: int) -> bool:
+    """Whether a zip of ``size`` bytes that inflates to ``inflated`` is treated as a bomb."""
+    return inflated > MAX_INFLATION * max(size, 1) and inflated > INFLATION_FLOOR
+
+
 @contextmanager
 def _open_xlsx(path: Path, sheet: str | None) -> Iterator[TableFile]:
     try:
@@ -159,7 +164,7 @@ def _open_xlsx(path: Path, sheet: str | None) -> Iterator[TableFile]:
     if "xl/workbook.xml" not in names:
         raise DatastoreLoadError("the zip archive is not an XLSX workbook (no xl/workbook.xml)")
     inflated = sum(i.file_size for i in infos)
-    if inflated > MAX_INFLATION * max(path.stat().st_size, 1) and inflated > INFLATION_FLOOR:
+    if zip_bomb(inflated, path.stat().st_size):
         raise DatastoreLoadError(f"the workbook inflates to {inflated} bytes (a zip bomb?)")
     book = _load_workbook(path)
     try:
@@ -272,4 +277,5 @@ __all__ = [
     "open_table",
     "read_all",
     "sheet_values",
+    "zip_bomb",
 ]

@@ -22,15 +22,11 @@ from xml.etree import ElementTree as ET
 
 import charset_normalizer
 
+from ..datastore.reader import INFLATION_FLOOR, MAX_INFLATION, zip_bomb
 from .errors import FileTooLarge, MacroWorkbook, UnknownEncoding, UnreadableFile
 
 SAMPLE_BYTES = 256 << 10  # encoding detection reads this much (memory stays flat past it)
 ZIP_EXPANSION = 20  # a zip may expand to this many times the size limit, not more (zip bombs)
-# Nor past this many times its own size once over ZIP_FLOOR bytes: the datastore's rule
-# (datastore/reader.py), so both refuse the same workbooks. A 432 KB sheet of 3M rows
-# (147 MB of XML) took 42 s to check.
-ZIP_RATIO = 200
-ZIP_FLOOR = 100_000_000
 # Japanese and Unicode encodings a municipal CSV comes in; anything else is reported unknown.
 ACCEPTED_GUESSES = {
     "utf_8": "utf-8", "utf_16": "utf-16", "cp932": "cp932", "shift_jis": "cp932",
@@ -174,10 +170,12 @@ def _open_zip(file: IO[bytes], max_bytes: int, size: int) -> zipfile.ZipFile:
         raise FileTooLarge(
             f"the workbook expands to {expanded:,} bytes, over {ZIP_EXPANSION}× the size limit"
         )
-    if expanded > ZIP_RATIO * size and expanded > ZIP_FLOOR:
+    # The datastore's rule too, so both refuse the same workbooks (a 432 KB sheet of 3M rows,
+    # 147 MB of XML, took 42 s to check).
+    if zip_bomb(expanded, size):
         raise FileTooLarge(
-            f"the workbook expands to {expanded:,} bytes, over {ZIP_RATIO}× its own {size:,} "
-            f"bytes and over {ZIP_FLOOR:,} bytes (a zip bomb?)"
+            f"the workbook expands to {expanded:,} bytes, over {MAX_INFLATION}× its own "
+            f"{size:,} bytes and over {INFLATION_FLOOR:,} bytes (a zip bomb?)"
         )
     return archive
 
