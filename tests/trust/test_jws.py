@@ -174,6 +174,59 @@ def test_rejects_attached_payload_and_garbage() -> None:
             verify_message(junk, MESSAGE, key.public_key())
 
 
+@pytest.mark.parametrize("kind", ["Ed25519", "P-256"])
+def test_verifies_exactly_what_joserfc_verifies(kind: str) -> None:
+    """verify_message checks signatures with ``cryptography`` (speed): joserfc's own tokens
+    verify, and every token one of them refuses, the other refuses too."""
+    from joserfc import jws
+    from joserfc.errors import JoseError
+
+    key = generate_key(kind)
+    algorithm = "EdDSA" if kind == "Ed25519" else "ES256"
+    payload = message_digest(MESSAGE)
+    header = {"alg": algorithm, "kid": "node1", "b64": False, "crit": ["b64"]}
+    good = jws.serialize_compact(header, payload, jwk_of(key), registry=registry([algorithm]))
+    head, _, sig = good.split(".")
+    raw = base64.urlsafe_b64decode(sig + "==")
+    flipped = [bytes([raw[0] ^ 1]) + raw[1:], raw[:-1] + bytes([raw[-1] ^ 0x80])]
+    tokens = [f"{head}..{sig}"] + [f"{head}..{b64url(f)}" for f in flipped]
+    tokens += [f"{head}..{b64url(raw[:63])}", f"{head}..{b64url(raw + b'x')}"]
+    for token in tokens:
+        try:
+            jws.deserialize_compact(
+                token, jwk_of(key.public_key()), registry=registry([algorithm]), payload=payload
+            )
+            theirs = True
+        except (JoseError, ValueError):
+            theirs = False
+        try:
+            verify_message(token, MESSAGE, key.public_key())
+            ours = True
+        except SignatureInvalid:
+            ours = False
+        assert ours == theirs, token
+    assert [t for t in tokens if _verifies(t, key)] == tokens[:1]
+    # One encoding only: padding, a character outside base64url, non-zero trailing bits.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # 64 bytes end in 4 spare bits in base64url: flipping the last character's lowest bit
+    # changes only those, so it decodes to the same bytes.
+    respelled = sig[:-1] + alphabet[alphabet.index(sig[-1]) ^ 1]
+    assert base64.urlsafe_b64decode(respelled + "==") == raw
+    for token in (f"{head}..{sig}=", f"{head}..{sig[:-1]}+", f"{head}.. {sig}"):
+        with pytest.raises(SignatureInvalid):
+            verify_message(token, MESSAGE, key.public_key())
+    with pytest.raises(SignatureInvalid, match="malformed"):
+        verify_message(f"{head}..{respelled}", MESSAGE, key.public_key())
+
+
+def _verifies(token: str, key: Any) -> bool:
+    try:
+        verify_message(token, MESSAGE, key.public_key())
+        return True
+    except SignatureInvalid:
+        return False
+
+
 # RFC 8037 §A.4 / cookbook curve25519/jws.json: Ed25519 is deterministic, so reproduce it.
 def test_rfc8037_ed25519_example_is_reproduced() -> None:
     vector = _load(COOKBOOK / "curve25519" / "jws.json")
