@@ -381,3 +381,81 @@ def test_a_failing_on_accept_does_not_stop_the_trust_list(
     cache = TrustListCache(lambda: token, platform.ca.root, on_accept=broken)
     assert cache.current().document["instance"] == "JP"
     assert cache.last_error is None
+
+
+class _Tsa:
+    """Stands in for the hub's TSA (the token itself is tested in tests/trust); ``during``
+    runs while the TSA "answers", as another writer of the node's database might."""
+
+    def __init__(self, during: object = None) -> None:
+        self.during = during
+        self.roots: list[bytes] = []
+
+    def timestamp(self, digest: bytes) -> bytes:
+        self.roots.append(digest)
+        if callable(self.during):
+            self.during()
+        return b"token"
+
+
+def _finished_records(session: Session, n: int) -> list[int]:
+    connection = session.connection()
+    ids = []
+    for i in range(n):
+        values = {"client": str(NTA), "message_id": f"seal-{i}", "service": "s", "method": "GET"}
+        ids.append(messagelog.insert_record(connection, side="provider", **values))
+        messagelog.finish_record(connection, ids[-1], status=200, response_digest=f"d{i}")
+    session.commit()
+    return ids
+
+
+def test_sealing_stores_a_proof_per_record_against_the_batch_root(
+    session: Session, session_factory: object
+) -> None:
+    import base64
+
+    from tsunagu.trust.batch import root_from_path
+
+    ids = _finished_records(session, 5)
+    tsa = _Tsa()
+    settings = SimpleNamespace(mesh_timeout=30)
+    assert messagelog.seal_records(session_factory, settings, tsa) == 5  # type: ignore[arg-type]
+    assert messagelog.seal_records(session_factory, settings, tsa) == 0  # type: ignore[arg-type]
+    (root,) = tsa.roots
+    session.expire_all()
+    for record_id in ids:
+        record = session.get(MessageRecord, record_id)
+        assert record is not None and record.batch_id is not None
+        assert record.batch_index is not None and record.batch_path is not None
+        leaf = messagelog.leaf(messagelog.leaf_fields(record))
+        path = [base64.b64decode(p) for p in record.batch_path]
+        assert root_from_path(record.batch_index, 5, leaf, path) == root
+
+
+def test_a_record_changed_while_the_tsa_answers_is_sealed_next_round(
+    session: Session, session_factory: object
+) -> None:
+    """SQLite: no transaction is held across the TSA call, so the seal re-reads the rows and
+    gives up the round if one changed; the next round seals what is there then."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL holds the rows FOR UPDATE across the TSA call instead")
+    from sqlalchemy import update
+
+    ids = _finished_records(session, 3)
+
+    def change() -> None:
+        with session_factory() as other:  # type: ignore[operator]
+            other.execute(
+                update(MessageRecord).where(MessageRecord.id == ids[1]).values(user_id="changed")
+            )
+            other.commit()
+
+    settings = SimpleNamespace(mesh_timeout=30)
+    assert messagelog.seal_records(session_factory, settings, _Tsa(change)) == 0  # type: ignore[arg-type]
+    session.expire_all()
+    assert all(session.get(MessageRecord, i).batch_id is None for i in ids)  # type: ignore[union-attr]
+    tsa = _Tsa()
+    assert messagelog.seal_records(session_factory, settings, tsa) == 3  # type: ignore[arg-type]
+    session.expire_all()
+    record = session.get(MessageRecord, ids[1])
+    assert record is not None and record.user_id == "changed" and record.batch_id is not None

@@ -71,3 +71,24 @@ def test_batch_gets_one_token_and_each_record_proves_inclusion_offline(
     forged = root_from_path(0, 13, b"forged record", batch.proofs[0].path)
     with pytest.raises(TrustError):
         verifier.verify(batch.token, forged)
+
+
+class _NoTsa:
+    """A stand-in for the TSA in a pure tree test: the token is not what is tested here."""
+
+    def timestamp(self, digest: bytes) -> bytes:
+        return b"token:" + digest
+
+
+@pytest.mark.parametrize("size", [*range(1, 70), 127, 128, 129, 300])
+def test_batch_proofs_are_rfc9162_paths_for_every_size(size: int) -> None:
+    """The batch builds its tree level by level (speed); its root and every audit path must
+    be RFC 9162's recursive MTH and PATH, for sizes that are and are not powers of two."""
+    records = [f"record {i}".encode() for i in range(size)]
+    batch = timestamp_batch(records, _NoTsa())  # type: ignore[arg-type]
+    assert batch.root == merkle_root(records)
+    assert batch.token == b"token:" + batch.root
+    for i, proof in enumerate(batch.proofs):
+        assert (proof.index, proof.size) == (i, size)
+        assert list(proof.path) == inclusion_path(records, i)
+        assert root_from_path(i, size, records[i], proof.path) == batch.root

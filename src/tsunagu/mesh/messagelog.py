@@ -264,13 +264,10 @@ def seal_records(
         session.add(stored)
         session.flush()
         query = select(*_LEAF_COLUMNS).where(_TABLE.c.id.in_(ids))
-        by_id = {r.id: r for r in session.connection().execute(query)}
-        current = [by_id.get(i) for i in ids]
-        if (
-            any(r is None or r.batch_id is not None for r in current)
-            or _leaves([r for r in current if r is not None]) != leaves
-        ):
-            session.rollback()  # changed meanwhile: sealed in the next round
+        by_id = {r.id: tuple(r) for r in session.connection().execute(query)}
+        # The same columns as read before (batch_id still NULL): the leaves are unchanged.
+        if [by_id.get(i) for i in ids] != [tuple(r) for r in rows]:
+            session.rollback()  # changed or sealed meanwhile: sealed in the next round
             return 0
         return _store(session, ids, batch, stored)
 
