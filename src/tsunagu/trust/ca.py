@@ -15,6 +15,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -49,7 +50,15 @@ class MemberId:
 
     @classmethod
     def parse(cls, value: str) -> MemberId:
-        """Parse and validate (class GOV|MUN|COM|NPO, corporate number check digit)."""
+        """Parse and validate (class GOV|MUN|COM|NPO, corporate number check digit).
+
+        The mesh parses the same few member ids on every message, so valid ones are
+        remembered (frozen, so sharing them is safe); invalid ones are checked each time.
+        """
+        return _parse_member_id(value) if cls is MemberId else cls._parse(value)
+
+    @classmethod
+    def _parse(cls, value: str) -> MemberId:
         parts = value.split("/")
         if len(parts) not in (3, 4):
             raise InvalidMemberId(f"member id {value!r} is not INSTANCE/CLASS/CODE[/SUBSYSTEM]")
@@ -68,6 +77,11 @@ class MemberId:
     def __str__(self) -> str:
         base = f"{self.instance}/{self.member_class}/{self.code}"
         return f"{base}/{self.subsystem}" if self.subsystem else base
+
+
+@lru_cache(maxsize=4096)
+def _parse_member_id(value: str) -> MemberId:
+    return MemberId._parse(value)
 
 
 def fingerprint(cert: x509.Certificate) -> str:
