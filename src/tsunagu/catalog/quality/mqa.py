@@ -13,12 +13,15 @@ score per indicator is points x the share of its datasets that pass, i.e. the me
 from __future__ import annotations
 
 import csv
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
 from rdflib import Graph, URIRef
+from rdflib.compare import to_isomorphic
 from rdflib.namespace import DCAT, DCTERMS, RDF
 
 from ..dcat import add_dataset, new_graph
@@ -155,12 +158,43 @@ def _distribution_checks(
     }
 
 
+class _Verdicts:
+    """SHACL verdicts by graph: the same dataset export validates the same way every time.
+
+    SHACL is most of a score's cost (about 2-3 ms per distribution; a dataset may have 2,000),
+    and the quality page and API score a dataset on every request, without a token. The key is
+    rdflib's canonical digest of the graph (blank nodes included), about a twentieth of the
+    validation, so a changed dataset is validated again and an unchanged one never is.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._found: OrderedDict[int, bool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def conforms(self, g: Graph) -> bool:
+        key = to_isomorphic(g).graph_digest()
+        with self._lock:
+            if key in self._found:
+                self._found.move_to_end(key)
+                return self._found[key]
+        full = Graph()  # pyshacl needs a context-aware store, not SimpleMemory
+        for triple in g:
+            full.add(triple)
+        verdict = validate_graph(full).conforms
+        with self._lock:
+            self._found[key] = verdict
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+        return verdict
+
+
+_verdicts = _Verdicts()
+
+
 def _conforms(g: Graph) -> bool:
-    """DCAT-AP SHACL conformance (pyshacl needs a context-aware store, not SimpleMemory)."""
-    full = Graph()
-    for triple in g:
-        full.add(triple)
-    return validate_graph(full).conforms
+    """DCAT-AP SHACL conformance of a dataset's export graph."""
+    return _verdicts.conforms(g)
 
 
 def score_dataset(
