@@ -86,6 +86,44 @@ def test_sql_refuses_many_small_values_past_the_result_limit(session: Session) -
     assert len(result["records"]) == 10 and result["records_truncated"] is True
 
 
+@pytest.mark.parametrize(
+    ("sql", "names", "rows"),
+    [
+        ("SELECT repeat('x', 5000) AS b", ["b"], [(True, None)]),
+        ("SELECT repeat('x', 50) AS b, 1 AS b;", ["b", "b"], [(False, "x" * 50, 1)]),
+        ("SELECT FROM generate_series(1, 2) -- no columns", [], [(False,), (False,)]),
+        (
+            "SELECT i, repeat('y', i * 400) AS v FROM generate_series(1, 3) AS i ORDER BY i",
+            ["i", "v"],
+            [(False, 1, "y" * 400), (False, 2, "y" * 800), (True, None, None)],
+        ),
+    ],
+)
+def test_postgres_never_sends_a_row_above_the_result_limit(
+    session: Session, sql: str, names: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """libpq receives a row whole, so a row above the limit must not leave the server: the
+    wrapped statement sends a flag and NULLs in its place."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite stops an oversized value with SQLITE_LIMIT_LENGTH instead")
+    from tsunagu.catalog.datastore.sql import _bounded
+
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        found, bounded = _bounded(cursor, sql, 1000)
+        assert found == names
+        assert [tuple(r) for r in cursor.execute(bounded).fetchall()] == rows
+
+
+def test_postgres_refuses_what_is_not_a_select(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's wrapper")
+    from tsunagu.catalog.datastore.errors import SqlRejected
+
+    with pytest.raises(SqlRejected, match="only SELECT statements are allowed"):
+        _sql(session, "CREATE TABLE tsunagu_never AS SELECT 1 AS a")
+
+
 def test_sqlite_length_limit_is_restored_on_the_pooled_connection(session: Session) -> None:
     if session.get_bind().dialect.name != "sqlite":
         pytest.skip("SQLite's SQLITE_LIMIT_LENGTH")

@@ -13,8 +13,9 @@ Enforcement is the database's, not a parse of the SQL text:
 
 Both cap the result's size (``max_bytes``, counted as the values' text while rows are fetched):
 on SQLite the cap is also the connection's ``SQLITE_LIMIT_LENGTH`` while the statement runs, so
-``randomblob(1e9)`` fails inside SQLite instead of allocating; on PostgreSQL rows are streamed
-one at a time (libpq single-row mode) and the statement is cancelled once the cap is passed.
+``randomblob(1e9)`` fails inside SQLite instead of allocating; on PostgreSQL the statement is
+wrapped so that a row above the cap is replaced by a flag on the server, and rows are streamed
+one at a time (libpq single-row mode) and the statement cancelled once the cap is passed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time as clock
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
@@ -248,13 +249,11 @@ def _pg_query(
             # refuses several statements.
             cursor.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + sql, prepare=True)
             _check_plan(cursor.fetchone()[0], allowed)
+            names, bounded = _bounded(cursor, sql, limits.max_bytes)
             # stream(): the extended protocol too, in single-row mode, so the rows past the
             # limits are never received (leaving the stream cancels the statement).
-            with closing(cursor.stream(sql)) as stream:
-                rows = _fetch(stream, limits)
-            if cursor.description is None:  # SET, COMMIT, ...: nothing to read, refused
-                raise SqlRejected("only SELECT statements are allowed")
-            names = [d.name for d in cursor.description]
+            with closing(cursor.stream(bounded)) as stream:
+                rows = _fetch(_unflagged(stream, limits), limits)
         except pg.QueryCanceled:
             raise SqlTimeout(f"the query took longer than {timeout_ms} ms") from None
         except (pg.InsufficientPrivilege, pg.ReadOnlySqlTransaction) as exc:
@@ -265,6 +264,48 @@ def _pg_query(
         except psycopg.Error as exc:
             raise SqlError(str(exc).strip()) from None
     return names, rows
+
+
+def _bounded(cursor: Any, sql: str, max_bytes: int) -> tuple[list[str], str]:
+    """The result's column names, and ``sql`` wrapped so that no row above ``max_bytes``
+    leaves the server.
+
+    libpq receives a row whole before handing it over, even in single-row mode, so
+    ``SELECT repeat('x', 500000000)`` would arrive (and be decoded) before :func:`_fetch`
+    could count it. The wrapper measures each row on the server (``pg_column_size``, the
+    stored size of each value) and sends NULLs and a flag instead of a row that is too large.
+    The columns are renamed positionally, since a result may repeat a name (``SELECT 1, 1``).
+    """
+    import psycopg
+
+    body = sql.strip().rstrip(";").rstrip()
+    try:  # LIMIT 0: planned, not run
+        describe = f"SELECT * FROM (\n{body}\n) AS tsunagu_result LIMIT 0"  # noqa: S608
+        cursor.execute(describe, prepare=True)
+    except psycopg.errors.QueryCanceled:
+        raise
+    except psycopg.Error as exc:  # EXPLAIN took it, a subquery does not: not a plain SELECT
+        raise SqlRejected(
+            f"only SELECT statements are allowed ({str(exc).strip().splitlines()[0]})"
+        ) from None
+    names = [d.name for d in cursor.description or []]
+    columns = [f"c{i}" for i in range(len(names))]
+    size = " + ".join(f"coalesce(pg_column_size(r.{c}), 0)::bigint" for c in columns) or "0"
+    values = "".join(f", CASE WHEN s.over THEN NULL ELSE r.{c} END" for c in columns)
+    renamed = f"({', '.join(columns)})" if columns else ""
+    bounded = (
+        f"SELECT s.over{values} FROM (\n{body}\n) AS r{renamed} "  # noqa: S608 - the user's SQL is the point
+        f"CROSS JOIN LATERAL (SELECT {size} > {int(max_bytes)} AS over) AS s"
+    )
+    return names, bounded
+
+
+def _unflagged(rows: Iterable[Sequence[Any]], limits: _Limits) -> Iterator[Sequence[Any]]:
+    """The rows of :func:`_bounded`'s statement without its flag; a flagged row is too large."""
+    for row in rows:
+        if row[0]:
+            raise limits.too_large()
+        yield row[1:]
 
 
 # Functions that run a query given as text: its tables do not appear in the plan.
