@@ -173,7 +173,7 @@ class _Verdicts:
         self._lock = threading.Lock()
 
     def conforms(self, g: Graph) -> bool:
-        key = to_isomorphic(g).graph_digest()
+        key = to_isomorphic(g).graph_digest()  # type: ignore[no-untyped-call] # rdflib: untyped
         with self._lock:
             if key in self._found:
                 self._found.move_to_end(key)
