@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from fastapi import FastAPI
 from sqlalchemy import Engine, MetaData
 from starlette.requests import Request
@@ -14,6 +11,7 @@ from tsunagu import __version__
 from tsunagu.db import Base, make_engine, make_sessionmaker
 from tsunagu.http import RateLimits, install_error_handlers, problem_response
 from tsunagu.http.middleware import Metrics, RequestMiddleware, configure_logging
+from tsunagu.http.openapi import document_errors
 from tsunagu.kernel import Problem, Settings, load_settings
 
 
@@ -113,7 +111,7 @@ def _base_app(settings: Settings, engine: Engine | None, title: str, summary: st
     app.state.secret_key = settings.resolved_secret_key()
 
     install_error_handlers(app)
-    _document_problems(app)
+    document_errors(app)
 
     async def reject(scope: Scope, problem: Problem) -> ASGIApp:
         return problem_response(Request(scope), problem)
@@ -178,88 +176,3 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(versions_api.router)
     app.include_router(version_pages.router)
     pages.install(app)  # routes, /static and HTML error pages
-
-
-# The shape every error has on the wire (tsunagu.http.errors), for the OpenAPI document.
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "title": "Problem",
-    "description": "RFC 9457 problem details (docs/problems.md lists the types)",
-    "type": "object",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string", "format": "uri"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "field": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-    "additionalProperties": True,
-}
-CKAN_ERROR_SCHEMA: dict[str, Any] = {
-    "title": "CkanError",
-    "description": "CKAN's error envelope (validation errors answer 409, as CKAN does)",
-    "type": "object",
-    "required": ["success", "error"],
-    "properties": {
-        "help": {"type": "string"},
-        "success": {"const": False},
-        "error": {
-            "type": "object",
-            "properties": {"__type": {"type": "string"}, "message": {"type": "string"}},
-            "additionalProperties": True,
-        },
-    },
-}
-
-
-def _document_problems(app: FastAPI) -> None:
-    """Make the OpenAPI document say what errors are: FastAPI documents every 422 as its own
-    ``HTTPValidationError`` JSON, but ours are problem+json (CKAN's envelope under /api/3/),
-    and the problem+json responses the routes declare carry no schema."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        spec = generate()  # FastAPI keeps this very dict as app.openapi_schema
-        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-        schemas["Problem"] = PROBLEM_SCHEMA
-        problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
-        for path, operations in spec.get("paths", {}).items():
-            for operation in operations.values():
-                responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
-                if path.startswith("/api/3/") and "422" in responses:
-                    schemas["CkanError"] = CKAN_ERROR_SCHEMA
-                    del responses["422"]
-                    responses["409"] = {
-                        "description": "Not valid: CKAN's error envelope (409, as CKAN answers)",
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/CkanError"}
-                            }
-                        },
-                    }
-                for status, response in responses.items():
-                    content = response.get("content", {})
-                    if status == "422" and "application/problem+json" not in content:
-                        response["description"] = "Not valid (RFC 9457 problem)"
-                        response["content"] = {"application/problem+json": problem}
-                    elif "application/problem+json" in content:
-                        content["application/problem+json"] = problem
-        # FastAPI's own error shapes, now referenced by no operation (ValidationError only by
-        # HTTPValidationError).
-        used = json.dumps(spec.get("paths"))
-        for name in ("HTTPValidationError", "ValidationError"):
-            if f'"#/components/schemas/{name}"' not in used:
-                schemas.pop(name, None)
-        return spec
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -30,7 +30,7 @@ from .api_models import (
     OrganizationPage,
 )
 from .models import CodeList
-from .search import SearchQuery
+from .search import FACET_FIELDS, SORTS, SearchQuery
 from .search import search as run_search
 from .services import (
     authorize_edit,
@@ -61,6 +61,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     429: PROBLEM,
 }  # fmt: skip
 FILTERS = ("organization", "tags", "res_format", "license_id", "groups", "municipality")
+# Values the search and queries check themselves (422 with their own messages), documented.
+FACET_ENUM: dict[str, Any] = {"items": {"enum": list(FACET_FIELDS)}}
+SORT_ENUM: dict[str, Any] = {"enum": list(SORTS)}
+ORG_SORT_ENUM: dict[str, Any] = {"enum": [*queries.ORG_SORTS, *queries.COUNT_SORTS]}
 
 
 @router.get(
@@ -81,9 +85,13 @@ def list_datasets(
     license_id: Annotated[list[str] | None, Query()] = None,
     groups: Annotated[list[str] | None, Query()] = None,
     municipality: Annotated[list[str] | None, Query(description="全国地方公共団体コード")] = None,
-    facet: Annotated[list[str] | None, Query(description="Facet fields to count")] = None,
+    facet: Annotated[
+        list[str] | None, Query(description="Facet fields to count", json_schema_extra=FACET_ENUM)
+    ] = None,
     facet_limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    sort: Annotated[str, Query(description="relevance, modified, title or name")] = "relevance",
+    sort: Annotated[
+        str, Query(description="relevance, modified, title or name", json_schema_extra=SORT_ENUM)
+    ] = "relevance",
     rows: Annotated[int | None, Query(description="Page size (default 20)")] = None,
     start: Annotated[
         int | None, Query(ge=0, le=MAX_OFFSET, description="Offset of the first item")
@@ -214,7 +222,9 @@ def _fresh(session: Session, dataset_id: str, caller: Caller) -> dict[str, Any]:
 @router.get("/organizations", response_model=OrganizationPage, summary="Organizations")
 def list_organizations(
     session: SessionDep,
-    sort: Annotated[str, Query(description="name, title or package_count")] = "name",
+    sort: Annotated[
+        str, Query(description="name, title or package_count", json_schema_extra=ORG_SORT_ENUM)
+    ] = "name",
     limit: Annotated[int | None, Query(ge=0, le=10_000)] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:

@@ -234,6 +234,32 @@ _DESCRIPTION = (
     "GET with query parameters or POST; writes need POST and a token in the Authorization (or "
     "X-CKAN-API-Key) header. `/api/action/<action>` is an alias."
 )
+# What the actions answer besides 200, each in CKAN's envelope (docs/api.md#errors). CKAN
+# answers 400, 403, 404 and 409 alike (409 is added with the envelope's schema by
+# tsunagu.http.openapi); 401, 413, 429 and 503 are this platform's limits and token check.
+_CKAN_ERRORS = {
+    400: "Validation Error: the body is not a JSON object, or a write sent with GET",
+    401: "Authorization Error: an unknown or revoked token",
+    403: "Authorization Error: a write without a token, another organization's dataset, or "
+    "SQL that is not a read of public datastore tables",
+    404: "Not Found Error: no such action, dataset, resource, organization or group",
+    413: "Validation Error: the body is larger than TSUNAGU_MAX_BODY_BYTES",
+    429: "Rate Limit Error: too many requests (Retry-After)",
+    503: "Internal Server Error: the database stayed busy (Retry-After), or the datastore's "
+    "read-only role is not configured",
+}
+# A POST's data_dict, which _read_params reads by hand: a JSON object or a form.
+_POST_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {"schema": {"type": "object", "additionalProperties": True}},
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+            },
+        },
+    }
+}
 for _method in ("GET", "POST"):
     router.add_api_route(
         "/api/3/action/{action}",
@@ -243,6 +269,12 @@ for _method in ("GET", "POST"):
         description=_DESCRIPTION,
         operation_id=f"ckan_action_{_method.lower()}",
         response_class=JSONResponse,
+        responses={
+            status: {"description": reason, "content": {"application/json": {}}}
+            for status, reason in _CKAN_ERRORS.items()
+            if status != 413 or _method == "POST"  # a GET's data_dict is its query string
+        },
+        openapi_extra=_POST_BODY if _method == "POST" else None,
     )
 router.add_api_route(
     "/api/action/{action}", call_action, methods=["GET", "POST"], include_in_schema=False

@@ -62,9 +62,10 @@ _NOT_FOUND = {"description": "No such page or dataset", "content": {"application
 def _rdf(fmt: str) -> dict[str, Any]:
     """What the OpenAPI document says a route answers: RDF in ``fmt``'s media type, not JSON."""
     media = media_type(fmt).split(";")[0]
+    schema = {"type": "object"} if fmt == "jsonld" else {"type": "string"}  # JSON-LD is JSON
     return {
         "response_class": Response,
-        "responses": {200: {"content": {media: {"schema": {"type": "string"}}}}, 404: _NOT_FOUND},
+        "responses": {200: {"content": {media: {"schema": schema}}}, 404: _NOT_FOUND},
     }
 
 
@@ -108,8 +109,11 @@ def dataset_rdf(name: str, request: Request, session: SessionDep) -> Response:
     "/api/v1/dcat/validate",
     summary="Validate DCAT-AP 3 RDF against the SHACL shapes",
     dependencies=[Depends(rate_limit("write"))],
-    openapi_extra={"requestBody": {"content": {m: {} for m in
-                   ("text/turtle", "application/rdf+xml", "application/ld+json")}}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "text/turtle": {"schema": {"type": "string"}},
+        "application/rdf+xml": {"schema": {"type": "string"}},
+        "application/ld+json": {"schema": {"type": "object"}},
+    }}},
 )  # fmt: skip
 async def validate(
     request: Request,

@@ -9,10 +9,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from tsunagu.kernel import BadRequest, NotFound, Problem, ServiceUnavailable, ValidationProblem
 from tsunagu.kernel.errors import PROBLEM_BASE
@@ -103,6 +105,20 @@ def database_busy(exc: BaseException) -> bool:
     )  # fmt: skip
 
 
+def allowed_methods(request: Request) -> str:
+    """The methods some route answers at this path, for a 405's ``Allow`` (RFC 9110 §15.5.6).
+
+    Starlette's 405 names only the methods of the first route whose path matched, but one path
+    is often several routes (``GET`` and ``POST /api/v1/datasets`` are two), so ask them all.
+    """
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):  # into included routers too
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(route.methods or ())
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, Problem):  # registered for Problem only
@@ -129,17 +145,22 @@ def install_error_handlers(app: FastAPI) -> None:
             raise exc
         if exc.status_code == 404:
             return problem_response(request, NotFound(f"no such page: {request.url.path}"))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and (allowed := allowed_methods(request)):
+            headers["Allow"] = allowed
         generic = Problem(str(exc.detail))
         body = generic.to_dict(instance=request.url.path)
         body.update(status=exc.status_code, title=str(exc.detail), type=PROBLEM_BASE + "http")
         if request.url.path.startswith("/api/3/"):
             problem = BadRequest(str(exc.detail))
-            return JSONResponse(ckan_error_body(problem, request), status_code=exc.status_code)
+            return JSONResponse(
+                ckan_error_body(problem, request), status_code=exc.status_code, headers=headers
+            )
         return JSONResponse(
             body,
             status_code=exc.status_code,
             media_type="application/problem+json",
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     async def on_database_error(request: Request, exc: Exception) -> Response:

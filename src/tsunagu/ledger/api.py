@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
 from tsunagu.http import get_session, rate_limit
+from tsunagu.http.openapi import BUSY, PROBLEM
 from tsunagu.kernel import ValidationProblem
 
 from . import services, witness
@@ -20,8 +21,11 @@ from .note import NoteError, b64
 
 router = APIRouter(tags=["Transparency log (ログ)"])
 SessionDep = Annotated[Session, Depends(get_session)]
-PROBLEM = {"description": "Problem (RFC 9457)", "content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {400: PROBLEM, 404: PROBLEM, 422: PROBLEM}
+# The routes that take a note read it themselves (_text_body), so FastAPI cannot describe it.
+NOTE_BODY = {
+    "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
+}
 TEXT = "text/plain; charset=utf-8"
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 MAX_SIZE = 1 << 62
@@ -55,6 +59,7 @@ async def _text_body(request: Request) -> str:
     "/log/checkpoint",
     summary="The latest checkpoint (C2SP tlog-checkpoint)",
     response_class=PlainTextResponse,
+    responses={503: BUSY},  # publishes a new checkpoint when the tree has grown
 )
 def checkpoint(request: Request, session: SessionDep) -> Response:
     """The signed checkpoint with the witnesses' cosignature lines."""
@@ -121,7 +126,7 @@ def entry(session: SessionDep, index: int) -> dict[str, Any]:
 
 @router.get(
     "/api/v1/log/entries/{index}/proof",
-    responses=ERRORS,
+    responses=ERRORS | {503: BUSY},  # may publish a checkpoint, as /log/checkpoint does
     summary="Offline proof bundle (C2SP tlog-proof)",
     response_class=PlainTextResponse,
 )
@@ -140,6 +145,7 @@ def proof_bundle(request: Request, session: SessionDep, index: int) -> Response:
     summary="Submit witness cosignatures on a checkpoint",
     responses=ERRORS | {403: PROBLEM},
     dependencies=[Depends(rate_limit("write"))],
+    openapi_extra=NOTE_BODY,
 )
 async def cosignatures(request: Request, session: SessionDep) -> dict[str, Any]:
     """Body: our checkpoint with the witness's cosignature lines appended (text/plain)."""
@@ -160,10 +166,14 @@ def witness_vkey(request: Request) -> Response:
 @router.post(
     "/witness/add-checkpoint",
     summary="Cosign a checkpoint (C2SP tlog-witness)",
-    responses=ERRORS | {403: PROBLEM, 409: {"description": "text/x.tlog.size"}},
+    responses=ERRORS | {403: PROBLEM, 409: {
+        "description": "The witness's latest size differs (tlog-witness: the size, a newline)",
+        "content": {"text/x.tlog.size": {"schema": {"type": "string"}}},
+    }},
     dependencies=[Depends(rate_limit("write"))],
     response_class=PlainTextResponse,
-)
+    openapi_extra=NOTE_BODY,
+)  # fmt: skip
 async def add_checkpoint(request: Request, session: SessionDep) -> Response:
     """Verify consistency with the last checkpoint seen for the log and return a cosignature."""
     body = await _text_body(request)

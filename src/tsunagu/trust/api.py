@@ -94,7 +94,10 @@ def crl(session: SessionDep, hub: HubDep) -> Response:
     summary="RFC 3161 time-stamp authority (application/timestamp-query)",
     response_class=Response,
     responses={200: {"content": {REPLY_TYPE: {}}}, 413: PROBLEM, 415: PROBLEM, 503: PROBLEM},
-)
+    # timestamp() reads the DER TimeStampReq itself, so FastAPI cannot describe it.
+    openapi_extra={"requestBody": {"required": True, "content": {
+        QUERY_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+)  # fmt: skip
 async def timestamp(request: Request, hub: HubDep) -> Response:
     if request.headers.get("content-type", "").split(";")[0].strip() != QUERY_TYPE:
         raise UnsupportedMediaType(f"send the DER TimeStampReq as {QUERY_TYPE}")

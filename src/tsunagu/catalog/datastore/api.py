@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from tsunagu.accounts import Caller
 from tsunagu.http import get_caller, get_session, rate_limit, require_caller
+from tsunagu.http.openapi import PROBLEM
 from tsunagu.kernel import ValidationProblem
 
 from ..queries import get_resource
@@ -28,12 +29,21 @@ from .services import adopt_dictionary, get_table, info
 
 router = APIRouter(prefix="/api/v1/datastore", tags=["Datastore"])
 SessionDep = Annotated[Session, Depends(get_session)]
+CallerDep = Annotated[Caller | None, Depends(get_caller)]
 WriterDep = Annotated[Caller, Depends(require_caller)]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS = {"text/csv": "csv", "application/csv": "csv", XLSX_TYPE: "xlsx"}
+# put_table reads the body itself (streamed to a file), so FastAPI cannot describe it.
+FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in FORMATS},
+    }
+}
 
 
-@router.put("/{resource_id}", dependencies=[Depends(rate_limit("write"))])
+@router.put("/{resource_id}", dependencies=[Depends(rate_limit("write"))],
+            responses={403: PROBLEM}, openapi_extra=FILE_BODY)  # fmt: skip
 async def put_table(
     resource_id: str,
     request: Request,
@@ -84,6 +94,6 @@ def _load(
 
 
 @router.get("/{resource_id}")
-def get_table_info(resource_id: str, request: Request, session: SessionDep) -> dict[str, Any]:
+def get_table_info(resource_id: str, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
     """The table's fields and counts with the rejected rows and the validation report."""
-    return info(get_table(session, resource_id, get_caller(request)))
+    return info(get_table(session, resource_id, caller))

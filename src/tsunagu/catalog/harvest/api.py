@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tsunagu.accounts import MAX_ROW_ID, Caller
 from tsunagu.http import get_session, require_caller
+from tsunagu.http.openapi import PROBLEM
 from tsunagu.kernel import Forbidden, NotFound, ValidationProblem
 
 from .fetch import HarvestError
@@ -91,7 +92,8 @@ def sources(session: SessionDep) -> dict[str, Any]:
     return {"sources": [source_dict(s, last) for s, last in list_sources(session)]}
 
 
-@router.post("/sources", status_code=201, summary="Add or change a harvest source")
+@router.post("/sources", status_code=201, summary="Add or change a harvest source",
+             responses={403: PROBLEM})  # fmt: skip
 def add_source(body: SourceIn, session: SessionDep, caller: WriterDep) -> dict[str, Any]:
     """Register a source (needs an API token); the scheduler runs it every interval.
 

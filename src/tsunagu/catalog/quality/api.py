@@ -59,7 +59,17 @@ def dataset(name: str, request: Request, session: SessionDep) -> dict[str, Any]:
     return services.dataset_quality(session, name, base=_base(request))
 
 
-@router.post("/check", summary="Check an uploaded CSV or XLSX file against the 15 rules")
+# check() reads the body itself (any content type), so FastAPI cannot describe it.
+FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post("/check", summary="Check an uploaded CSV or XLSX file against the 15 rules",
+             openapi_extra=FILE_BODY)  # fmt: skip
 async def check(
     request: Request, caller: WriterDep,
     name: Annotated[str, Query(max_length=300)] = "",

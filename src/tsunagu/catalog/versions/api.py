@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.orm import Session
 
 from tsunagu.accounts import Caller
@@ -29,6 +29,12 @@ PROBLEM = {"description": "Problem (RFC 9457)", "content": {"application/problem
 ERRORS: dict[int | str, dict[str, Any]] = {400: PROBLEM, 404: PROBLEM, 422: PROBLEM}
 
 
+# A version number as parse_number takes it (a 400 otherwise), for the document.
+VersionNumber = Annotated[
+    str, Path(description="1, 2, …", json_schema_extra={"pattern": "^[0-9]{1,9}$"})
+]
+
+
 def _detail(version: Any) -> dict[str, Any]:
     return {**version_meta(version), "dataset": version.snapshot}
 
@@ -38,7 +44,13 @@ def versions(
     name: str,
     session: SessionDep,
     caller: CallerDep,
-    limit: Annotated[int, Query(description=f"1 to {MAX_PAGE}")] = 100,
+    # Checked by list_versions (422 with its own message), documented here.
+    limit: Annotated[
+        int,
+        Query(
+            description=f"1 to {MAX_PAGE}", json_schema_extra={"minimum": 1, "maximum": MAX_PAGE}
+        ),
+    ] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Every recorded version, newest first, with author, time and change summary."""
@@ -84,6 +96,7 @@ def version_at(
 @router.get(
     "/{number}", response_model=VersionDetail, summary="One version of a dataset", responses=ERRORS
 )
-def version(name: str, number: str, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
+def version(name: str, number: VersionNumber, session: SessionDep,
+            caller: CallerDep) -> dict[str, Any]:  # fmt: skip
     """A version with the dataset (package dict) as it was then."""
     return _detail(get_version(session, name, parse_number(number, "number"), caller))

@@ -59,7 +59,10 @@ AsOf = Annotated[
     BeforeValidator(_iso_date),
     Query(description="Answer as of this date (YYYY-MM-DD); default today"),
 ]
-LgCode = Annotated[str, Path(description="全国地方公共団体コード (6 digits)", max_length=20)]
+# Six digits with a check digit, checked by services.check_lg_code (with its own message).
+LG_CODE = {"pattern": "^[0-9]{6}$"}
+LgCode = Annotated[str, Path(description="全国地方公共団体コード (6 digits)", max_length=20,
+                             json_schema_extra=LG_CODE)]  # fmt: skip
 Limit = Annotated[int, Query(ge=1, le=services.MAX_PAGE, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip")]
 PROBLEM = {"description": "Problem (RFC 9457)", "content": {"application/problem+json": {}}}
@@ -100,7 +103,14 @@ def area_children(
             summary="A 町字 by lg_code and 町字ID")  # fmt: skip
 def town(
     lg_code: LgCode,
-    machiaza_id: Annotated[str, Path(description="町字ID (7 digits)", max_length=20)],
+    machiaza_id: Annotated[
+        str,
+        Path(
+            description="町字ID (7 digits)",
+            max_length=20,
+            json_schema_extra={"pattern": "^[0-9]{7}$"},
+        ),
+    ],
     session: SessionDep,
     as_of: AsOf = None,
 ) -> TownOut:
@@ -131,7 +141,12 @@ def search(
     session: SessionDep,
     q: Annotated[str, Query(min_length=1, max_length=200, description="Name or kana part")],
     lg_code: Annotated[
-        str | None, Query(max_length=20, description="Only in this prefecture/municipality")
+        str | None,
+        Query(
+            max_length=20,
+            description="Only in this prefecture/municipality",
+            json_schema_extra=LG_CODE,
+        ),
     ] = None,
     as_of: AsOf = None,
     limit: Limit = 20,

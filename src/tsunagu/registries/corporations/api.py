@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from tsunagu.http import MAX_OFFSET, get_session, rate_limit
@@ -35,7 +35,34 @@ router = APIRouter(
 SessionDep = Annotated[Session, Depends(get_session)]
 PROBLEM = {"description": "Problem (RFC 9457)", "content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 422: PROBLEM, 429: PROBLEM}
-FormatQuery = Annotated[str | None, Query(description="json, csv (NTA layout) or xml")]
+# ``format`` (or Accept) picks JSON, the NTA's CSV layout or its XML.
+TEXT = {"schema": {"type": "string"}}
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/csv": TEXT, "application/xml": TEXT}},
+    **ERRORS,
+}
+# The enums and patterns the code checks itself (with its own messages), for the document.
+FormatQuery = Annotated[
+    str | None,
+    Query(
+        description="json, csv (NTA layout) or xml",
+        json_schema_extra={"enum": ["json", "csv", "xml"]},
+    ),
+]
+MatchQuery = Annotated[
+    str,
+    Query(
+        description="prefix (indexed) or contains",
+        json_schema_extra={"enum": ["prefix", "contains"]},
+    ),
+]
+NumberPath = Annotated[
+    str,
+    Path(
+        description="法人番号: 13 digits, the first a check digit",
+        json_schema_extra={"pattern": "^[0-9]{13}$"},
+    ),
+]
 
 
 def _format(request: Request, fmt: str | None) -> str:
@@ -92,13 +119,13 @@ def _json(rec: CorporationRecord) -> dict[str, Any]:
     return out
 
 
-@router.get("", summary="Find corporations by name", responses=ERRORS,
+@router.get("", summary="Find corporations by name", responses=ANSWERS,
             dependencies=[Depends(rate_limit("search"))])  # fmt: skip
 def find_by_name(
     request: Request,
     session: SessionDep,
     name: Annotated[str, Query(min_length=1, max_length=300, description="商号又は名称")],
-    match: Annotated[str, Query(description="prefix (indexed) or contains")] = "prefix",
+    match: MatchQuery = "prefix",
     include_closed: Annotated[bool, Query(description="Include closed corporations")] = True,
     limit: Annotated[int, Query(ge=1, le=services.MAX_ROWS)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -118,7 +145,7 @@ def find_by_name(
     return _render(request, format, session, rows, total, limit, offset, body)
 
 
-@router.get("/diff", summary="Rows updated in a period (差分)", responses=ERRORS)
+@router.get("/diff", summary="Rows updated in a period (差分)", responses=ANSWERS)
 def changed_between(
     request: Request,
     session: SessionDep,
@@ -135,11 +162,11 @@ def changed_between(
     return _render(request, format, session, rows, total, limit, offset, body)
 
 
-@router.get("/{number}", summary="A corporation by number", responses=ERRORS)
+@router.get("/{number}", summary="A corporation by number", responses=ANSWERS)
 def show_corporation(
     request: Request,
     session: SessionDep,
-    number: str,
+    number: NumberPath,
     history: Annotated[bool, Query(description="Every stored row, oldest first")] = False,
     as_of: Annotated[str | None, Query(description="The record on this date")] = None,
     format: FormatQuery = None,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from tsunagu.http import MAX_OFFSET, get_session, rate_limit
 from tsunagu.kernel import ValidationProblem
 
 from . import document, services
+from .importer import LAW_ID_RE
 from .models import LawArticle, LawRevision
 
 
@@ -26,6 +27,14 @@ SessionDep = Annotated[Session, Depends(get_session)]
 PROBLEM = {"description": "Problem (RFC 9457)", "content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 422: PROBLEM, 429: PROBLEM}
 AsOf = Annotated[str | None, Query(description="The revision in force on this date")]
+# The pattern the code checks itself (services.get_law, with its own message), for the document.
+LawId = Annotated[
+    str,
+    Path(
+        description="e-Gov law id, e.g. 415AC0000000057",
+        json_schema_extra={"pattern": f"^(?:{LAW_ID_RE.pattern})$"},
+    ),
+]
 
 
 def _date(value: str | None) -> date | None:
@@ -69,10 +78,14 @@ def search_laws(
     ]}  # fmt: skip
 
 
-@router.get("/{law_id}", summary="A law as of a date", responses=ERRORS)
+@router.get("/{law_id}", summary="A law as of a date", responses={
+    200: {"content": {"application/json": {}, "application/xml": {"schema": {"type": "string"}}}},
+    **ERRORS,
+})  # fmt: skip
 def show_law(
-    request: Request, session: SessionDep, law_id: str, as_of: AsOf = None,
-    format: Annotated[str | None, Query(description="json or xml (法令標準XML)")] = None,
+    request: Request, session: SessionDep, law_id: LawId, as_of: AsOf = None,
+    format: Annotated[str | None, Query(description="json or xml (法令標準XML)",
+                                        json_schema_extra={"enum": ["json", "xml"]})] = None,
 ) -> Any:  # fmt: skip
     """A law with the revision in force (``as_of``), its revisions and its articles."""
     law = services.get_law(session, law_id)
@@ -101,7 +114,7 @@ def show_law(
 @router.get("/{law_id}/articles/{article}", summary="An article, paragraph or item",
             responses=ERRORS)  # fmt: skip
 def show_article(
-    session: SessionDep, law_id: str, article: str, as_of: AsOf = None,
+    session: SessionDep, law_id: LawId, article: str, as_of: AsOf = None,
     paragraph: Annotated[str | None, Query(description="Paragraph number (項)")] = None,
     item: Annotated[str | None, Query(description="Item number (号)")] = None,
 ) -> dict[str, Any]:  # fmt: skip

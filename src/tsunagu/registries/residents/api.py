@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from tsunagu.accounts import Caller, get_organization
 from tsunagu.http import MAX_OFFSET, get_session, rate_limit, require_caller
+from tsunagu.http.openapi import BUSY, PROBLEM
 from tsunagu.kernel import Forbidden, NotFound
 
 from . import schemas, services
@@ -23,14 +24,18 @@ from .models import ResidentVersion
 
 router = APIRouter(prefix="/api/v1/residents", tags=["Resident registry (住民基本台帳)"])
 SessionDep = Annotated[Session, Depends(get_session)]
-PROBLEM = {"description": "Problem (RFC 9457)", "content": {"application/problem+json": {}}}
-ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys((401, 403, 404, 409, 422, 429), PROBLEM)
+# Every route, reads too, writes an access record: a busy database is 503 (BUSY) for all.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    **dict.fromkeys((401, 403, 404, 409, 422, 429), PROBLEM),
+    503: BUSY,
+}
 AsOf = Annotated[str | None, Query(description="The record on this date, YYYY-MM-DD")]
 
 
-def staff(request: Request, lg_code: str, session: SessionDep) -> Caller:
+def staff(
+    lg_code: str, session: SessionDep, caller: Annotated[Caller, Depends(require_caller)]
+) -> Caller:
     """The caller, if its organization is the municipality ``lg_code`` (401, 403)."""
-    caller = require_caller(request)
     organization = get_organization(session, caller.organization_name)
     if organization.lg_code is None or organization.lg_code != lg_code:
         raise Forbidden(f"only the staff of municipality {lg_code} may read its residents")
