@@ -673,6 +673,29 @@ def test_metrics_count_per_service_and_client(federation: Running) -> None:
     assert line and float(line[0].rsplit(" ", 1)[1]) >= 1
 
 
+def test_metrics_label_only_checked_ids(federation: Running) -> None:
+    """A caller's free text never becomes a metrics label: each new label set is a series kept
+    for the life of the process, so an unauthenticated caller could grow it without end."""
+    url = federation.node("nta")["url"]
+    marker = "NOT-A-MEMBER-4f2a"
+    answer = httpx.get(
+        f"{url}/r1/{BASIC4}",
+        headers={"X-Road-Client": f"JP/GOV/{marker}", "Tsunagu-Purpose": "x"},
+    )
+    assert answer.status_code == 401
+    text = httpx.get(f"{url}/metrics").text
+    assert marker not in text
+    refused = [
+        ln
+        for ln in text.splitlines()
+        if ln.startswith("tsunagu_mesh_requests_total{")
+        and 'side="consumer"' in ln
+        and 'client="-"' in ln
+        and 'status="4xx"' in ln
+    ]
+    assert refused and float(refused[0].rsplit(" ", 1)[1]) >= 1
+
+
 # -- push ---------------------------------------------------------------------------------------
 
 

@@ -459,3 +459,22 @@ def test_a_record_changed_while_the_tsa_answers_is_sealed_next_round(
     session.expire_all()
     record = session.get(MessageRecord, ids[1])
     assert record is not None and record.user_id == "changed" and record.batch_id is not None
+
+
+def test_service_metrics_count_each_label_set() -> None:
+    from prometheus_client import generate_latest
+
+    from tsunagu.mesh.runtime import ServiceMetrics
+
+    metrics = ServiceMetrics()
+    for status in (200, 204, 403):
+        metrics.observe("provider", "JP/GOV/x/s/c", str(NTA), status, 0.003)
+    metrics.observe("consumer", "JP/GOV/x/s/c", str(NTA), 200, 0.5)
+    text = generate_latest(metrics.registry).decode()
+    provider = f'client="{NTA}",service="JP/GOV/x/s/c",side="provider"'
+    assert f'tsunagu_mesh_requests_total{{{provider},status="2xx"}} 2.0' in text
+    assert f'tsunagu_mesh_requests_total{{{provider},status="4xx"}} 1.0' in text
+    assert f"tsunagu_mesh_request_seconds_count{{{provider}}} 3.0" in text
+    consumer = 'service="JP/GOV/x/s/c",side="consumer"'
+    assert f'_bucket{{client="{NTA}",le="0.25",{consumer}}} 0.0' in text
+    assert f'_bucket{{client="{NTA}",le="0.5",{consumer}}} 1.0' in text

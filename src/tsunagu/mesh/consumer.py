@@ -84,6 +84,7 @@ async def consume(request: Request) -> Response:
     xroad_id = headers.get(protocol.XROAD_ID) or str(uuid.uuid4())
     client = headers.get(protocol.XROAD_CLIENT, "")
     service_id = ""
+    caller = "-"  # the metrics' client label: checked ids only, never a caller's free text
     try:
         token = headers.get("authorization", "")
         if token:
@@ -103,6 +104,7 @@ async def consume(request: Request) -> Response:
             raise client_fault(
                 "InvalidClientIdentifier", f"this node serves {rt.member_base}, not {client}", 403
             )
+        caller = client
         parts = request.path_params.get("service_path", "").split("/")
         if len(parts) < 5:
             raise client_fault(
@@ -198,7 +200,7 @@ async def consume(request: Request) -> Response:
             )
         )
         rt.metrics.observe(
-            "consumer", service_id or "-", client or "-", exc.status, time.perf_counter() - started
+            "consumer", service_id or "-", caller, exc.status, time.perf_counter() - started
         )
         return fault_json(exc, xroad_id)
 

@@ -174,6 +174,7 @@ async def provide(request: Request) -> Response:
     service_id = headers.get(protocol.XROAD_SERVICE, "")
     state = {"hash": ""}  # set as soon as the body is read: refusals are bound to it too
     record_id: int | None = None
+    labels = ("-", "-")  # the metrics' service and client: checked ids only, never free text
     try:
         client, headers, body, target, message_id, trust = await verify_inbound(request, rt, state)
         request_hash = state["hash"]
@@ -186,6 +187,7 @@ async def provide(request: Request) -> Response:
                 400,
             ) from None
         service, rest = _service_of(rt, request, service_id)
+        labels = (service_id, client)
         purpose = headers.get(protocol.PURPOSE, "")
         request_digest = protocol.message_digest(request.method, target, headers.items(), body)
 
@@ -282,9 +284,7 @@ async def provide(request: Request) -> Response:
                     log_refusal, client=client, service=service_id, exc=exc, method=request.method
                 )
             )
-        rt.metrics.observe(
-            "provider", service_id or "-", client or "-", exc.status, time.perf_counter() - started
-        )
+        rt.metrics.observe("provider", *labels, exc.status, time.perf_counter() - started)
         return refused
 
 
