@@ -478,3 +478,31 @@ def test_service_metrics_count_each_label_set() -> None:
     consumer = 'service="JP/GOV/x/s/c",side="consumer"'
     assert f'_bucket{{client="{NTA}",le="0.25",{consumer}}} 0.0' in text
     assert f'_bucket{{client="{NTA}",le="0.5",{consumer}}} 1.0' in text
+
+
+SIGNED_CALLS = [
+    ("put", "/mesh/hub/services"),
+    ("post", "/mesh/hub/pseudonyms"),
+    ("post", "/mesh/hub/pseudonyms/translate"),
+    ("post", "/mesh/hub/access-records"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), SIGNED_CALLS)
+def test_the_hubs_signed_calls_document_their_body_and_fault_shape(
+    client: object, method: str, path: str
+) -> None:
+    """The OpenAPI document says what an unsigned call really gets: 401 in X-Road's shape."""
+    from fastapi.testclient import TestClient
+
+    assert isinstance(client, TestClient)
+    operation = client.get("/openapi.json").json()["paths"][path][method]
+    assert operation["requestBody"]["content"]["application/json"]["schema"]["type"] == "object"
+    fault = operation["responses"]["401"]["content"]["application/json"]["schema"]
+    for status in ("400", "409", "413"):
+        assert operation["responses"][status]["content"]["application/json"]["schema"] == fault
+    answer = client.request(method.upper(), path, json={})
+    assert answer.status_code == 401
+    assert answer.headers["content-type"].startswith("application/json")
+    body = answer.json()
+    assert set(body) == set(fault["required"]) and body["type"] == "Client.MissingSignature"

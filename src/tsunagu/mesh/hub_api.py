@@ -30,6 +30,43 @@ router = APIRouter(tags=["Mesh hub"])
 SessionDep = Annotated[Session, Depends(get_session)]
 MAX_HUB_BODY = 4_000_000
 
+# A refused signed call answers X-Road's error shape (docs/mesh.md, "Errors"); a body that is
+# JSON but not what the call takes is a problem+json 422 (tsunagu.http.openapi documents 503).
+_FAULT = {
+    "application/json": {
+        "schema": {
+            "title": "MeshFault",
+            "type": "object",
+            "required": ["type", "message", "detail"],
+            "properties": {
+                "type": {"type": "string", "description": "X-Road's fault type, e.g. Client.*"},
+                "message": {"type": "string"},
+                "detail": {"type": "string", "description": "an error id, to find it in logs"},
+            },
+        }
+    }
+}
+_PROBLEM = {"application/problem+json": {}}
+_SIGNED_CALL_FAULTS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Not JSON, a malformed message id or timestamp", "content": _FAULT},
+    401: {
+        "description": "Unsigned, a bad signature, or a signer that is not a node of this hub "
+        "(unknown, revoked or expired certificate), or outside the time window",
+        "content": _FAULT,
+    },
+    409: {"description": "The message id was used before (a replay)", "content": _FAULT},
+    413: {"description": f"A body larger than {MAX_HUB_BODY} bytes", "content": _FAULT},
+    422: {"description": "The body is not what the call takes (RFC 9457 problem)",
+          "content": _PROBLEM},
+}  # fmt: skip
+
+
+def _signed_call_doc(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """``openapi_extra`` for a signed call: its JSON body (read by hand, the signature covers
+    the bytes as sent)."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
 
 class EnrollmentIn(BaseModel):
     member_id: str = Field(max_length=200)
@@ -101,8 +138,16 @@ def services(session: SessionDep) -> dict[str, Any]:
 
 
 @router.put(
-    "/mesh/hub/services", summary="A node declares its services (signed call)", response_model=None
-)
+    "/mesh/hub/services",
+    summary="A node declares its services (signed call)",
+    response_model=None,
+    responses=_SIGNED_CALL_FAULTS,
+    openapi_extra=_signed_call_doc(
+        {"services": {"type": "array", "items": {"type": "object"}},
+         "node_url": {"type": "string"}},
+        ["services"],
+    ),
+)  # fmt: skip
 async def publish(request: Request, session: SessionDep) -> dict[str, Any] | JSONResponse:
     def work(caller: hub.CallingNode, data: dict[str, Any]) -> dict[str, Any]:
         items = data.get("services")
@@ -119,6 +164,10 @@ async def publish(request: Request, session: SessionDep) -> dict[str, Any] | JSO
     "/mesh/hub/pseudonyms",
     summary="A node's pseudonyms for linked persons (signed)",
     response_model=None,
+    responses=_SIGNED_CALL_FAULTS,
+    openapi_extra=_signed_call_doc(
+        {"links": {"type": "array", "items": {"type": "string"}}}, ["links"]
+    ),
 )
 async def pseudonyms(request: Request, session: SessionDep) -> dict[str, Any] | JSONResponse:
     def work(caller: hub.CallingNode, data: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +184,19 @@ async def pseudonyms(request: Request, session: SessionDep) -> dict[str, Any] | 
     "/mesh/hub/pseudonyms/translate",
     response_model=None,
     summary="Translate a pseudonym between two organizations, for an allowed request",
+    responses={
+        **_SIGNED_CALL_FAULTS,
+        403: {"description": "The evidence does not allow this translation", "content": _FAULT},
+        404: {"description": "The pseudonym is not one of the caller's", "content": _FAULT},
+    },
+    openapi_extra=_signed_call_doc(
+        {
+            "pseudonym": {"type": "string"},
+            "evidence": {"type": "object", "description": "the consumer's signed request"},
+            "to": {"type": "string", "description": "a subscriber's member id (push)"},
+        },
+        ["pseudonym"],
+    ),
 )
 async def translate(request: Request, session: SessionDep) -> dict[str, Any] | JSONResponse:
     def work(caller: hub.CallingNode, data: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +229,11 @@ async def translate(request: Request, session: SessionDep) -> dict[str, Any] | J
     "/mesh/hub/access-records",
     response_model=None,
     summary="A provider node appends a personal-data access record (signed)",
+    responses={
+        **_SIGNED_CALL_FAULTS,
+        403: {"description": "A record of another organization's access", "content": _PROBLEM},
+    },
+    openapi_extra=_signed_call_doc({"record": {"type": "object"}}, ["record"]),
 )
 async def access_record(request: Request, session: SessionDep) -> dict[str, Any] | JSONResponse:
     def work(caller: hub.CallingNode, data: dict[str, Any]) -> dict[str, Any]:
