@@ -46,7 +46,7 @@ _FAULT = {
         }
     }
 }
-_PROBLEM = {"application/problem+json": {}}
+_PROBLEM: dict[str, Any] = {"application/problem+json": {}}
 _SIGNED_CALL_FAULTS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Not JSON, a malformed message id or timestamp", "content": _FAULT},
     401: {
