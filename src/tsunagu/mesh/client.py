@@ -37,6 +37,7 @@ class Reply:
     headers: dict[str, str]
     body: bytes
     provider: str  # the member id the TLS certificate proved
+    digest: str = ""  # the response's message digest (trust.jws), for the message log
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -120,6 +121,10 @@ def check_reply(
     if headers.get(protocol.STATUS) != str(response.status):
         raise consumer_fault("InvalidResponse", "the response status is not the signed one", 502)
     try:
+        hashes = protocol.hashes("RESPONSE", target, headers.items(), body)
+    except MeshFault as exc:  # a line break in a header: it cannot have been signed
+        raise consumer_fault("InvalidSignatureValue", exc.message, 502) from None
+    try:
         protocol.check_signature(
             "RESPONSE",
             target,
@@ -128,11 +133,12 @@ def check_reply(
             cert,
             skew_seconds=settings.mesh_clock_skew,
             fault_prefix="Server.ClientProxy",
+            digest=hashes.digest,
         )
     except MeshFault as exc:
         exc.status = 502
         raise
-    return Reply(response.status, headers, body, proven)
+    return Reply(response.status, headers, body, proven, hashes.digest)
 
 
 def response_message_headers(

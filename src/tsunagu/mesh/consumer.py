@@ -130,8 +130,8 @@ async def consume(request: Request) -> Response:
         out[protocol.XROAD_SERVICE] = service_id
         out[protocol.XROAD_ID] = xroad_id
         out[protocol.XROAD_CLIENT] = str(client_id)
-        signed = protocol.sign_headers(rt.identity.signer, request.method, target, out, body)
-        sent_hash = protocol.request_hash(request.method, target, signed.items(), body)
+        signed, sent = protocol.sign_message(rt.identity.signer, request.method, target, out, body)
+        sent_hash = sent.request_hash
         try:
             response = await rt.peers.request(
                 request.method, base_url + target, content=body, headers=signed
@@ -153,10 +153,7 @@ async def consume(request: Request) -> Response:
         reply = check_reply(
             trust, provider, response, request.method, target, sent_hash, rt.settings, rt.check_peer
         )
-        digests = (
-            protocol.message_digest(request.method, target, signed.items(), body),
-            protocol.message_digest("RESPONSE", target, reply.headers.items(), reply.body),
-        )
+        digests = (sent.digest, reply.digest)
         seconds = time.perf_counter() - started
         await rt.write(
             lambda connection: _log(

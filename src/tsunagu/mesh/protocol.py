@@ -17,6 +17,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography import x509
@@ -76,13 +77,29 @@ def new_message_id() -> str:
     return str(uuid.uuid4())
 
 
-def request_hash(method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes) -> str:
-    """X-Road-Request-Hash: base64 SHA-512 of the request's canonical form."""
+@dataclass(frozen=True)
+class Hashes:
+    """The two hashes of one message's canonical form (computed once per message)."""
+
+    request_hash: str  # X-Road-Request-Hash: base64 SHA-512
+    digest: str  # the JWS payload its signature covers: base64url SHA-256 (trust.jws)
+
+
+def hashes(method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes) -> Hashes:
+    """Both hashes of a message; MeshFault (400) if it has no canonical form."""
     try:
         canonical = trust_jws.canonical_form(trust_jws.Message.of(method, target, headers, body))
     except SignatureInvalid as exc:  # a line break in a header, a target that is not a path
         raise MeshFault("Client.InvalidRequest", exc.detail, 400) from None
-    return base64.b64encode(hashlib.sha512(canonical).digest()).decode("ascii")
+    return Hashes(
+        base64.b64encode(hashlib.sha512(canonical).digest()).decode("ascii"),
+        trust_jws.b64url(hashlib.sha256(canonical).digest()),
+    )
+
+
+def request_hash(method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes) -> str:
+    """X-Road-Request-Hash: base64 SHA-512 of the request's canonical form."""
+    return hashes(method, target, headers, body).request_hash
 
 
 def message_digest(
@@ -103,11 +120,27 @@ def sign_headers(
     now: float | None = None,
 ) -> dict[str, str]:
     """``headers`` plus message id, timestamp and the detached signature over all of it."""
+    return sign_message(signer, method, target, headers, body, message_id=message_id, now=now)[0]
+
+
+def sign_message(
+    signer: trust_jws.MessageSigner,
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    message_id: str | None = None,
+    now: float | None = None,
+) -> tuple[dict[str, str], Hashes]:
+    """:func:`sign_headers`, and the message's hashes (the signature header is not signed, so
+    they are the hashes of the message as sent)."""
     out = {k.lower(): v for k, v in headers.items()}
     out.setdefault(MESSAGE_ID, message_id or new_message_id())
     out[TIMESTAMP] = str(int(now if now is not None else time.time()))
-    out[SIGNATURE] = signer.sign(trust_jws.Message.of(method, target, out.items(), body))
-    return out
+    found = hashes(method, target, out.items(), body)
+    out[SIGNATURE] = signer.sign_digest(found.digest)
+    return out, found
 
 
 @lru_cache(maxsize=1024)
@@ -126,11 +159,13 @@ def check_signature(
     skew_seconds: int,
     fault_prefix: str,
     now: float | None = None,
+    digest: str | None = None,
 ) -> str:
     """Verify signature, signer and time window; return the message id or raise MeshFault.
 
     ``certificate`` is the sender's, already trusted (TLS peer in the trust list, or a node
-    certificate the hub issued); the signature's ``kid`` must be its fingerprint.
+    certificate the hub issued); the signature's ``kid`` must be its fingerprint. ``digest`` is
+    the message's :attr:`Hashes.digest` when the caller has it already.
     """
     public_key, fingerprint = _key_of(certificate)
     if not isinstance(public_key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
@@ -163,9 +198,11 @@ def check_signature(
         header = trust_jws.read_protected_header(token)
         if header.get("kid") != fingerprint:
             raise SignatureInvalid("the signature's kid is not the sender's certificate")
-        trust_jws.verify_message(
-            token, trust_jws.Message.of(method, target, headers.items(), body), public_key
-        )
+        if digest is None:
+            digest = trust_jws.message_digest(
+                trust_jws.Message.of(method, target, headers.items(), body)
+            )
+        trust_jws.verify_digest(token, digest, public_key)
     except SignatureInvalid as exc:
         raise MeshFault(f"{fault_prefix}.InvalidSignatureValue", exc.detail, 401) from None
     return message_id

@@ -95,9 +95,22 @@ def signed_response(
     request_hash: str,
     xroad_id: str,
 ) -> Response:
+    return signed_reply(rt, status, body, content_type, target, request_hash, xroad_id)[0]
+
+
+def signed_reply(
+    rt: NodeRuntime,
+    status: int,
+    body: bytes,
+    content_type: str,
+    target: str,
+    request_hash: str,
+    xroad_id: str,
+) -> tuple[Response, str]:
+    """:func:`signed_response` and its message digest (for the message log)."""
     headers = response_message_headers(status, request_hash, xroad_id, content_type)
-    signed = protocol.sign_headers(rt.identity.signer, "RESPONSE", target, headers, body)
-    return Response(body, status_code=status, headers=signed)
+    signed, hashes = protocol.sign_message(rt.identity.signer, "RESPONSE", target, headers, body)
+    return Response(body, status_code=status, headers=signed), hashes.digest
 
 
 def fault(
@@ -136,7 +149,8 @@ async def verify_inbound(
     body = await read_body(request, rt.settings.max_body_bytes)
     target = target_of(request)
     headers = {k.lower(): v for k, v in request.headers.items()}
-    state["hash"] = protocol.request_hash(request.method, target, headers.items(), body)
+    hashes = protocol.hashes(request.method, target, headers.items(), body)
+    state["hash"], state["digest"] = hashes.request_hash, hashes.digest
     der = tls_peer(request.scope)
     if der is None:
         raise provider_fault("SslAuthenticationFailed", "no client certificate", 401)
@@ -153,6 +167,7 @@ async def verify_inbound(
         cert,
         skew_seconds=rt.settings.mesh_clock_skew,
         fault_prefix="Server.ServerProxy",
+        digest=hashes.digest,
     )
     client = headers.get(protocol.XROAD_CLIENT, "")
     if "/".join(client.split("/")[:3]) != "/".join(proven.split("/")[:3]):
@@ -189,7 +204,7 @@ async def provide(request: Request) -> Response:
         service, rest = _service_of(rt, request, service_id)
         labels = (service_id, client)
         purpose = headers.get(protocol.PURPOSE, "")
-        request_digest = protocol.message_digest(request.method, target, headers.items(), body)
+        request_digest = state["digest"]
 
         def admit(connection: Connection) -> tuple[int, MeshFault | tuple[ServiceView, str]]:
             """Access rule and replay store in one transaction: the log row is written either
@@ -246,15 +261,14 @@ async def provide(request: Request) -> Response:
         status, out, content_type, person, items = await _backend(
             rt, request, found, rest, body, headers, target
         )
-        response = signed_response(rt, status, out, content_type, target, request_hash, xroad_id)
+        response, digest = signed_reply(
+            rt, status, out, content_type, target, request_hash, xroad_id
+        )
         access = None
         if found.personal_data and person and 200 <= status < 300:
             access = _access_record(
                 rt, trust, str(client_id), person, items, purpose, legal_basis, headers, message_id
             )
-        digest = protocol.message_digest(
-            "RESPONSE", target, response.headers.items(), bytes(response.body)
-        )
         seconds = time.perf_counter() - started
         await rt.write(
             lambda connection: _finish(
@@ -321,7 +335,7 @@ async def _backend(
     target: str,
 ) -> tuple[int, bytes, str, str, list[str]]:
     """Call the service's backend: (status, body, content type, provider pseudonym, items)."""
-    query = request.url.query
+    query = request.scope.get("query_string", b"").decode("latin-1")
     if service.backend == "resident":
         return await _resident(rt, request, service, rest, body, headers, target)
     if service.backend in ("address", "corporation"):

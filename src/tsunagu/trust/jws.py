@@ -183,7 +183,11 @@ class MessageSigner:
         32 bytes (RFC 7518 §3.4). :func:`verify_digest` checks them the same way, and the tests
         check both against joserfc.
         """
-        signing_input = f"{self._head}.{message_digest(message)}".encode("ascii")
+        return self.sign_digest(message_digest(message))
+
+    def sign_digest(self, digest: str) -> str:
+        """:meth:`sign` for a message whose :func:`message_digest` the caller has already."""
+        signing_input = f"{self._head}.{digest}".encode("ascii")
         if isinstance(self.key, ed25519.Ed25519PrivateKey):
             signature = self.key.sign(signing_input)
         else:
