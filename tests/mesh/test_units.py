@@ -506,3 +506,20 @@ def test_the_hubs_signed_calls_document_their_body_and_fault_shape(
     assert answer.headers["content-type"].startswith("application/json")
     body = answer.json()
     assert set(body) == set(fault["required"]) and body["type"] == "Client.MissingSignature"
+
+
+def test_the_mesh_front_answers_a_crash_in_xroads_shape_and_passes_the_rest_on() -> None:
+    """MeshFront serves /mesh/v1/... outside FastAPI's layers, so it must catch a provider
+    failure itself: a 500 in X-Road's error shape, no stack trace; other paths reach FastAPI."""
+    from fastapi.testclient import TestClient
+
+    from tsunagu.mesh.node import MeshFront, create_mesh_app
+
+    app = create_mesh_app(None)  # type: ignore[arg-type] # no runtime: the provider fails
+    with TestClient(MeshFront(app), raise_server_exceptions=False) as client:
+        crashed = client.get("/mesh/v1/JP/GOV/7000012050002/sub/svc")
+        assert crashed.status_code == 500
+        assert crashed.json()["type"] == "Server.ServerProxy.InternalError"
+        assert "Traceback" not in crashed.text and "AttributeError" not in crashed.text
+        assert client.get("/mesh/healthz").json() == {"status": "ok"}
+        assert client.request("TRACE", "/mesh/v1/x").status_code == 405

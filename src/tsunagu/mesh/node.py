@@ -26,7 +26,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine, func, select
 from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from tsunagu.db import OutboxEvent, is_postgres, make_sessionmaker, outbox
@@ -233,17 +234,62 @@ def lean_route(app: FastAPI, route_path: str, endpoint: Any) -> None:
     app.user_middleware.append(Middleware(LeanRoute, route_path=route_path, endpoint=endpoint))
 
 
+def _crash() -> JSONResponse:  # never a stack trace out
+    log.exception("mesh request failed")
+    body = MeshFault("Server.ServerProxy.InternalError", "internal error", 500).body()
+    return JSONResponse(body, status_code=500)
+
+
+class MeshFront(LeanRoute):
+    """The mutual-TLS listener's outermost app: ``/mesh/v1/...`` goes straight to the
+    provider, everything else to the FastAPI app behind it.
+
+    Messages from other nodes need none of FastAPI's layers (exception and body-limit
+    middleware, router): the provider reads the body within its own bound, answers faults
+    itself and is caught here if it fails. They ran on every message, as did uvicorn's proxy
+    headers (off on this listener: a peer connects directly, and its ``X-Forwarded-*`` must
+    not be believed).
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        super().__init__(app, route_path="/mesh/v1/{service_path:path}", endpoint=provide_handler)
+        self.fastapi = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith(self.prefix)
+            or scope["method"] not in METHODS
+        ):
+            await self.app(scope, receive, send)
+            return
+        scope["app"] = self.fastapi  # as Starlette sets it: request.app.state.node
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, sending)
+        except ClientDisconnect:
+            return  # nobody left to answer
+        except Exception:
+            if started:
+                raise
+            await _crash()(scope, receive, send)
+
+
 def create_mesh_app(rt: NodeRuntime) -> FastAPI:
+    """The mutual-TLS listener's FastAPI app (serve it as ``MeshFront(app)``)."""
     app = FastAPI(title="tsunagu node (mesh)", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.node = rt
     app.include_router(mesh_router())
-    lean_route(app, "/mesh/v1/{service_path:path}", provide_handler)
 
     @app.exception_handler(Exception)
-    async def crash(request: Request, exc: Exception) -> JSONResponse:  # never a stack trace out
-        log.exception("mesh request failed")
-        body = MeshFault("Server.ServerProxy.InternalError", "internal error", 500).body()
-        return JSONResponse(body, status_code=500)
+    async def crash(request: Request, exc: Exception) -> JSONResponse:
+        return _crash()
 
     return app
 
@@ -509,10 +555,11 @@ def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
     for local systems (mesh.localtls) in one event loop."""
     local = _server(local_app, settings.host, settings.port)
     mesh = _server(
-        create_mesh_app(rt),
+        MeshFront(create_mesh_app(rt)),
         settings.node_mesh_host,
         settings.node_mesh_port,
         rt.identity.server_context(),
+        proxy_headers=False,
     )
 
     servers = [local.serve(), mesh.serve()]
@@ -534,7 +581,14 @@ def serve_node(settings: Settings, local_app: FastAPI, rt: NodeRuntime) -> None:
         runner.run(serve_all())
 
 
-def _server(app: Any, host: str, port: int, context: ssl.SSLContext | None = None) -> Any:
+def _server(
+    app: Any,
+    host: str,
+    port: int,
+    context: ssl.SSLContext | None = None,
+    *,
+    proxy_headers: bool = True,
+) -> Any:
     """A uvicorn server for one listener; with ``context``, TLS that hands the client
     certificate to the app (the ASGI ``tls`` extension)."""
     import uvicorn
@@ -551,6 +605,7 @@ def _server(app: Any, host: str, port: int, context: ssl.SSLContext | None = Non
         port=port,
         log_config=None,
         access_log=False,
+        proxy_headers=proxy_headers,
         timeout_graceful_shutdown=5,
         **tls,
     )
