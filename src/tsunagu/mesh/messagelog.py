@@ -42,6 +42,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tsunagu.db.driver import DriverStatement
 from tsunagu.kernel import naive_utcnow
 from tsunagu.trust import Batch, HttpTimestamper, Timestamper, TokenVerifier, timestamp_batch
 from tsunagu.trust.batch import root_from_path
@@ -60,12 +61,20 @@ log = logging.getLogger(__name__)
 _TABLE = cast(Table, MessageRecord.__table__)
 # Built once: constructing a statement costs more CPU than SQLite takes to run it (the per-request
 # path of both nodes). An ORM add + flush of the same row costs about five times this.
-_INSERT = insert(_TABLE).returning(_TABLE.c.id)
-_FINISH = update(_TABLE).where(_TABLE.c.id == bindparam("record_id"), _TABLE.c.batch_id.is_(None))
+_INSERT = DriverStatement(
+    _TABLE,
+    insert(_TABLE).returning(_TABLE.c.id),
+    # every column but the key and the batch's (JSON: omitted, they stay NULL)
+    [c.key for c in _TABLE.c if c.key != "id" and not c.key.startswith("batch_")],
+)
+_FINISH = DriverStatement(
+    _TABLE,
+    update(_TABLE).where(_TABLE.c.id == bindparam("record_id"), _TABLE.c.batch_id.is_(None)),
+)
 
 
 def insert_record(connection: Connection, **values: Any) -> int:
-    """Insert a message-log row with a Core statement and return its id.
+    """Insert a message-log row (on the driver's cursor, tsunagu.db.driver) and return its id.
 
     A (side, client, message_id) seen before is a replay (``MeshFault``). No savepoint: a
     replay ends the caller's transaction (it is rolled back and the refusal logged on its own),
@@ -73,19 +82,22 @@ def insert_record(connection: Connection, **values: Any) -> int:
     """
     values.setdefault("created_at", naive_utcnow())
     try:
-        inserted = connection.execute(_INSERT, values)
+        cursor = _INSERT.execute(connection, values)
     except IntegrityError:
         raise MeshFault(
             "Client.DuplicateMessage",
             f"message {values.get('message_id')} was already received (replay)",
             409,
         ) from None
-    return int(inserted.scalar_one())
+    try:
+        return int(cursor.fetchone()[0])
+    finally:
+        cursor.close()
 
 
 def finish_record(connection: Connection, record_id: int, **values: Any) -> None:
     """Complete a row with its response, unless it is already sealed in a batch."""
-    connection.execute(_FINISH, {"record_id": record_id, **values})
+    _FINISH.execute(connection, {"record_id": record_id, **values}).close()
 
 
 FORMAT = "tsunagu-message-log"

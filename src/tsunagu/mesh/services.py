@@ -7,12 +7,13 @@ import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tsunagu.db.driver import DriverStatement
 from tsunagu.kernel import Conflict, NotFound, ValidationProblem, is_valid_individual_number
 from tsunagu.trust.ca import MemberId
 
@@ -279,6 +280,25 @@ _ACCESS = (
     )
     .order_by(_RULE_TABLE.c.id)
 )
+_ACCESS_ON_DRIVER = DriverStatement(_SERVICE_TABLE, _ACCESS)  # run per message (db.driver)
+
+
+class _AccessRow(NamedTuple):
+    """A row of ``_ACCESS`` (same order: the service's columns, then the rule's)."""
+
+    id: int
+    subsystem: str
+    code: str
+    title: str
+    backend: str
+    backend_url: str
+    personal_data: bool
+    data_items: list[str]
+    rule_id: int | None  # None: no rule matched (the outer join); then all rule_* are None
+    rule_client: Any
+    rule_purposes: Any
+    rule_legal_basis: Any
+    rule_allow_subscribe: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,9 +334,8 @@ def access_of(
     """The service ``subsystem/code`` and the rule letting ``client`` call it (None: deny);
     the provider's per-request check, the same choice as :func:`_rule_for` in one statement."""
     member = "/".join(client.split("/")[:3])
-    rows = connection.execute(
-        _ACCESS, {"subsystem": subsystem, "code": code, "client": client, "member": member}
-    ).all()
+    params = {"subsystem": subsystem, "code": code, "client": client, "member": member}
+    rows = [_AccessRow(*row) for row in _ACCESS_ON_DRIVER.rows(connection, params)]
     if not rows:
         return None, None
     first = rows[0]
@@ -335,7 +354,7 @@ def access_of(
         (row for wanted in (client, member) for row in candidates if row.rule_client == wanted),
         candidates[0] if candidates else None,
     )
-    if chosen is None:
+    if chosen is None or chosen.rule_id is None:
         return service, None
     return service, RuleView(
         chosen.rule_id,
