@@ -119,7 +119,7 @@ def mesh_router() -> APIRouter:
                 200,
                 time.perf_counter() - started,
             )
-            return signed_response(rt, 200, out, "application/json", target, state["hash"], "")
+            return signed_response(rt, 200, out, "application/json", target, state["hash"], "")[0]
         except MeshFault as exc:
             rt.metrics.observe(
                 "notify", "-", client or "-", exc.status, time.perf_counter() - started
@@ -178,7 +178,7 @@ def mesh_router() -> APIRouter:
             import json
 
             out = json.dumps(result).encode()
-            return signed_response(rt, 201, out, "application/json", target, state["hash"], "")
+            return signed_response(rt, 201, out, "application/json", target, state["hash"], "")[0]
         except MeshFault as exc:
             return fault(rt, exc, target, state["hash"], "")
 
@@ -210,12 +210,15 @@ class LeanRoute:
         self.endpoint = endpoint
         self.route = SimpleNamespace(path=route_path)  # the metrics' route label
 
+    def serves(self, scope: Scope) -> bool:
+        return (
+            scope["type"] == "http"
+            and scope["path"].startswith(self.prefix)
+            and scope["method"] in METHODS
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or not scope["path"].startswith(self.prefix)
-            or scope["method"] not in METHODS
-        ):
+        if not self.serves(scope):
             await self.app(scope, receive, send)
             return
         scope["path_params"] = {self.param: scope["path"][len(self.prefix) :]}
@@ -256,11 +259,7 @@ class MeshFront(LeanRoute):
         self.fastapi = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or not scope["path"].startswith(self.prefix)
-            or scope["method"] not in METHODS
-        ):
+        if not self.serves(scope):
             await self.app(scope, receive, send)
             return
         scope["app"] = self.fastapi  # as Starlette sets it: request.app.state.node
@@ -343,8 +342,8 @@ def request_subscription(
         protocol.PURPOSE: purpose,
         protocol.XROAD_SERVICE: service_id,
     }
-    signed = protocol.sign_headers(rt.identity.signer, "POST", target, headers, body)
-    sent_hash = protocol.request_hash("POST", target, signed.items(), body)
+    signed, sent = protocol.sign_message(rt.identity.signer, "POST", target, headers, body)
+    sent_hash = sent.request_hash
     try:
         response = http.post(node_url_of(trust, provider) + target, content=body, headers=signed)
     except httpx.HTTPError as exc:

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -115,12 +116,11 @@ def sign_headers(
     target: str,
     headers: dict[str, str],
     body: bytes,
-    *,
-    message_id: str | None = None,
-    now: float | None = None,
+    **options: Any,
 ) -> dict[str, str]:
-    """``headers`` plus message id, timestamp and the detached signature over all of it."""
-    return sign_message(signer, method, target, headers, body, message_id=message_id, now=now)[0]
+    """``headers`` plus message id, timestamp and the detached signature over all of it
+    (:func:`sign_message` without the hashes; ``message_id``, ``now``)."""
+    return sign_message(signer, method, target, headers, body, **options)[0]
 
 
 def sign_message(
@@ -133,8 +133,8 @@ def sign_message(
     message_id: str | None = None,
     now: float | None = None,
 ) -> tuple[dict[str, str], Hashes]:
-    """:func:`sign_headers`, and the message's hashes (the signature header is not signed, so
-    they are the hashes of the message as sent)."""
+    """``headers`` plus message id, timestamp and the detached signature over all of it, and
+    the message's hashes (the signature header is not signed: they are the message's as sent)."""
     out = {k.lower(): v for k, v in headers.items()}
     out.setdefault(MESSAGE_ID, message_id or new_message_id())
     out[TIMESTAMP] = str(int(now if now is not None else time.time()))

@@ -94,20 +94,8 @@ def signed_response(
     target: str,
     request_hash: str,
     xroad_id: str,
-) -> Response:
-    return signed_reply(rt, status, body, content_type, target, request_hash, xroad_id)[0]
-
-
-def signed_reply(
-    rt: NodeRuntime,
-    status: int,
-    body: bytes,
-    content_type: str,
-    target: str,
-    request_hash: str,
-    xroad_id: str,
 ) -> tuple[Response, str]:
-    """:func:`signed_response` and its message digest (for the message log)."""
+    """The signed answer to a message, and its message digest (for the message log)."""
     headers = response_message_headers(status, request_hash, xroad_id, content_type)
     signed, hashes = protocol.sign_message(rt.identity.signer, "RESPONSE", target, headers, body)
     return Response(body, status_code=status, headers=signed), hashes.digest
@@ -117,7 +105,9 @@ def fault(
     rt: NodeRuntime, exc: MeshFault, target: str, request_hash: str, xroad_id: str
 ) -> Response:
     body = json.dumps(exc.body(), ensure_ascii=False).encode("utf-8")
-    return signed_response(rt, exc.status, body, "application/json", target, request_hash, xroad_id)
+    return signed_response(
+        rt, exc.status, body, "application/json", target, request_hash, xroad_id
+    )[0]
 
 
 def log_refusal(
@@ -261,7 +251,7 @@ async def provide(request: Request) -> Response:
         status, out, content_type, person, items = await _backend(
             rt, request, found, rest, body, headers, target
         )
-        response, digest = signed_reply(
+        response, digest = signed_response(
             rt, status, out, content_type, target, request_hash, xroad_id
         )
         access = None

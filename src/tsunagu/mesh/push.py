@@ -357,8 +357,8 @@ def send_one(
         protocol.EVENT_ID: delivery.event_id,
         protocol.PURPOSE: sub.purpose,
     }
-    signed = protocol.sign_headers(rt.identity.signer, "POST", target, headers, body)
-    sent_hash = protocol.request_hash("POST", target, signed.items(), body)
+    signed, sent = protocol.sign_message(rt.identity.signer, "POST", target, headers, body)
+    sent_hash = sent.request_hash
     response = http.post(node_url_of(trust, subscriber) + target, content=body, headers=signed)
     reply = check_reply(
         trust, subscriber, response, "POST", target, sent_hash, rt.settings, rt.check_peer

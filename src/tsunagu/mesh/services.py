@@ -7,7 +7,7 @@ import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, literal, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -283,22 +283,7 @@ _ACCESS = (
 _ACCESS_ON_DRIVER = DriverStatement(_SERVICE_TABLE, _ACCESS)  # run per message (db.driver)
 
 
-class _AccessRow(NamedTuple):
-    """A row of ``_ACCESS`` (same order: the service's columns, then the rule's)."""
-
-    id: int
-    subsystem: str
-    code: str
-    title: str
-    backend: str
-    backend_url: str
-    personal_data: bool
-    data_items: list[str]
-    rule_id: int | None  # None: no rule matched (the outer join); then all rule_* are None
-    rule_client: Any
-    rule_purposes: Any
-    rule_legal_basis: Any
-    rule_allow_subscribe: Any
+_RULE_AT = len(_SERVICE_COLUMNS)  # in a row of _ACCESS, where the rule's columns begin
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,34 +320,21 @@ def access_of(
     the provider's per-request check, the same choice as :func:`_rule_for` in one statement."""
     member = "/".join(client.split("/")[:3])
     params = {"subsystem": subsystem, "code": code, "client": client, "member": member}
-    rows = [_AccessRow(*row) for row in _ACCESS_ON_DRIVER.rows(connection, params)]
+    rows = _ACCESS_ON_DRIVER.rows(connection, params)
     if not rows:
         return None, None
-    first = rows[0]
-    service = ServiceView(
-        first.id,
-        first.subsystem,
-        first.code,
-        first.title,
-        first.backend,
-        first.backend_url,
-        first.personal_data,
-        first.data_items,
-    )
-    candidates = [row for row in rows if row.rule_id is not None]
+    service = ServiceView(*rows[0][:_RULE_AT])
+    # The rule's columns (id, client, purposes, legal basis, subscribe); NULL: no rule matched.
+    candidates = [row[_RULE_AT:] for row in rows if row[_RULE_AT] is not None]
     chosen = next(
-        (row for wanted in (client, member) for row in candidates if row.rule_client == wanted),
+        (rule for wanted in (client, member) for rule in candidates if rule[1] == wanted),
         candidates[0] if candidates else None,
     )
-    if chosen is None or chosen.rule_id is None:
+    if chosen is None:
         return service, None
+    rule_id, rule_client, purposes, legal_basis, allow_subscribe = chosen
     return service, RuleView(
-        chosen.rule_id,
-        first.id,
-        chosen.rule_client,
-        chosen.rule_purposes,
-        chosen.rule_legal_basis,
-        chosen.rule_allow_subscribe,
+        rule_id, service.id, rule_client, purposes, legal_basis, allow_subscribe
     )
 
 
