@@ -523,3 +523,18 @@ def test_the_mesh_front_answers_a_crash_in_xroads_shape_and_passes_the_rest_on()
         assert "Traceback" not in crashed.text and "AttributeError" not in crashed.text
         assert client.get("/mesh/healthz").json() == {"status": "ok"}
         assert client.request("TRACE", "/mesh/v1/x").status_code == 405
+
+
+def test_a_sealed_record_is_never_finished_again(session: Session, session_factory: object) -> None:
+    """A record sealed in a batch keeps the fields its proof covers, even if the provider's
+    completion arrives late (its process was slow, or the record was sealed as it was)."""
+    (record_id,) = _finished_records(session, 1)
+    settings = SimpleNamespace(mesh_timeout=30)
+    assert messagelog.seal_records(session_factory, settings, _Tsa()) == 1  # type: ignore[arg-type]
+    connection = session.connection()
+    messagelog.finish_record(connection, record_id, status=500, error_type="late")
+    session.commit()
+    session.expire_all()
+    record = session.get(MessageRecord, record_id)
+    assert record is not None and record.batch_id is not None
+    assert (record.status, record.error_type) == (200, "")
