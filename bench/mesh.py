@@ -672,11 +672,16 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
         "member ids and metrics children are looked up once. Side by side with the code before "
         "(two federations up, alternating 6 s loads at concurrency 64, 4 rounds, SQLite): 745 "
         "→ 971 round trips/s, CPU per round trip (consumer / provider) 1.01 / 1.11 → 0.82 / "
-        "0.83 ms. The run above: 1,112 round trips/s at concurrency 64 and 1,025 at 16; a "
-        "second SQLite run right after it (not written here) gave 1,071 and 1,033, and 1.8 ms "
-        "added at concurrency 1. PostgreSQL stays below 1,000 (856): the nodes' CPU per round "
-        "trip is close to SQLite's, and the database server's own CPU, which the table does "
-        "not count, shares the same two cores.",
+        "0.83 ms. Three SQLite runs of this benchmark that evening (22:40, one right after it, "
+        "and 23:12, the run above): 1,112, 1,071 and 1,053 round trips/s at concurrency 64, 1,025, 1,033 "
+        "and 933 at 16. PostgreSQL stays below 1,000: 856 at 22:40, then 780 (above) and 786 "
+        "after the fix below; these runs vary by 10% on this shared machine, and side by side "
+        "the fix gained (684 → 746 round trips/s at concurrency 64, scratch harness with both "
+        "federations up). The nodes' CPU per round trip is close to SQLite's; the database "
+        "server's own CPU, which the table does not count, shares the same two cores: 0.44 ms "
+        "per round trip, of which a prepared statement's generic plan wasted most (it "
+        "completed each log record by walking the index of unsealed rows, ~2,000 index tuples "
+        "per message, instead of the primary key; 0.28 ms after the fix, measured from /proc).",
         "",
     ]
     return "\n".join(lines)
