@@ -91,6 +91,23 @@ class DriverStatement:
 
         A constraint violation is SQLAlchemy's :class:`IntegrityError`, as through Core.
         """
+        return self._run(connection, params)[0]
+
+    def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """A SELECT's rows, each value through its column's result processor."""
+        cursor, prepared = self._run(connection, params)
+        try:
+            fetched = cursor.fetchall()
+        finally:
+            cursor.close()
+        if not any(prepared.results):
+            return [tuple(row) for row in fetched]
+        return [
+            tuple(v if p is None else p(v) for p, v in zip(prepared.results, row, strict=True))
+            for row in fetched
+        ]
+
+    def _run(self, connection: Connection, params: Mapping[str, Any]) -> tuple[Any, _Prepared]:
         values = {**self.defaults, **params} if self.defaults else dict(params)
         prepared = self._prepare(connection, tuple(sorted(values)))
         if prepared.fixed:
@@ -112,19 +129,4 @@ class DriverStatement:
         except BaseException:
             cursor.close()
             raise
-        return cursor
-
-    def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """A SELECT's rows, each value through its column's result processor."""
-        cursor = self.execute(connection, params)
-        try:
-            fetched = cursor.fetchall()
-        finally:
-            cursor.close()
-        prepared = self._prepared[(connection.dialect.name, tuple(sorted(params)))]
-        if not any(prepared.results):
-            return [tuple(row) for row in fetched]
-        return [
-            tuple(v if p is None else p(v) for p, v in zip(prepared.results, row, strict=True))
-            for row in fetched
-        ]
+        return cursor, prepared

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tsunagu.db import make_sessionmaker
 from tsunagu.http import get_session
+from tsunagu.http.openapi import PROBLEM_MEDIA
 from tsunagu.kernel import Forbidden, Problem, Settings, ValidationProblem
 from tsunagu.ledger import AccessRecordIn, append_access_record
 from tsunagu.trust import TrustError
@@ -46,7 +47,7 @@ _FAULT = {
         }
     }
 }
-_PROBLEM: dict[str, Any] = {"application/problem+json": {}}
+_PROBLEM: dict[str, Any] = {PROBLEM_MEDIA: {}}
 _SIGNED_CALL_FAULTS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Not JSON, a malformed message id or timestamp", "content": _FAULT},
     401: {
