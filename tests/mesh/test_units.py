@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -538,3 +540,74 @@ def test_a_sealed_record_is_never_finished_again(session: Session, session_facto
     record = session.get(MessageRecord, record_id)
     assert record is not None and record.batch_id is not None
     assert (record.status, record.error_type) == (200, "")
+
+
+def test_batches_of_an_earlier_tsa_certificate_verify_after_a_rollover(
+    session: Session, session_factory: object, settings: object, tmp_path: Path
+) -> None:
+    """The export header names the TSA certificate of today's trust list; batches sealed under
+    an earlier TSA certificate of the same platform still verify (each token carries its
+    signer's certificate, which must chain to the pinned root), and a TSA of another
+    platform still fails."""
+    import base64
+    import itertools
+    import json
+
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from tsunagu.kernel import utcnow
+    from tsunagu.mesh.api import message_view
+    from tsunagu.trust import init_ca
+    from tsunagu.trust.timestamp import EmbeddedTimestamper, TokenVerifier
+    from tsunagu.trust.tsa import TimeStampAuthority
+
+    platform = init_ca(settings)  # type: ignore[arg-type]
+    serials = itertools.count(1)
+
+    def tsa_of(ca: PlatformCa) -> TimeStampAuthority:
+        key = generate_key()
+        usage = ExtendedKeyUsageOID.TIME_STAMPING
+        cert = ca.issue_service(key.public_key(), "JP tsunagu TSA (renewed)", usage, utcnow())
+        return TimeStampAuthority(key, cert, [ca.issuing], platform.tsa.policy)
+
+    def timestamper(tsa: TimeStampAuthority, ca: PlatformCa) -> EmbeddedTimestamper:
+        def answer(query: bytes) -> bytes:
+            return tsa.respond(query, lambda _r, _t: next(serials), utcnow())[0]
+
+        return EmbeddedTimestamper(answer, TokenVerifier([ca.root], (ca.issuing,)))
+
+    def finished(prefix: str, n: int) -> None:
+        connection = session.connection()
+        for i in range(n):
+            values = {"client": str(NTA), "message_id": f"{prefix}-{i}", "service": "s",
+                      "method": "GET"}  # fmt: skip
+            record = messagelog.insert_record(connection, side="provider", **values)
+            messagelog.finish_record(connection, record, status=200, response_digest="d")
+        session.commit()
+
+    config = SimpleNamespace(mesh_timeout=30)
+    renewed = tsa_of(platform.ca)
+    finished("before", 3)
+    seal: Any = messagelog.seal_records
+    sealed = seal(session_factory, config, timestamper(platform.tsa, platform.ca))
+    finished("after", 2)
+    sealed += seal(session_factory, config, timestamper(renewed, platform.ca))
+    assert sealed == 5
+    ca = {"root": messagelog.b64der(platform.ca.root),
+          "issuing": [messagelog.b64der(platform.ca.issuing)]}  # fmt: skip
+    header = messagelog.header(
+        str(NTA), platform.ca.issuing, [], ca, messagelog.b64der(renewed.certificate)
+    )
+    lines = list(messagelog.export_with(header, session, message_view))
+    report = messagelog.verify_export(lines, platform.ca.root)
+    assert report.batches == 2
+    assert not [f for f in report.failures if f.startswith("batch")], report.failures
+
+    # The first batch's token replaced by one of a TSA under another platform's root.
+    foreign_ca = PlatformCa.create(KeyStore.open(tmp_path / "foreign", dev_mode=True), "JP",
+                                   utcnow())  # fmt: skip
+    batch = json.loads(lines[1])
+    token = timestamper(tsa_of(foreign_ca), foreign_ca).timestamp(bytes.fromhex(batch["root"]))
+    batch["token"] = base64.b64encode(token).decode("ascii")
+    report = messagelog.verify_export([lines[0], json.dumps(batch), *lines[2:]], platform.ca.root)
+    assert [f for f in report.failures if f.startswith(f"batch {batch['id']}:")], report.failures

@@ -543,7 +543,13 @@ def verify_export(lines: Iterable[str], anchor: x509.Certificate | None = None) 
     root, issuing, nodes, tsa = _certificates(header)
     anchor = anchor or root
     report = Report()
-    verifier = TokenVerifier([anchor], tuple(issuing), tsa)
+    # A token normally carries its TSA's certificate (nodes ask for it), checked by the
+    # verifier against the anchor; so batches sealed under an earlier TSA certificate of the
+    # platform verify after a rollover, though the header names today's. The header's
+    # certificate is for a token that carries none (pinned, it would refuse every other one).
+    verifiers = [TokenVerifier([anchor], tuple(issuing))]
+    if tsa is not None:
+        verifiers.append(TokenVerifier([anchor], tuple(issuing), tsa))
     batches: dict[int, _Batch] = {}
     for item in items:
         if item.get("kind") != "batch":
@@ -558,12 +564,16 @@ def verify_export(lines: Iterable[str], anchor: x509.Certificate | None = None) 
             report.failures.append(f"{name}: malformed (root, size or token)")
             batches[int(item.get("id") or 0)] = _Batch(b"", 0, False)
             continue
-        valid = True
-        try:
-            verifier.verify(token, batch_root)
-        except TrustError as exc:
-            report.failures.append(f"{name}: {exc.detail}")
-            valid = False
+        errors = []
+        for verifier in verifiers:
+            try:
+                verifier.verify(token, batch_root)
+                break
+            except TrustError as exc:
+                errors.append(exc.detail)
+        valid = len(errors) < len(verifiers)
+        if not valid:
+            report.failures.append(f"{name}: {errors[0]}")
         batches[int(item["id"])] = _Batch(batch_root, size, valid)
     for item in items:
         if item.get("kind") == "record":
