@@ -236,3 +236,29 @@ def test_a_carriage_return_inside_a_line_is_a_bad_row(session: Session) -> None:
     report = import_file(session, data, "cr.csv")
     assert report.inserted == 1 and report.problems[0][0] == 2
     assert "not CSV" in report.problems[0][1]
+
+
+def test_bad_xml_rows_are_kept_verbatim_and_the_rest_loads(session: Session) -> None:
+    """Type 12: a row failing validation and a row with an element the layout has not are
+    rejected by position, each stored as its own ``<corporation>`` element's XML."""
+    from xml.etree.ElementTree import canonicalize
+
+    xml = (NTA / "num_1_ver4_x4.xml").read_text(encoding="utf-8")
+    head, _, rest = xml.partition("<corporation>")
+    first, _, others = rest.partition("</corporation>")
+    number = first.split("<corporateNumber>")[1].split("<")[0]
+    bad_digit = first.replace(number, number[:-1] + str((int(number[-1]) + 1) % 10))
+    unknown = first.replace("<kind>", "<motto>安心</motto><kind>")
+    count = head.split("<count>")[1].split("<")[0]
+    head = head.replace(f"<count>{count}</count>", f"<count>{int(count) + 2}</count>")
+    data = (f"{head}<corporation>{bad_digit}</corporation>\n<corporation>{unknown}"
+            f"</corporation><corporation>{first}</corporation>{others}").encode()  # fmt: skip
+    report = import_file(session, data, "bad.xml")
+    assert report.inserted == int(count) and report.rejected == 2
+    reasons = dict(report.problems)
+    assert set(reasons) == {1, 2}
+    assert "check digit" in reasons[1] and "unknown elements ['motto']" in reasons[2]
+    rows = session.execute(select(CorporationRejectedRow.line, CorporationRejectedRow.raw))
+    kept = {line: canonicalize(raw) for line, raw in rows}
+    assert kept == {1: canonicalize(f"<corporation>{bad_digit}</corporation>"),
+                    2: canonicalize(f"<corporation>{unknown}</corporation>")}  # fmt: skip
