@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -184,3 +186,140 @@ def test_each_range_reads_its_partial_index(session: Session, generated: None) -
         connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
     assert "ix_corporation_record_search_furigana" in plans
     assert "ix_corporation_record_search_name" in plans
+
+
+# Names as the registry has them: Latin and katakana names sort before kanji ones, and a kanji
+# name's reading says nothing of where it sorts — so the first matches of a reading prefix in
+# name order lie far apart in the name index, and most of them are not matches of the name.
+DENSE = [("yamato", "ヤマト"), ("abc", "エービーシー"), ("ヤマハ", "ヤマハ"), ("ヤギ", "ヤギ"),
+         ("アイ", "アイ"), ("八木", "ヤギ"), ("大和", "ヤマト"), ("安田", "ヤスダ"),
+         ("山田", "ヤマダ"), ("山本", "ヤマモト"), ("矢野", "ヤノ"), ("日本", "ニホン"),
+         ("東京", "トウキョウ"), ("愛知", "アイチ")]  # fmt: skip
+
+
+def _dense_records(count: int) -> list[CorporationRecord]:
+    """Listed rows, most read ヤ…; each with an earlier, no longer current row of the same
+    number and name key (a move), which a search must not return."""
+    rng = random.Random(7)
+    out = []
+    for seq in range(count):
+        first, rest = rng.choice(DENSE), rng.choice(DENSE)
+        name = rng.choice(FORMS) + first[0] + rest[0]
+        reading = first[1] + rest[1] if rng.random() < 0.7 else ""
+        for process, current in (("12", False), ("01", rng.random() < 0.95)):
+            out.append(CorporationRecord(
+                corporate_number=f"8{seq:012d}", process=process, correct=False,
+                update_date=date(2024, 1, 1), change_date=date(2020 + len(process), 1, 1),
+                name=name, kind="301", latest=current, furigana=reading,
+                name_key=name_key(name), furigana_key=furigana_key(reading), current=current,
+                hihyoji=current and rng.random() < 0.05, row_hash=f"{seq}-{process}",
+                close_date=date(2024, 6, 1) if rng.random() < 0.1 else None,
+            ))  # fmt: skip
+    return out
+
+
+def _sorted_in_python(
+    records: Sequence[CorporationRecord], name: str, include_closed: bool
+) -> list[str]:
+    """Every match, as the search defines it, in (name key, number) order — without SQL."""
+    key, kana = name_key(name), furigana_key(name)
+    return [
+        r.corporate_number
+        for r in sorted(records, key=lambda r: (r.name_key, r.corporate_number))
+        if r.current
+        and not r.hihyoji
+        and (include_closed or r.close_date is None)
+        and (r.name_key.startswith(key) or (kana != "" and r.furigana_key.startswith(kana)))
+    ]
+
+
+@pytest.mark.parametrize("query", ["ヤ", "や", "ヤマ", "ヤマト", "ア", "アイ", "ニホン"])
+@pytest.mark.parametrize("include_closed", [True, False])
+def test_a_reading_prefix_matching_many_returns_every_page_in_name_order(
+    session: Session, monkeypatch: pytest.MonkeyPatch, query: str, include_closed: bool
+) -> None:
+    records = _dense_records(600)
+    session.add_all(records)
+    session.flush()
+    want = _sorted_in_python(records, query, include_closed)
+    if query == "ヤ" and include_closed:  # the case: hundreds of matches, most by reading only
+        by_name = [r for r in records if r.current and r.name_key.startswith("ヤ")]
+        assert len(want) > 200 and len(by_name) < len(want) / 2
+    for cap in (services.COUNT_CAP, 40):
+        monkeypatch.setattr(services, "COUNT_CAP", cap)
+        for limit, offset in [(20, 0), (7, 0), (7, 7), (13, 40), (100, 150), (50, len(want) - 20),
+                              (10, len(want))]:  # fmt: skip
+            got = search_by_name(session, query, include_closed=include_closed, limit=limit,
+                                 offset=offset)  # fmt: skip
+            assert _numbers(got.rows) == want[offset : offset + limit], (cap, limit, offset)
+            assert (got.total, got.total_capped) == (min(len(want), cap), len(want) > cap)
+            assert _reference(session, query, include_closed, limit, offset) == (
+                len(want),
+                want[offset : offset + limit],
+            )
+
+
+def test_the_reading_range_is_not_walked_in_name_order(session: Session) -> None:
+    """The reading range is read from its own index (then sorted), never by walking the name
+    index whole and filtering on the reading: the page's rows lie anywhere in that index.
+
+    Sorting is priced out on PostgreSQL so that it walks an index wherever it can (as it did at
+    1,000,000 rows); SQLite's plan says SCAN for an index read whole, SEARCH for a range."""
+    from sqlalchemy import event
+
+    session.add_all(_dense_records(200))
+    session.flush()
+    connection = session.connection()
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: object, cursor: object, statement: str, parameters: Any, *_: object) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(connection, "before_cursor_execute", seen)
+    try:
+        search_by_name(session, "ヤマ", limit=5, offset=3)
+    finally:
+        event.remove(connection, "before_cursor_execute", seen)
+    scans: list[tuple[str, str]] = []  # (index, its condition or WHOLE)
+
+    def nodes(plan: dict[str, Any]) -> None:
+        if "Index Name" in plan:
+            scans.append((plan["Index Name"], plan.get("Index Cond", "WHOLE")))
+        for child in plan.get("Plans", []):
+            nodes(child)
+
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        connection.exec_driver_sql("SET LOCAL enable_sort = off")
+    for statement, parameters in statements:
+        if postgres:
+            plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
+            value = plan.scalar_one()
+            nodes((json.loads(value) if isinstance(value, str) else value)[0]["Plan"])
+            continue
+        for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters):
+            detail = str(row[3])
+            if " USING INDEX " in detail:
+                index = detail.split(" USING INDEX ")[1].split(" ")[0]
+                scans.append((index, "WHOLE" if detail.startswith("SCAN") else detail))
+    if postgres:
+        connection.exec_driver_sql("SET LOCAL enable_sort = on")
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
+    assert "ix_corporation_record_search_furigana" in {index for index, _ in scans}, scans
+    assert all(how != "WHOLE" for _, how in scans), scans
+
+
+def test_only_rows_with_the_reading_are_found_by_it(session: Session) -> None:
+    # Two listed rows with one number and name key (imports keep one current row per number,
+    # but nothing in the table says so), only one with the reading: the other matches nothing.
+    read, unread = _records(2)
+    for rec in (read, unread):
+        rec.corporate_number, rec.name, rec.name_key = "9000000000001", "山田商事", "山田商事"
+        rec.current, rec.hihyoji, rec.close_date = True, False, None
+    read.furigana, read.furigana_key = "ヤマダショウジ", "ヤマダショウジ"
+    unread.furigana, unread.furigana_key, unread.process = "", "", "12"
+    session.add_all([read, unread])
+    session.flush()
+    got = search_by_name(session, "ヤマダ")
+    assert (got.total, [r.id for r in got.rows]) == (1, [read.id])

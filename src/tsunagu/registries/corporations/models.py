@@ -42,7 +42,7 @@ class CorporationRecord(Base):
         Index("ix_corporation_record_search_name", "name_key", "corporate_number",
               **SEARCHABLE),
         # Only rows with a reading (most rows of a 全件 file have none); the search repeats
-        # reading term (services.search_by_name).
+        # this WHERE literally, as SQLite needs (services.search_by_name).
         Index("ix_corporation_record_search_furigana", "furigana_key", "name_key",
               "corporate_number", sqlite_where=text("current IS 1 AND hihyoji IS 0 AND "
               "furigana_key != ''"), postgresql_where=text("current IS true AND hihyoji IS "

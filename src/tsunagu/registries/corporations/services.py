@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Select, Subquery, and_, func, literal, literal_column, select, union
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 
 from tsunagu.kernel import NotFound, ValidationProblem, validate_corporate_number
 
@@ -83,6 +85,43 @@ def _union(branches: Iterable[Select[*tuple[Any, ...]]]) -> Subquery:
     return union(*(select(*sub.c) for sub in subqueries)).subquery()
 
 
+def _by_reading(
+    filters: list[Any], reading: Any, count: int, *, sqlite: bool
+) -> Select[int, str, str]:
+    """The first ``count`` matches of the reading's range in (name key, number) order.
+
+    Its index is in reading order, so every match of the range is read from it and the first
+    ``count`` kept by a bounded (top-N) sort. The other way, walking the name index in order
+    and filtering each row on its reading, is what PostgreSQL chose whenever it could use that
+    index's order; it reads every listed corporation before the first matches, and readings do
+    not follow the order of names (Latin and kana names sort first, kanji names by code point):
+    at 1,000,000 rows it read 20,000 to 800,000 rows for kana prefixes matching 10,000 or more
+    (docs/benchmarks.md). So the sort is on an expression equal to the name key (same value,
+    same collation) that no index holds: ``+name_key`` on SQLite, its own idiom for this and
+    free; ``name_key || ''`` on PostgreSQL, which has no unary + for text.
+
+    The sort reads nothing but the index where it can. SQLite's indexes hold the rowid, our id.
+    PostgreSQL's do not, so it sorts the index's own entries (reading, name key, number), from
+    the index alone once VACUUM has set the visibility map, and then finds the listed rows with
+    exactly those entries through the name index: ``count`` lookups, however many match.
+    """
+    record = CorporationRecord
+    order = (record.name_key, record.corporate_number)
+    if sqlite:
+        plus = UnaryExpression[str](record.name_key.expression, operator=operators.custom_op("+"))
+        return (
+            select(record.id, *order)
+            .where(*filters, reading)
+            .order_by(plus, record.corporate_number)
+            .limit(count)
+        )
+    by = (record.name_key.op("||")(literal_column("''")), record.corporate_number)
+    entries = (*order, record.furigana_key)
+    first = select(*entries).where(*filters, reading).order_by(*by).limit(count).subquery()
+    same = and_(*(column == first.c[column.key] for column in entries))
+    return select(record.id, *order).join(first, same).where(*filters)
+
+
 def _listed() -> tuple[Any, Any]:
     # Spelled as the partial indexes' WHERE (models.SEARCHABLE), so both databases use them.
     return CorporationRecord.current.is_(True), CorporationRecord.hihyoji.is_(False)
@@ -116,9 +155,10 @@ def search_by_name(
     if not include_closed:
         filters.append(record.close_date.is_(None))
     if match == "prefix":
-        # One index-ordered, limited scan per key (partial indexes on name_key / furigana_key,
-        # ending in the number) joined by UNION: an OR of the two ranges can use no index's
-        # order, so the database would read and sort every match before taking a page. An
+        # One limited read per key (partial indexes on name_key / furigana_key) joined by
+        # UNION: an OR of the two ranges can use no index's order, so the database would read
+        # and sort every match before taking a page. The name range is read in (key, number)
+        # order and stops after offset + limit; the reading range as _by_reading says. An
         # empty reading key matches nothing (a range from "" would match every row).
         conditions = [_prefix(record.name_key, key)]
         if kana:  # spelled as the reading index's WHERE, a literal, so SQLite uses it
@@ -128,11 +168,12 @@ def search_by_name(
         escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions = [record.name_key.like(f"%{escaped}%", escape="\\")]
     order = (record.name_key, record.corporate_number)
+    first = offset + limit
+    by_name = select(record.id, *order).where(*filters, conditions[0]).order_by(*order)
     # Each branch in a subquery of its own: SQLite allows no LIMIT on a member of a UNION.
-    page = _union(
-        select(record.id, *order).where(*filters, cond).order_by(*order).limit(offset + limit)
-        for cond in conditions
-    )
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    by_reading = [_by_reading(filters, c, first, sqlite=sqlite) for c in conditions[1:]]
+    page = _union([by_name.limit(first), *by_reading])
     ids = (
         select(page.c.id)
         .order_by(page.c.name_key, page.c.corporate_number)
