@@ -705,6 +705,31 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
         "rows, ~2,000 index tuples per message, instead of the primary key; 0.28 ms after the fix, "
         "measured from /proc).",
         "",
+        "(6) 2026-11-27, another machine of the same kind (2 vCPU AMD EPYC under Firecracker; "
+        "the runs before did not record their processor), the same code. The run above: SQLite "
+        "654 round trips/s at concurrency 64 (628 at 16), PostgreSQL 579 (552); an earlier run "
+        "that day, with other work on the machine, gave 422 and 541. The direct path is about "
+        "as fast as before at concurrency 64 (29,601 and 33,806 against 34,773 round trips/s) "
+        "but the nodes use 1.5–1.6 ms of CPU per round trip each against 0.9, so ≥ 1,000 round "
+        "trips/s is not met on this machine on either database; the two cores are saturated (a "
+        "scratch harness reading /proc at concurrency 64, SQLite: 1.14 ms user + 0.18 ms system"
+        " per node per round trip, no idle time left). Why the nodes' Python costs more here "
+        "was not found: single-process Python (the geocoder benchmark, 15,369 addresses/s per "
+        "core against 12,218) and ECDSA (65 µs a P-256 verification, 23 µs a signature) are not"
+        " slower, two CPU-bound processes run at full speed side by side, and the clock source "
+        "is the TSC. PostgreSQL: its server used 0.8–1.1 ms of CPU per round trip at "
+        "concurrency 16 (harness, /proc) for six row statements per round trip (PostgreSQL's "
+        "statement log: the consumer's log insert and its sealing update; the provider's access"
+        " check, log insert, completion and sealing update) and about one group-committed "
+        "transaction. Tried and not kept: sealing a batch with one `UPDATE ... FROM "
+        "unnest(...)` instead of one update per record — the server's CPU was the same (30–36 "
+        "µs a record either way, 5,000-record batches alternating, 6 rounds; each sealing "
+        "update changes an indexed column, so it writes a new row version and four index "
+        "entries) and the seal took longer end to end (0.34–0.49 s against 0.18–0.36 s a "
+        "batch). This server runs with autovacuum off (the first line): after eight 6-second "
+        "loads a provider's `mesh_message` held 22,832 dead row versions beside 14,148 live "
+        "ones; docs/mesh.md asks for autovacuum on.",
+        "",
     ]
     return "\n".join(lines)
 
