@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -156,22 +156,29 @@ def test_a_name_without_a_reading_key_does_not_match_every_reading(
     assert (got.total, got.rows) == (0, [])
 
 
-def test_each_range_reads_its_partial_index(session: Session, generated: None) -> None:
-    """The page and count queries of a search by name and reading use the search indexes
-    (their WHERE spelled as the indexes' are; SQLite needs the terms literally)."""
+def _sent(session: Session, search: Callable[[], object]) -> list[tuple[str, Any]]:
+    """The statements (with their parameters) that ``search()`` sends to the database."""
     from sqlalchemy import event
 
     connection = session.connection()
-    statements: list[tuple[str, object]] = []
+    statements: list[tuple[str, Any]] = []
 
-    def seen(conn: object, cursor: object, statement: str, parameters: object, *_: object) -> None:
+    def seen(conn: object, cursor: object, statement: str, parameters: Any, *_: object) -> None:
         statements.append((statement, parameters))
 
     event.listen(connection, "before_cursor_execute", seen)
     try:
-        search_by_name(session, "ヤマ", limit=5)
+        search()
     finally:
         event.remove(connection, "before_cursor_execute", seen)
+    return statements
+
+
+def test_each_range_reads_its_partial_index(session: Session, generated: None) -> None:
+    """The page and count queries of a search by name and reading use the search indexes
+    (their WHERE spelled as the indexes' are; SQLite needs the terms literally)."""
+    connection = session.connection()
+    statements = _sent(session, lambda: search_by_name(session, "ヤマ", limit=5))
     postgres = connection.dialect.name == "postgresql"
     if postgres:  # on 400 rows a scan is cheaper; the question is whether the index can serve
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
@@ -265,21 +272,10 @@ def test_the_reading_range_is_not_walked_in_name_order(session: Session) -> None
 
     Sorting is priced out on PostgreSQL so that it walks an index wherever it can (as it did at
     1,000,000 rows); SQLite's plan says SCAN for an index read whole, SEARCH for a range."""
-    from sqlalchemy import event
-
     session.add_all(_dense_records(200))
     session.flush()
     connection = session.connection()
-    statements: list[tuple[str, Any]] = []
-
-    def seen(conn: object, cursor: object, statement: str, parameters: Any, *_: object) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(connection, "before_cursor_execute", seen)
-    try:
-        search_by_name(session, "ヤマ", limit=5, offset=3)
-    finally:
-        event.remove(connection, "before_cursor_execute", seen)
+    statements = _sent(session, lambda: search_by_name(session, "ヤマ", limit=5, offset=3))
     scans: list[tuple[str, str]] = []  # (index, its condition or WHOLE)
 
     def nodes(plan: dict[str, Any]) -> None:
