@@ -490,6 +490,7 @@ HISTORY = [
     " ms after on PostgreSQL (after `VACUUM`), 20 ms both on SQLite. So is "
     "`include_closed=false`, whose filter reads the table for every match: ヤ took 300 ms "
     "before and 150 ms after on PostgreSQL, 120 to 160 ms both on SQLite.",
+    "",
     "**An earlier rework (before streaming)**, 200,000 rows. Before it — the code of the "
     "commit before, run just before it on "
     "the same machine and file (load average 1 to 5): import 16.9 s vs raw 1.3 s = 13.3× on "
