@@ -100,6 +100,7 @@ def serve(host: str | None, port: int | None, seed: bool) -> None:
             seed_if_empty(engine, progress=True)
         app = create_app(settings, engine)
         _trust_banner(app.state.settings)
+        _server_warnings(engine)
         _warm_address_index(app)
         click.echo(f"tsunagu {__version__} serving at {settings.effective_base_url}/", err=True)
         uvicorn.run(
@@ -367,6 +368,14 @@ def address_geocode(addresses: tuple[str, ...], target: str, fmt: str) -> None:
         out.write(chunk)
         if fmt == "ndjson":  # a pipe reader sees each result as soon as it is ready
             out.flush()
+
+
+def _server_warnings(engine: Engine) -> None:
+    """Say before serving what the database server's settings will cost (autovacuum off)."""
+    from tsunagu.db import server_warnings
+
+    for warning in server_warnings(engine):
+        click.echo(f"WARNING: {warning}", err=True)
 
 
 def _trust_banner(settings: Settings) -> None:

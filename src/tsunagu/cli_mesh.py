@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from tsunagu.cli import _engine, _plain_errors, _settings
+from tsunagu.cli import _engine, _plain_errors, _server_warnings, _settings
 from tsunagu.db import make_sessionmaker
 
 
@@ -124,6 +124,7 @@ def node(ctx: click.Context, worker: bool | None) -> None:
         settings = load_settings(mesh_worker=worker)
     with _engine(settings) as engine:
         app = create_node_app(settings, engine)
+        _server_warnings(engine)
         click.echo(
             f"tsunagu {__version__} node {settings.node_member}: local "
             f"{settings.effective_base_url}/ mesh {settings.effective_node_mesh_url}/",

@@ -1,7 +1,14 @@
 """Database access: engines, sessions and Alembic migrations for SQLite and PostgreSQL."""
 
 from .base import Base
-from .engine import IMMEDIATE, is_postgres, is_sqlite, make_engine, make_sessionmaker
+from .engine import (
+    IMMEDIATE,
+    is_postgres,
+    is_sqlite,
+    make_engine,
+    make_sessionmaker,
+    server_warnings,
+)
 from .migrate import current_revision, head_revision, migrate
 from .outbox import OutboxEvent, events_for, mark_published, pending, record_events
 
@@ -20,4 +27,5 @@ __all__ = [
     "migrate",
     "pending",
     "record_events",
+    "server_warnings",
 ]

@@ -36,6 +36,28 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def autovacuum_warning(setting: str) -> str | None:
+    """The warning for PostgreSQL's ``autovacuum`` setting, or None when it is on."""
+    if setting == "on":
+        return None
+    return (
+        f"PostgreSQL runs with autovacuum={setting}: the message log, outbox and queues update "
+        "rows they inserted, and their dead row versions pile up until VACUUM; turn autovacuum "
+        "on or run VACUUM regularly (docs/mesh.md, Operations)"
+    )
+
+
+def server_warnings(engine: Engine) -> list[str]:
+    """What an operator should hear about the database server before serving: on PostgreSQL,
+    autovacuum off (SQLite needs none)."""
+    if not is_postgres(engine):
+        return []
+    with engine.connect() as connection:
+        setting = str(connection.exec_driver_sql("SHOW autovacuum").scalar())
+    warning = autovacuum_warning(setting)
+    return [warning] if warning else []
+
+
 def _make_sqlite_transactional(engine: Engine) -> None:
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; SQLAlchemy documents
     # this recipe ("Serializable isolation / Savepoints / Transactional DDL") to take it over.
