@@ -262,3 +262,19 @@ def test_bad_xml_rows_are_kept_verbatim_and_the_rest_loads(session: Session) -> 
     kept = {line: canonicalize(raw) for line, raw in rows}
     assert kept == {1: canonicalize(f"<corporation>{bad_digit}</corporation>"),
                     2: canonicalize(f"<corporation>{unknown}</corporation>")}  # fmt: skip
+
+
+def test_an_entity_expansion_bomb_is_refused_and_imports_nothing(session: Session) -> None:
+    """An XML file whose entities expand to a billion characters ("billion laughs") is refused
+    by the parser's amplification limit before it grows, and nothing of it is stored."""
+    entities = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
+    ]
+    xml = (NTA / "num_1_ver4_x4.xml").read_text(encoding="utf-8")
+    head, _, rest = xml.partition("<corporations>")
+    bomb = (f"{head}<!DOCTYPE corporations [{''.join(entities)}]><corporations>"
+            + rest.replace("<changeCause/>", "<changeCause>&lol9;</changeCause>", 1))  # fmt: skip
+    with pytest.raises(ImportProblem, match="amplification"):
+        import_file(session, bomb.encode(), "bomb.xml")
+    assert session.scalar(select(func.count()).select_from(CorporationRecord)) == 0
+    assert session.scalar(select(func.count()).select_from(CorporationRejectedRow)) == 0

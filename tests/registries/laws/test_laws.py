@@ -121,3 +121,18 @@ def test_not_a_law_file(session: Session) -> None:
         import_law_file(session, b'{"laws": [{"law_info": {}}]}', "x.json")
     with pytest.raises(LawImportProblem):
         import_law_file(session, b"[1,2", "y.json")
+
+
+def test_an_entity_expansion_bomb_is_refused(session: Session) -> None:
+    """A 法令XML whose entities expand to a billion characters is refused by the parser's
+    amplification limit with one clear problem, and no law is stored."""
+    from tsunagu.registries.laws.models import Law
+
+    entities = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
+    ]
+    bomb = (f'<?xml version="1.0"?><!DOCTYPE Law [{"".join(entities)}]><Law Era="Heisei" '
+            'Year="15" Num="57" LawType="Act" Lang="ja"><LawNum>&lol9;</LawNum></Law>')  # fmt: skip
+    with pytest.raises(LawImportProblem, match="amplification"):
+        import_law_file(session, bomb.encode(), "415AC0000000057_20250601_000000000000000.xml")
+    assert session.scalar(select(func.count()).select_from(Law)) == 0
