@@ -386,3 +386,29 @@ def test_memory_stays_bounded_on_a_long_file() -> None:
     assert next(f for f in findings if f.kind == "unit-in-cell").count == 50_000
     # Five times the rows (about 2.5 MB of CSV): the peak stays where it was.
     assert large < small * 1.25 + 256 * 1024
+
+
+def test_an_entity_expansion_bomb_in_a_sheet_is_a_clear_error() -> None:
+    """A sheet whose entities expand to a billion characters ("billion laughs"): the parser's
+    amplification limit stops it, and the check says the file is unreadable — a harvested
+    file is untrusted input."""
+    plain = _xlsx(lambda ws: ws.append(["名称", "人口"]))
+    entities = "".join(['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
+    ])  # fmt: skip
+    out = io.BytesIO()
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(out, "w") as archive:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode("utf-8")
+                head, _, rest = text.partition("<worksheet")
+                text = f"{head}<!DOCTYPE worksheet [{entities}]><worksheet{rest}"
+                data = text.replace("<sheetData>", "<sheetData><!--&lol9;-->", 1).replace(
+                    "</sheetData>", '<row r="9"><c r="A9" t="inlineStr"><is><t>&lol9;</t></is>'
+                    "</c></row></sheetData>", 1,
+                ).encode("utf-8")  # fmt: skip
+            archive.writestr(item, data)
+    out.seek(0)
+    with pytest.raises(UnreadableFile, match="amplification"):
+        check_file(out, "laughs.xlsx")
