@@ -181,12 +181,13 @@ def authenticate_node(
 
 def _evidence(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
     """The fields of a hub log row that bind it to the signed call."""
+    found = protocol.hashes(method, target, headers.items(), body)
     return {
         "service": f"hub:{target}"[:300],
         "method": method,
-        "request_hash": protocol.request_hash(method, target, headers.items(), body),
+        "request_hash": found.request_hash,
         "request_signature": headers.get(protocol.SIGNATURE, ""),
-        "request_digest": protocol.message_digest(method, target, headers.items(), body),
+        "request_digest": found.digest,
     }
 
 

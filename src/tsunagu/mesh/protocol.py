@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -103,24 +102,19 @@ def request_hash(method: str, target: str, headers: Iterable[tuple[str, str]], b
     return hashes(method, target, headers, body).request_hash
 
 
-def message_digest(
-    method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes
-) -> str:
-    """The JWS payload a message's signature covers (kept in the message log for verifiers)."""
-    return trust_jws.message_digest(trust_jws.Message.of(method, target, headers, body))
-
-
 def sign_headers(
     signer: trust_jws.MessageSigner,
     method: str,
     target: str,
     headers: dict[str, str],
     body: bytes,
-    **options: Any,
+    *,
+    message_id: str | None = None,
+    now: float | None = None,
 ) -> dict[str, str]:
     """``headers`` plus message id, timestamp and the detached signature over all of it
-    (:func:`sign_message` without the hashes; ``message_id``, ``now``)."""
-    return sign_message(signer, method, target, headers, body, **options)[0]
+    (:func:`sign_message` without the hashes)."""
+    return sign_message(signer, method, target, headers, body, message_id=message_id, now=now)[0]
 
 
 def sign_message(

@@ -101,13 +101,18 @@ def signed_response(
     return Response(body, status_code=status, headers=signed), hashes.digest
 
 
+def signed_fault(
+    rt: NodeRuntime, exc: MeshFault, target: str, request_hash: str, xroad_id: str
+) -> tuple[Response, str]:
+    """The signed refusal of a message, and its message digest (for the message log)."""
+    body = json.dumps(exc.body(), ensure_ascii=False).encode("utf-8")
+    return signed_response(rt, exc.status, body, "application/json", target, request_hash, xroad_id)
+
+
 def fault(
     rt: NodeRuntime, exc: MeshFault, target: str, request_hash: str, xroad_id: str
 ) -> Response:
-    body = json.dumps(exc.body(), ensure_ascii=False).encode("utf-8")
-    return signed_response(
-        rt, exc.status, body, "application/json", target, request_hash, xroad_id
-    )[0]
+    return signed_fault(rt, exc, target, request_hash, xroad_id)[0]
 
 
 def log_refusal(
@@ -268,18 +273,20 @@ async def provide(request: Request) -> Response:
         rt.metrics.observe("provider", service_id, client, status, time.perf_counter() - started)
         return response
     except MeshFault as exc:
-        refused = fault(rt, exc, target, state["hash"], xroad_id)
+        refused, refused_digest = signed_fault(rt, exc, target, state["hash"], xroad_id)
         seconds = time.perf_counter() - started
         if record_id is not None:
             finished = record_id
             await rt.write(
                 partial(
-                    _finish_fault,
+                    _finish,
                     record_id=finished,
-                    exc=exc,
-                    seconds=seconds,
                     response=refused,
-                    target=target,
+                    status=exc.status,
+                    error=exc.fault_type,
+                    seconds=seconds,
+                    access=None,
+                    response_digest=refused_digest,
                 )
             )
         else:
@@ -495,25 +502,3 @@ def _finish(
         record_events(
             connection, [Event(topic=ACCESS_TOPIC, key=access["message_id"], data=access)]
         )
-
-
-def _finish_fault(
-    connection: Connection,
-    record_id: int,
-    exc: MeshFault,
-    seconds: float,
-    response: Response,
-    target: str,
-) -> None:
-    """Record the refusal and the signed response that carried it."""
-    body = bytes(response.body)
-    finish_record(
-        connection,
-        record_id,
-        status=exc.status,
-        error_type=exc.fault_type,
-        duration_ms=seconds * 1000,
-        response_hash=protocol.request_hash("RESPONSE", "/", response.headers.items(), body),
-        response_signature=response.headers.get(protocol.SIGNATURE, ""),
-        response_digest=protocol.message_digest("RESPONSE", target, response.headers.items(), body),
-    )
