@@ -220,7 +220,7 @@ def test_signatures_bind_every_signed_header_body_and_time(tmp_path: object) -> 
         )
     assert caught.value.fault_type == "Server.ServerProxy.MessageExpired"
     with pytest.raises(MeshFault):
-        protocol.request_hash("GET", "/x", [("x-road-client", "a\r\nb")], b"")
+        protocol.hashes("GET", "/x", [("x-road-client", "a\r\nb")], b"")
 
 
 def test_an_expired_trust_list_with_the_hub_gone_stops_the_node(

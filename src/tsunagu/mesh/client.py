@@ -38,6 +38,7 @@ class Reply:
     body: bytes
     provider: str  # the member id the TLS certificate proved
     digest: str = ""  # the response's message digest (trust.jws), for the message log
+    response_hash: str = ""  # base64 SHA-512 of its canonical form, as the provider logs it
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -138,7 +139,7 @@ def check_reply(
     except MeshFault as exc:
         exc.status = 502
         raise
-    return Reply(response.status, headers, body, proven, hashes.digest)
+    return Reply(response.status, headers, body, proven, hashes.digest, hashes.request_hash)
 
 
 def response_message_headers(

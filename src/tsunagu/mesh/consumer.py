@@ -26,7 +26,7 @@ from . import localtls, protocol
 from .client import check_reply, node_url_of
 from .errors import MeshFault, client_fault, consumer_fault
 from .messagelog import insert_record
-from .provider import read_body, tls_peer
+from .provider import header_dict, read_body, tls_peer
 from .runtime import NodeRuntime
 from .transport import FetchConnectError, FetchError, FetchTimeout
 
@@ -80,7 +80,7 @@ async def _authenticate_certificate(rt: NodeRuntime, der: bytes | None) -> None:
 async def consume(request: Request) -> Response:
     rt: NodeRuntime = request.app.state.node
     started = time.perf_counter()
-    headers = {k.lower(): v for k, v in request.headers.items()}
+    headers = header_dict(request.scope)
     xroad_id = headers.get(protocol.XROAD_ID) or str(uuid.uuid4())
     client = headers.get(protocol.XROAD_CLIENT, "")
     service_id = ""
@@ -126,7 +126,7 @@ async def consume(request: Request) -> Response:
         query = request.scope.get("query_string") or b""
         target = f"/mesh/v1/{service_id}" + (f"/{rest}" if rest else "")
         target += "?" + query.decode("latin-1") if query else ""
-        out = protocol.forwardable(request.headers.items())
+        out = protocol.forwardable(headers.items())
         out[protocol.XROAD_SERVICE] = service_id
         out[protocol.XROAD_ID] = xroad_id
         out[protocol.XROAD_CLIENT] = str(client_id)
@@ -168,6 +168,7 @@ async def consume(request: Request) -> Response:
                 "",
                 "",
                 digests,
+                reply.response_hash,
             )
         )
         rt.metrics.observe(
@@ -214,6 +215,7 @@ def _log(
     error: str,
     client: str = "",
     digests: tuple[str, str] = ("", ""),
+    response_hash: str = "",
 ) -> None:
     """The consumer's message-log row (a job of the group-committed writer)."""
     insert_record(
@@ -229,6 +231,7 @@ def _log(
         issue=sent.get(protocol.XROAD_ISSUE, "")[:200],
         user_id=sent.get(protocol.XROAD_USER, "")[:200],
         request_hash=sent_hash,
+        response_hash=response_hash,
         request_signature=sent.get(protocol.SIGNATURE, ""),
         response_signature=reply.get(protocol.SIGNATURE, ""),
         request_digest=digests[0],

@@ -81,7 +81,7 @@ def new_message_id() -> str:
 class Hashes:
     """The two hashes of one message's canonical form (computed once per message)."""
 
-    request_hash: str  # X-Road-Request-Hash: base64 SHA-512
+    request_hash: str  # base64 SHA-512: a request's X-Road-Request-Hash; a response's hash
     digest: str  # the JWS payload its signature covers: base64url SHA-256 (trust.jws)
 
 
@@ -95,11 +95,6 @@ def hashes(method: str, target: str, headers: Iterable[tuple[str, str]], body: b
         base64.b64encode(hashlib.sha512(canonical).digest()).decode("ascii"),
         trust_jws.b64url(hashlib.sha256(canonical).digest()),
     )
-
-
-def request_hash(method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes) -> str:
-    """X-Road-Request-Hash: base64 SHA-512 of the request's canonical form."""
-    return hashes(method, target, headers, body).request_hash
 
 
 def sign_headers(

@@ -80,6 +80,12 @@ async def read_body(request: Request, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+def header_dict(scope: MutableMapping[str, Any]) -> dict[str, str]:
+    """A request's headers by lower-case name (the last of a repeated one), decoded once
+    (``request.headers.items()`` decodes every header again on each call)."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
 def target_of(request: Request) -> str:
     raw = request.scope.get("raw_path") or request.url.path.encode()
     query = request.scope.get("query_string") or b""
@@ -94,17 +100,17 @@ def signed_response(
     target: str,
     request_hash: str,
     xroad_id: str,
-) -> tuple[Response, str]:
-    """The signed answer to a message, and its message digest (for the message log)."""
+) -> tuple[Response, protocol.Hashes]:
+    """The signed answer to a message, and its hashes (for the message log)."""
     headers = response_message_headers(status, request_hash, xroad_id, content_type)
     signed, hashes = protocol.sign_message(rt.identity.signer, "RESPONSE", target, headers, body)
-    return Response(body, status_code=status, headers=signed), hashes.digest
+    return Response(body, status_code=status, headers=signed), hashes
 
 
 def signed_fault(
     rt: NodeRuntime, exc: MeshFault, target: str, request_hash: str, xroad_id: str
-) -> tuple[Response, str]:
-    """The signed refusal of a message, and its message digest (for the message log)."""
+) -> tuple[Response, protocol.Hashes]:
+    """The signed refusal of a message, and its hashes (for the message log)."""
     body = json.dumps(exc.body(), ensure_ascii=False).encode("utf-8")
     return signed_response(rt, exc.status, body, "application/json", target, request_hash, xroad_id)
 
@@ -132,18 +138,23 @@ def log_refusal(
 
 
 async def verify_inbound(
-    request: Request, rt: NodeRuntime, state: dict[str, str]
+    request: Request,
+    rt: NodeRuntime,
+    state: dict[str, str],
+    headers: dict[str, str] | None = None,
 ) -> tuple[str, dict[str, str], bytes, str, str, TrustList]:
     """Check a message from another node; (client, headers, body, target, message id, trust).
 
     The body is read first (bounded) and its request hash put in ``state["hash"]``, so that
     even a refusal is a signed answer bound to the request. Then: the TLS peer certificate is
     a node of the current trust list, the signature is by that certificate and within the
-    time window, and ``X-Road-Client`` names the member the certificate proves.
+    time window, and ``X-Road-Client`` names the member the certificate proves. ``headers``
+    is :func:`header_dict` of the request where the caller has it already.
     """
     body = await read_body(request, rt.settings.max_body_bytes)
     target = target_of(request)
-    headers = {k.lower(): v for k, v in request.headers.items()}
+    if headers is None:
+        headers = header_dict(request.scope)
     hashes = protocol.hashes(request.method, target, headers.items(), body)
     state["hash"], state["digest"] = hashes.request_hash, hashes.digest
     der = tls_peer(request.scope)
@@ -178,7 +189,7 @@ async def provide(request: Request) -> Response:
     rt: NodeRuntime = request.app.state.node
     started = time.perf_counter()
     target = target_of(request)
-    headers = {k.lower(): v for k, v in request.headers.items()}
+    headers = header_dict(request.scope)
     xroad_id = headers.get(protocol.XROAD_ID, "")
     client = headers.get(protocol.XROAD_CLIENT, "")
     service_id = headers.get(protocol.XROAD_SERVICE, "")
@@ -186,7 +197,9 @@ async def provide(request: Request) -> Response:
     record_id: int | None = None
     labels = ("-", "-")  # the metrics' service and client: checked ids only, never free text
     try:
-        client, headers, body, target, message_id, trust = await verify_inbound(request, rt, state)
+        client, headers, body, target, message_id, trust = await verify_inbound(
+            request, rt, state, headers
+        )
         request_hash = state["hash"]
         try:
             client_id = MemberId.parse(client)
@@ -256,7 +269,7 @@ async def provide(request: Request) -> Response:
         status, out, content_type, person, items = await _backend(
             rt, request, found, rest, body, headers, target
         )
-        response, digest = signed_response(
+        response, hashes = signed_response(
             rt, status, out, content_type, target, request_hash, xroad_id
         )
         access = None
@@ -267,13 +280,13 @@ async def provide(request: Request) -> Response:
         seconds = time.perf_counter() - started
         await rt.write(
             lambda connection: _finish(
-                connection, admitted, response, status, "", seconds, access, digest
+                connection, admitted, response, status, "", seconds, access, hashes
             )
         )
         rt.metrics.observe("provider", service_id, client, status, time.perf_counter() - started)
         return response
     except MeshFault as exc:
-        refused, refused_digest = signed_fault(rt, exc, target, state["hash"], xroad_id)
+        refused, refused_hashes = signed_fault(rt, exc, target, state["hash"], xroad_id)
         seconds = time.perf_counter() - started
         if record_id is not None:
             finished = record_id
@@ -286,7 +299,7 @@ async def provide(request: Request) -> Response:
                     error=exc.fault_type,
                     seconds=seconds,
                     access=None,
-                    response_digest=refused_digest,
+                    hashes=refused_hashes,
                 )
             )
         else:
@@ -482,7 +495,7 @@ def _finish(
     error: str,
     seconds: float,
     access: dict[str, Any] | None,
-    response_digest: str = "",
+    hashes: protocol.Hashes,
 ) -> None:
     finish_record(
         connection,
@@ -490,11 +503,10 @@ def _finish(
         status=status,
         error_type=error,
         duration_ms=seconds * 1000,
-        response_hash=protocol.request_hash(
-            "RESPONSE", "/", response.headers.items(), bytes(response.body)
-        ),
+        # Both hashes of the response's canonical form as signed (the consumer logs the same).
+        response_hash=hashes.request_hash,
         response_signature=response.headers.get(protocol.SIGNATURE, ""),
-        response_digest=response_digest,
+        response_digest=hashes.digest,
     )
     if access is not None:
         # Same transaction as the log record: the transparency entry reaches the hub
