@@ -152,6 +152,29 @@ def test_both_exports_verify_offline_with_the_cli(pair: Running, exports: dict[s
         assert f"{signed} signatures verified, 0 failures: OK" in summary
 
 
+def test_both_sides_log_the_same_hashes_of_a_round_trip(exports: dict[str, Any]) -> None:
+    """The consumer's and the provider's records of one message hold the same hashes and
+    digests of the request and of the response, each over the canonical form as signed."""
+    sides = {
+        name: {x["x_road_id"]: x for x in records(exports[name], exports["ids"])}
+        for name in ("nta", "wakayama")
+    }
+    assert set(sides["nta"]) == set(sides["wakayama"]) == exports["ids"]
+    for xroad_id in exports["ids"]:
+        consumer, provider = sides["nta"][xroad_id], sides["wakayama"][xroad_id]
+        assert (consumer["side"], provider["side"]) == ("consumer", "provider")
+        for field in (
+            "request_hash",
+            "request_digest",
+            "request_signature",
+            "response_hash",
+            "response_digest",
+            "response_signature",
+        ):
+            assert consumer[field] and consumer[field] == provider[field], (xroad_id, field)
+        assert len(base64.b64decode(consumer["response_hash"])) == 64  # SHA-512
+
+
 def _tampered(exports: dict[str, Any], name: str, change: Any, filename: str) -> tuple[str, Any]:
     lines = json.loads(json.dumps(exports[name]))
     target = records(lines, exports["ids"])[0]
