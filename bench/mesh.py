@@ -694,9 +694,9 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
         "children are looked up once. Side by side with the code before (two federations up, "
         "alternating 6 s loads at concurrency 64, 4 rounds, SQLite): 745 → 971 round trips/s, CPU "
         "per round trip (consumer / provider) 1.01 / 1.11 → 0.82 / 0.83 ms. Three SQLite runs of "
-        "this benchmark that evening (22:40, one right after it, and 23:12, the run above): 1,112, "
+        "this benchmark that evening (22:40, one right after it, and 23:12): 1,112, "
         "1,071 and 1,053 round trips/s at concurrency 64, 1,025, 1,033 and 933 at 16. PostgreSQL "
-        "stays below 1,000: 856 at 22:40, then 780 (above) and 786 after the fix below; these runs "
+        "stays below 1,000: 856 at 22:40, then 780 (23:12) and 786 after the fix below; these runs "
         "vary by 10% on this shared machine, and side by side the fix gained (684 → 746 round "
         "trips/s at concurrency 64, scratch harness with both federations up). The nodes' CPU per "
         "round trip is close to SQLite's; the database server's own CPU, which the table does not "
@@ -706,7 +706,7 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
         "measured from /proc).",
         "",
         "(6) 2026-11-27, another machine of the same kind (2 vCPU AMD EPYC under Firecracker; "
-        "the runs before did not record their processor), the same code. The run above: SQLite "
+        "the runs before did not record their processor), the same code. The run at 01:25: SQLite "
         "654 round trips/s at concurrency 64 (628 at 16), PostgreSQL 579 (552); an earlier run "
         "that day, with other work on the machine, gave 422 and 541. The direct path is about "
         "as fast as before at concurrency 64 (29,601 and 33,806 against 34,773 round trips/s) "
@@ -731,6 +731,37 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
         "batch). This server runs with autovacuum off (the first line): after eight 6-second "
         "loads a provider's `mesh_message` held 22,832 dead row versions beside 14,148 live "
         "ones; docs/mesh.md asks for autovacuum on.",
+        "",
+        "(7) 2026-11-27 03:00–03:45, the machine of (6). Where a node's CPU goes, measured this"
+        " time without a tracing profiler's distortion (yappi's CPU clock charges every Python "
+        "call several times its cost: it gave FastAPI's outer layers 6% of the consumer, which "
+        "take 5 µs of its 1,200 per request when timed alone): `perf` sampling by shared object"
+        " at concurrency 64, SQLite, per node: the interpreter 54–56%, the kernel 16–17% "
+        "(context switches and socket calls: four busy processes share two cores), the OpenSSL "
+        "inside `cryptography` 10–12% (one P-256 signature and one verification per node per "
+        "round trip), libc 5%, SQLite 3–4%, OpenSSL's hashes and TLS 2.4%, uvloop 2%. py-spy's "
+        "samples spread the interpreter's share over the HTTP client (aiohttp with its socket "
+        "write, about a fifth of the consumer), uvicorn's response write, canonical forms and "
+        "hashes, the message-log writer and metrics, none of them large. Changed: (a) the "
+        "provider built its header dictionary twice per message from Starlette's `Headers` "
+        "(each call decodes every header again) and a third canonical form of each response "
+        "only for the log's response hash; the hash now comes from signing, and the consumer "
+        "logs the same one (docs/mesh.md); (b) the HTTP TSA client is built once per process "
+        "(`httpx.post` built a client and an SSL context for every sealed batch: 20–40 ms of "
+        "CPU). Side by side with the code before (two SQLite federations up, alternating 6 s "
+        "loads at concurrency 64, 6 rounds, load average 1.3–1.6): 702 → 728 round trips/s on "
+        "average, the provider's CPU 1.22 → 1.15 ms per round trip. The tables above are the "
+        "run right after (03:42): SQLite 806 round trips/s at concurrency 16 and 718 at 64, "
+        "against 628 and 654 at 01:25 with the code before — more than the side-by-side gain; "
+        "runs of this benchmark differ by up to a quarter on this machine — and PostgreSQL 534 "
+        "and 588. An upper bound for a seal redesign (proofs inserted, no update per record): "
+        "with sealing switched off altogether (`TSUNAGU_MESH_LOG_BATCH_SECONDS=100000`, "
+        "alternating with a normal PostgreSQL federation, concurrency 16, 3 rounds), 462–500 → "
+        "514–517 round trips/s, the PostgreSQL server's CPU 0.62–0.65 → 0.55–0.58 ms and each "
+        "node's about 0.1 ms less per round trip; a redesign keeps part of that work (leaves, "
+        "proofs and their inserts), so it would gain a few percent: not done. ≥ 1,000 round "
+        "trips/s on this machine needs each node at about 0.85 ms of CPU per round trip, a "
+        "third less than now, and no single part of that size is left.",
         "",
     ]
     return "\n".join(lines)
