@@ -611,3 +611,35 @@ def test_batches_of_an_earlier_tsa_certificate_verify_after_a_rollover(
     batch["token"] = base64.b64encode(token).decode("ascii")
     report = messagelog.verify_export([lines[0], json.dumps(batch), *lines[2:]], platform.ca.root)
     assert [f for f in report.failures if f.startswith(f"batch {batch['id']}:")], report.failures
+
+
+def test_a_trust_list_finds_a_member_s_node_among_thousands() -> None:
+    """The consumer looks the provider's node up on every message: by id, not by a scan, and
+    a member with no node URL (or none at all) is UnknownMember, not a crash."""
+    from tsunagu.kernel.ids import corporate_number_check_digit
+    from tsunagu.mesh.client import member_name, node_url_of
+    from tsunagu.trust.trustlist import TrustList
+
+    numbers = [
+        f"{corporate_number_check_digit(base)}{base}"
+        for base in (f"{400000000000 + k:012d}" for k in range(3000))
+    ]
+    members = [
+        {
+            "id": f"JP/MUN/{n}",
+            "name": f"架空市{i}",
+            "nodes": [{"id": f"JP/MUN/{n}/sub", "url": f"https://node{i}.example.test/"}],
+        }
+        for i, n in enumerate(numbers)
+    ]
+    members.append({"id": "JP/COM/5100000000002", "name": "ノード無し（架空）", "nodes": [{}]})
+    now = datetime.now(UTC)
+    trust = TrustList({"members": members}, now, now + timedelta(hours=1), "token")
+    last = MemberId.parse(members[2999]["id"])  # type: ignore[arg-type]
+    assert node_url_of(trust, last) == "https://node2999.example.test"
+    assert member_name(trust, f"{members[5]['id']}/sub") == "架空市5"
+    assert member_name(trust, "JP/GOV/8000012010038") == "JP/GOV/8000012010038"
+    for missing in ("JP/COM/5100000000002", "JP/GOV/8000012010038"):
+        with pytest.raises(MeshFault) as caught:
+            node_url_of(trust, MemberId.parse(missing))
+        assert caught.value.fault_type == "Server.ClientProxy.UnknownMember"

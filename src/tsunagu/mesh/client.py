@@ -47,20 +47,17 @@ class Reply:
 def node_url_of(trust: TrustList, member: MemberId) -> str:
     """The URL of a node of ``member`` in the trust list."""
     base = f"{member.instance}/{member.member_class}/{member.code}"
-    for entry in trust.document.get("members", []):
-        if entry.get("id") == base:
-            for node in entry.get("nodes", []):
-                if node.get("url"):
-                    return str(node["url"]).rstrip("/")
+    entry = trust.member(base)
+    for node in entry.get("nodes", []) if entry is not None else []:
+        if node.get("url"):
+            return str(node["url"]).rstrip("/")
     raise consumer_fault("UnknownMember", f"member {base} has no node in the trust list", 404)
 
 
 def member_name(trust: TrustList, member_id: str) -> str:
     base = "/".join(member_id.split("/")[:3])
-    for entry in trust.document.get("members", []):
-        if entry.get("id") == base:
-            return str(entry.get("name") or base)
-    return base
+    entry = trust.member(base)
+    return str(entry.get("name") or base) if entry is not None else base
 
 
 def peer_der(response: httpx.Response) -> bytes | None:

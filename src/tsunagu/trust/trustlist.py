@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,20 @@ class TrustList:
     issued_at: datetime
     expires_at: datetime
     token: str = field(repr=False)
+
+    @cached_property
+    def _members(self) -> dict[str, dict[str, Any]]:
+        """The members by id (the first entry of an id), built once per verified list."""
+        found: dict[str, dict[str, Any]] = {}
+        for entry in self.document.get("members", []):
+            if isinstance(entry, dict):
+                found.setdefault(str(entry.get("id")), entry)
+        return found
+
+    def member(self, member_id: str) -> dict[str, Any] | None:
+        """The entry of a member (``INSTANCE/CLASS/CODE``), or None. A lookup, not a scan:
+        the consumer asks on every message, and a national list holds thousands of members."""
+        return self._members.get(member_id)
 
     def node_certificates(self) -> list[x509.Certificate]:
         return [
