@@ -177,3 +177,22 @@ def test_cli_harvest_bad_interval_is_one_line(cli_env: dict[str, str]) -> None:
     code, _, err = _run(cli_env, "catalog", "harvest", "https://example.org/c.ttl",
                         "--interval", str(10**30))  # fmt: skip
     assert code != 0 and err.strip().count("\n") == 0 and "minutes" in err, err
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": "https://data.test.example/c.ttl\x00", "type": "dcat"},
+        {"url": "https://data.test.example/\x00/c.ttl", "type": "ckan"},
+    ],
+)
+def test_a_nul_character_in_a_source_is_a_422_and_stores_nothing(
+    client: TestClient, org_token: tuple[object, str], body: dict[str, object]
+) -> None:
+    """PostgreSQL text cannot hold NUL: the source is refused, not a database error (500)."""
+    _, token = org_token
+    answer = client.post("/api/v1/harvest/sources", json=body, headers={"Authorization": token})
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "NUL" in answer.json()["detail"]
+    assert client.get("/api/v1/harvest/sources").json()["sources"] == []

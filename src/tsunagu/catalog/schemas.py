@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     field_validator,
-    model_validator,
 )
+
+from tsunagu.kernel import InputModel
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,99}$")]
 ShortText = Annotated[str, StringConstraints(max_length=500)]
@@ -48,18 +48,8 @@ CKAN_READ_ONLY = frozenset(
 )  # fmt: skip
 
 
-class _Strict(BaseModel):
+class _Strict(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        # PostgreSQL text cannot hold NUL; reject it here instead of failing in the database.
-        if isinstance(data, dict):
-            for key, value in data.items():
-                if isinstance(value, str) and "\x00" in value:
-                    raise ValueError(f"{key} contains a NUL character")
-        return data
 
     @classmethod
     def from_ckan(cls, data: dict[str, Any]) -> Any:

@@ -22,6 +22,7 @@ from .ids import (
     is_valid_lg_code,
     validate_corporate_number,
 )
+from .inputs import InputModel, nul_path
 from .settings import Settings, load_settings
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Conflict",
     "Event",
     "Forbidden",
+    "InputModel",
     "NotFound",
     "PayloadTooLarge",
     "Problem",
@@ -44,6 +46,7 @@ __all__ = [
     "is_valid_lg_code",
     "load_settings",
     "naive_utcnow",
+    "nul_path",
     "utcnow",
     "validate_corporate_number",
 ]

@@ -13,9 +13,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from tsunagu.kernel import ValidationProblem, is_valid_corporate_number, is_valid_individual_number
+from tsunagu.kernel import (
+    InputModel,
+    ValidationProblem,
+    is_valid_corporate_number,
+    is_valid_individual_number,
+)
 
 from .note import b64
 
@@ -24,7 +29,7 @@ SALT_BYTES = 16
 _TWELVE_DIGITS = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 
 
-class Organization(BaseModel):
+class Organization(InputModel):
     """An organization by its member id (``JP/GOV/{法人番号}[/sub]``) and its name."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -43,7 +48,7 @@ class Organization(BaseModel):
         return value
 
 
-class AccessRecordIn(BaseModel):
+class AccessRecordIn(InputModel):
     """Who accessed whose data, which items, why, under which law, in which case and message."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -13,12 +13,12 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tsunagu.http import get_session, require_caller
-from tsunagu.kernel import Problem, ServiceUnavailable, ValidationProblem
+from tsunagu.kernel import InputModel, Problem, ServiceUnavailable, ValidationProblem
 from tsunagu.registries.laws import citation
 
 from . import localtls, push, services
@@ -47,7 +47,7 @@ def runtime(request: Request) -> NodeRuntime:
 RuntimeDep = Annotated[NodeRuntime, Depends(runtime)]
 
 
-class ServiceIn(BaseModel):
+class ServiceIn(InputModel):
     subsystem: str = Field(max_length=64)
     code: str = Field(max_length=64)
     title: str = Field(max_length=300)
@@ -60,14 +60,14 @@ class ServiceIn(BaseModel):
     openapi: dict[str, Any] | None = None
 
 
-class RuleIn(BaseModel):
+class RuleIn(InputModel):
     client: str = Field(max_length=200)
     purposes: list[str] = Field(max_length=50)
     legal_basis: str = Field(max_length=200)
     allow_subscribe: bool = False
 
 
-class SubscriptionIn(BaseModel):
+class SubscriptionIn(InputModel):
     service: str = Field(max_length=300)
     event_type: str = Field(max_length=200)
     purpose: str = Field(max_length=100)
@@ -75,12 +75,12 @@ class SubscriptionIn(BaseModel):
     client: str | None = Field(None, max_length=200)
 
 
-class LocalCertificateIn(BaseModel):
+class LocalCertificateIn(InputModel):
     name: str = Field(max_length=200)
     certificate: str = Field(max_length=20_000, description="The certificate, PEM")
 
 
-class PersonIn(BaseModel):
+class PersonIn(InputModel):
     local_id: str = Field(min_length=1, max_length=64)
     individual_number: str = Field(min_length=12, max_length=12)
 

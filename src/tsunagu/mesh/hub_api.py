@@ -12,13 +12,13 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from tsunagu.db import make_sessionmaker
 from tsunagu.http import get_session
 from tsunagu.http.openapi import PROBLEM_MEDIA
-from tsunagu.kernel import Forbidden, Problem, Settings, ValidationProblem
+from tsunagu.kernel import Forbidden, InputModel, Problem, Settings, ValidationProblem
 from tsunagu.ledger import AccessRecordIn, append_access_record
 from tsunagu.trust import TrustError
 from tsunagu.trust.api import HubDep, hub_of
@@ -69,7 +69,7 @@ def _signed_call_doc(properties: dict[str, Any], required: list[str]) -> dict[st
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-class EnrollmentIn(BaseModel):
+class EnrollmentIn(InputModel):
     member_id: str = Field(max_length=200)
     node_url: str = Field(max_length=2000)
     csr: str = Field(max_length=20_000)

@@ -137,3 +137,60 @@ def test_conflicts_and_unknown_ids(
     assert unknown.status_code == 404 and "123456789018" not in unknown.text
     bad_date = client.get(f"{BASE}/persons/{rid}?as_of=2020-13-01", headers=staff)
     assert bad_date.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"moved_from": "大阪府\x00"},
+        {"relationship": "head\x00"},
+        {"household_id": "\x00"},
+        {"address": {"text": "和歌山市\x00"}},
+        {"address": {"detail": "1\x00"}},
+    ],
+)
+def test_a_nul_character_in_a_body_is_a_422_and_writes_nothing(
+    client: TestClient, loaded: Session, staff: dict[str, str], residence: dict[str, str],
+    changes: dict[str, Any],
+) -> None:  # fmt: skip
+    """PostgreSQL text cannot hold NUL: the body is refused, not a database error (500)."""
+    if "address" in changes:
+        changes = {"address": residence | changes["address"]}
+    response = client.post(f"{BASE}/persons", json=_body(residence, **changes), headers=staff)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "NUL" in response.json()["detail"]
+    assert loaded.scalar(select(func.count()).select_from(Resident)) == 0
+
+
+def test_a_nul_character_in_a_change_is_a_422_and_keeps_the_history(
+    client: TestClient, loaded: Session, staff: dict[str, str], residence: dict[str, str]
+) -> None:
+    rid = client.post(f"{BASE}/persons", json=_body(residence), headers=staff).json()["resident_id"]
+    name = {"family_name": "佐藤", "given_name": "花子", "family_name_kana": "サトウ",
+            "given_name_kana": "ハナコ"}  # fmt: skip
+    for path, body in (
+        ("move-out", {"moved_out_on": "2017-01-01", "moved_to": "東京都\x00文京区"}),
+        ("address", {"changed_on": "2015-06-01", "address": residence | {"detail": "\x00"}}),
+        ("address", {"changed_on": "2015-06-01", "address": residence, "relationship": "\x00"}),
+        ("name", {"changed_on": "2016-01-01", "name": name, "extra\x00": 1}),
+        ("death", {"died_on": "2019-01-01\x00"}),
+    ):
+        response = client.post(f"{BASE}/persons/{rid}/{path}", json=body, headers=staff)
+        assert response.status_code == 422, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    history = client.get(f"{BASE}/persons/{rid}/history", headers=staff).json()["history"]
+    assert [h["change"] for h in history] == ["moved_in"]
+
+
+@pytest.mark.parametrize("value", ["19800501", "1980-W18-4", "1980-122", "1980-05-01T00:00"])
+def test_dates_are_only_yyyy_mm_dd(
+    client: TestClient, loaded: Session, staff: dict[str, str], residence: dict[str, str],
+    value: str,
+) -> None:  # fmt: skip
+    """What the API documents and its errors say; not every form date.fromisoformat reads."""
+    response = client.post(f"{BASE}/persons", json=_body(residence, birth_date=value),
+                           headers=staff)  # fmt: skip
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "birth_date"
+    assert loaded.scalar(select(func.count()).select_from(Resident)) == 0

@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from tsunagu.accounts import MAX_ROW_ID, Caller
 from tsunagu.http import get_session, require_caller
 from tsunagu.http.openapi import PROBLEM
-from tsunagu.kernel import Forbidden, NotFound, ValidationProblem
+from tsunagu.kernel import Forbidden, InputModel, NotFound, ValidationProblem
 
 from .fetch import HarvestError
 from .models import HarvestJob, HarvestSource
@@ -76,7 +76,7 @@ def get_job(session: Session, job_id: int) -> HarvestJob:
     return job
 
 
-class SourceIn(BaseModel):
+class SourceIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     url: Annotated[str, Field(max_length=2000)]

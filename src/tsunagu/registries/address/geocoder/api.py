@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from tsunagu.kernel import ValidationProblem
+from tsunagu.kernel import InputModel, ValidationProblem
 from tsunagu.registries.address.geocoder.formats import MEDIA_TYPES, render
 from tsunagu.registries.address.geocoder.matcher import Geocoder
 from tsunagu.registries.address.geocoder.service import app_geocoder
@@ -26,7 +26,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {422: PROBLEM, 503: PROBLEM}
 CONTENT: dict[str, Any] = {"content": {m.split(";")[0]: {} for m in MEDIA_TYPES.values()}}
 
 
-class GeocodeBatch(BaseModel):
+class GeocodeBatch(InputModel):
     """Many addresses in one request (answered in order, streamed)."""
 
     addresses: list[str] = Field(max_length=MAX_BATCH)
