@@ -784,16 +784,18 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
         "699, PostgreSQL 530 and 586 — runs of this benchmark differ by up to a quarter on this"
         " machine. Against the backend that takes 10 ms the mesh is within 2× at concurrency 1 "
         "(1.47× on SQLite, 1.68× on PostgreSQL, at p50), though it adds more there than against"
-        " the fast backend (5.1 against 3.0 ms on SQLite at 04:09), which is not explained yet:"
-        " cores waking from idle in this virtual machine are a suspect. An upper bound for a "
-        "seal redesign (proofs inserted, no update per record): with sealing switched off "
-        "altogether (`TSUNAGU_MESH_LOG_BATCH_SECONDS=100000`, alternating with a normal "
-        "PostgreSQL federation, concurrency 16, 3 rounds), 462–500 → 514–517 round trips/s, the"
-        " PostgreSQL server's CPU 0.62–0.65 → 0.55–0.58 ms and each node's about 0.1 ms less "
-        "per round trip; a redesign keeps part of that work (leaves, proofs and their inserts),"
-        " so it would gain a few percent: not done. ≥ 1,000 round trips/s on this machine needs"
-        " each node at about 0.85 ms of CPU per round trip, a third less than now, and no "
-        "single part of that size is left.",
+        " the fast backend (5.1 against 3.0 ms on SQLite at 04:09), which is not explained: not"
+        " cores waking from idle (two low-priority busy loops keeping both cores awake left it "
+        "unchanged, scratch harness: mesh p50 15.4–16.0 ms against 10.6–10.9 ms direct); the "
+        "interpreter's code running on caches other processes used during the wait is a "
+        "suspect. An upper bound for a seal redesign (proofs inserted, no update per record): "
+        "with sealing switched off altogether (`TSUNAGU_MESH_LOG_BATCH_SECONDS=100000`, "
+        "alternating with a normal PostgreSQL federation, concurrency 16, 3 rounds), 462–500 → "
+        "514–517 round trips/s, the PostgreSQL server's CPU 0.62–0.65 → 0.55–0.58 ms and each "
+        "node's about 0.1 ms less per round trip; a redesign keeps part of that work (leaves, "
+        "proofs and their inserts), so it would gain a few percent: not done. ≥ 1,000 round "
+        "trips/s on this machine needs each node at about 0.85 ms of CPU per round trip, a "
+        "third less than now, and no single part of that size is left.",
         "",
     ]
     return "\n".join(lines)
