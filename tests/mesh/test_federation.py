@@ -189,6 +189,23 @@ def test_unknown_person_and_unknown_service(federation: Running) -> None:
     assert member.json()["type"] == "Server.ClientProxy.UnknownMember"
 
 
+@pytest.mark.parametrize("as_of", ["2026-13-45", "20260101", "yesterday"])
+def test_a_bad_as_of_date_is_the_consumer_s_error(federation: Running, as_of: str) -> None:
+    """The provider read ``as_of`` with date.fromisoformat inside its worker thread: a bad
+    date was a 500 (Server.ServerProxy.InternalError), and '20260101' was taken as a date."""
+    person = sample(federation)
+    answer = federation.r1(
+        "nta", BASIC4, person=person["nta_pseudonym"], params={"as_of": as_of, "items": "name"}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["type"] == "Client.InvalidRequest"
+    assert "as_of must be a date YYYY-MM-DD" in answer.json()["message"]
+    fine = federation.r1(
+        "nta", BASIC4, person=person["nta_pseudonym"], params={"as_of": "2026-01-01"}
+    )
+    assert fine.status_code in (200, 404), fine.text  # a date: served (404 before move-in)
+
+
 def test_local_systems_must_authenticate_and_speak_for_their_own_member(
     federation: Running,
 ) -> None:

@@ -1,6 +1,6 @@
 """Shared kernel: identifiers, errors, clock and settings. Imports nothing else of tsunagu."""
 
-from .clock import naive_utcnow, utcnow
+from .clock import naive_utcnow, parse_iso_date, utcnow
 from .errors import (
     BadRequest,
     Conflict,
@@ -47,6 +47,7 @@ __all__ = [
     "load_settings",
     "naive_utcnow",
     "nul_path",
+    "parse_iso_date",
     "utcnow",
     "validate_corporate_number",
 ]

@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from tsunagu.db import record_events
-from tsunagu.kernel import Problem, naive_utcnow
+from tsunagu.kernel import Problem, ValidationProblem, naive_utcnow, parse_iso_date
 from tsunagu.kernel.events import Event
 from tsunagu.registries.residents import as_of
 from tsunagu.trust.ca import MemberId
@@ -407,6 +407,10 @@ async def _resident(
     if unknown:
         raise MeshFault("Client.InvalidRequest", f"items not offered: {', '.join(unknown)}", 400)
     when = request.query_params.get("as_of")
+    try:  # before the hub translates anything: a bad date is the consumer's error, not a crash
+        on = parse_iso_date(when, "as_of") if when else None
+    except ValidationProblem as exc:
+        raise MeshFault("Client.InvalidRequest", exc.detail, 400) from None
     evidence = evidence_of(request.method, target, headers, body)
 
     def work() -> tuple[str, dict[str, Any]]:
@@ -418,7 +422,7 @@ async def _resident(
             resident_id = local_id(session, own)
             if resident_id is None:
                 raise provider_fault("UnknownPerson", "this municipality holds no such person", 404)
-            version = _current(session, resident_id, when)
+            version = _current(session, resident_id, on)
             return own, _basic4(version, wanted)
 
     try:
@@ -429,7 +433,7 @@ async def _resident(
     return 200, body_out, "application/json", own, wanted
 
 
-def _current(session: Session, resident_id: str, when: str | None) -> Any:
+def _current(session: Session, resident_id: str, on: date | None) -> Any:
     from sqlalchemy import select
 
     from tsunagu.registries.residents.models import ResidentVersion
@@ -437,7 +441,6 @@ def _current(session: Session, resident_id: str, when: str | None) -> Any:
     code = session.scalar(
         select(ResidentVersion.lg_code).where(ResidentVersion.resident_id == resident_id).limit(1)
     )
-    on = date.fromisoformat(when) if when else None
     return as_of(session, str(code), resident_id, on)
 
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from tsunagu.http import MAX_OFFSET, get_session, rate_limit
-from tsunagu.kernel import ValidationProblem
+from tsunagu.kernel import ValidationProblem, parse_iso_date
 
 from . import nta, services
 from .models import CorporationRecord
@@ -81,11 +81,7 @@ def _format(request: Request, fmt: str | None) -> str:
 def _date(value: str | None, field: str) -> date | None:
     if value is None or value == "":
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationProblem(f"{field} must be a date YYYY-MM-DD, got {value!r}",
-                                field=field) from None  # fmt: skip
+    return parse_iso_date(value, field)
 
 
 def _missing(field: str) -> date:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from tsunagu.http import MAX_OFFSET, get_session, rate_limit
-from tsunagu.kernel import ValidationProblem
+from tsunagu.kernel import ValidationProblem, parse_iso_date
 
 from . import document, services
 from .importer import LAW_ID_RE
@@ -40,11 +40,7 @@ LawId = Annotated[
 def _date(value: str | None) -> date | None:
     if not value:
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationProblem(f"as_of must be a date YYYY-MM-DD, got {value!r}",
-                                field="as_of") from None  # fmt: skip
+    return parse_iso_date(value, "as_of")
 
 
 def _revision(rev: LawRevision) -> dict[str, Any]:

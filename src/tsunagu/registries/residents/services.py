@@ -10,7 +10,6 @@ keyed by the internal resident id, ``data`` = ``lg_code``, ``synthetic``, ``befo
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -21,7 +20,14 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from tsunagu.db import record_events
-from tsunagu.kernel import Event, NotFound, ValidationProblem, is_valid_lg_code, naive_utcnow
+from tsunagu.kernel import (
+    Event,
+    NotFound,
+    ValidationProblem,
+    is_valid_lg_code,
+    naive_utcnow,
+    parse_iso_date,
+)
 
 from .addresses import AddressInput, ResolvedAddress, resolve
 from .errors import HistoryConflict
@@ -31,7 +37,6 @@ from .privacy import validate_individual_number
 log = logging.getLogger("tsunagu.residents")
 
 EARLIEST = date(1900, 1, 1)
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only
 SEXES = {"1": "男", "2": "女"}  # ISO 5218 (0 unknown and 9 not applicable are not recorded)
 RELATIONSHIPS = ("head", "spouse", "child", "parent", "grandchild", "grandparent", "sibling",
                  "other_relative", "cohabitant")  # fmt: skip
@@ -118,17 +123,8 @@ def check_date(value: date, field: str, *, not_before: date | None = None,
 
 
 def parse_date(value: str, field: str) -> date:
-    """``YYYY-MM-DD`` or a ValidationProblem naming the field (0000-00-00 is not a date).
-
-    Only that form: ``date.fromisoformat`` also reads ``19800501`` and week dates (``1980-W18-4``).
-    """
-    try:
-        if not _DATE.fullmatch(value):
-            raise ValueError(value)
-        return date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ValidationProblem(f"{field} must be a date YYYY-MM-DD, got {value!r}",
-                                field=field) from None  # fmt: skip
+    """``YYYY-MM-DD`` or a ValidationProblem naming the field (0000-00-00 is not a date)."""
+    return parse_iso_date(value, field)
 
 
 def check_name(name: PersonName) -> PersonName:
