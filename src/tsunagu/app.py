@@ -58,7 +58,7 @@ def create_node_app(settings: Settings | None = None, engine: Engine | None = No
     mutual-TLS app other nodes call is built from it by ``tsunagu.mesh.node.serve_node``.
     """
     from tsunagu.mesh import api as mesh_api
-    from tsunagu.mesh.consumer import consume
+    from tsunagu.mesh.consumer import consume, problem_answer
     from tsunagu.mesh.node import lean_route, local_router, node_lifespan, open_runtime
     from tsunagu.registries.address import api as address_api
     from tsunagu.registries.corporations import api as corporations_api
@@ -79,6 +79,7 @@ def create_node_app(settings: Settings | None = None, engine: Engine | None = No
         app.include_router(module.router)
     app.include_router(local_router())
     lean_route(app, "/r1/{service_path:path}", consume)
+    app.state.problem_renderers = {"/r1/": problem_answer}  # X-Road's errors, not problem+json
     mesh_pages.install_node(app)
     rt = open_runtime(
         settings, app.state.engine, local_app=app, registry=app.state.metrics.registry

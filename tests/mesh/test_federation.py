@@ -237,9 +237,68 @@ def test_oversized_body_is_refused(federation: Running) -> None:
         "utility", CORPORATIONS, purpose="customer-check", method="POST", content=chunks()
     )
     assert streamed.status_code == 413
+    # X-Road's error, though the request middleware refuses it before /r1 reads the body
+    # (it was problem+json)
+    for refused in (response, streamed):
+        assert refused.headers["content-type"] == "application/json"
+        assert refused.json()["type"] == "Client.BodyTooLarge", refused.text
     # /r1 is served ahead of the router, still inside the request middleware
     assert streamed.headers["x-content-type-options"] == "nosniff"
     assert streamed.headers["x-request-id"]
+
+
+def test_odd_requests_through_r1_get_the_provider_s_answer_or_an_x_road_error(
+    federation: Running,
+) -> None:
+    """Found by fuzzing a node's local app: each was a 502 from the consumer node, a
+    problem+json, or the backend called with another path than the consumer signed."""
+    node = federation.node("utility")
+
+    def call(path: str = "/7010001008844", **kwargs: Any) -> httpx.Response:
+        return federation.r1("utility", CORPORATIONS, purpose="customer-check", path=path, **kwargs)
+
+    # No Content-Type (an empty POST too): the node's HTTP client added one after the headers
+    # were signed, the provider refused the signature, the consumer answered 502.
+    for content in (b"", b"{}"):
+        posted = call(method="POST", content=content)
+        assert posted.status_code == 405, posted.text  # the registry's own answer, signed
+    # A header that is not ASCII went out as other bytes than were signed: also a 502.
+    latin = httpx.get(
+        f"{node['url']}/r1/{CORPORATIONS}/7010001008844",
+        headers={"Authorization": f"Bearer {node['token']}", "X-Road-Client": UTILITY,
+                 "Tsunagu-Purpose": "customer-check", "X-Road-UserId": "é".encode()},
+    )  # fmt: skip
+    assert latin.status_code == 400, latin.text
+    assert latin.json()["type"] == "Client.InvalidRequest" and "x-road-userid" in latin.text
+    # The rest of the path reaches the registry as sent: %3F was decoded into a query, so this
+    # found 7010001008844.
+    encoded = call(path="/7010001008844%3Fx=1")
+    assert encoded.status_code in (404, 422), encoded.text
+    # What the request middleware refuses before /r1 (a NUL in the URL) is X-Road's error too.
+    nul = call(path="/a%00b")
+    assert nul.status_code == 400 and nul.json()["type"] == "Client.InvalidRequest", nul.text
+    assert call().status_code == 200  # and the node goes on serving
+
+
+def test_the_management_api_refuses_odd_ids_offsets_and_duplicates(federation: Running) -> None:
+    """Found by fuzzing a node's local app: each of these was a 500."""
+    huge = 2**70
+    with federation.local("bunkyo") as http:
+        for method, path in [
+            ("DELETE", f"/api/v1/mesh/services/{huge}"),
+            ("GET", f"/api/v1/mesh/services/{huge}/rules"),
+            ("DELETE", f"/api/v1/mesh/rules/-{huge}"),
+            ("POST", f"/api/v1/mesh/local-certificates/{huge}/revoke"),
+            ("POST", f"/api/v1/mesh/subscriptions/{huge}/resume"),
+            ("POST", f"/api/v1/mesh/dead-letters/{huge}/replay"),
+        ]:
+            assert http.request(method, path).status_code == 404, path
+        for listing in ("inbox", "dead-letters", "messages"):
+            paged = http.get(f"/api/v1/mesh/{listing}", params={"offset": 2**63})
+            assert paged.status_code == 422, (listing, paged.text)
+        first = http.post("/api/v1/mesh/groups/fuzz/members", json={"member": NTA})
+        again = http.post("/api/v1/mesh/groups/fuzz/members", json={"member": NTA})
+        assert (first.status_code, again.status_code) == (201, 409), again.text
 
 
 # -- messages crafted as a node -----------------------------------------------------------------

@@ -643,3 +643,163 @@ def test_a_trust_list_finds_a_member_s_node_among_thousands() -> None:
         with pytest.raises(MeshFault) as caught:
             node_url_of(trust, MemberId.parse(missing))
         assert caught.value.fault_type == "Server.ClientProxy.UnknownMember"
+
+
+# -- odd input at a node's local API and /r1 (the node's schemathesis sweep) -----------------------
+
+
+@pytest.mark.parametrize("row_id", [2**63, -(2**63) - 1, 2**70])
+def test_ids_beyond_64_bits_are_no_rows(session: Session, row_id: int) -> None:
+    """An id from a URL past SQLite's INTEGER was bound as is: OverflowError, a 500, on every
+    route of the management API (and admin page) that names a row."""
+    from tsunagu.kernel import NotFound
+    from tsunagu.mesh import localtls
+
+    for lookup in (
+        services.get_service,
+        services.delete_rule,
+        localtls.revoke,
+        push.resume,
+        push.replay,
+    ):
+        with pytest.raises(NotFound):
+            lookup(session, row_id)
+
+
+def test_a_member_added_twice_to_a_group_is_a_conflict(session: Session) -> None:
+    """The unique (group, member) failed the flush: an IntegrityError, a 500."""
+    services.add_group_member(session, "tax", str(NTA))
+    with pytest.raises(Conflict):
+        services.add_group_member(session, "tax", str(NTA))
+    services.add_group_member(session, "tax", str(WAKAYAMA))  # the session is still usable
+    assert session.query(GroupMember).filter_by(group="tax").count() == 2
+
+
+def test_a_trailing_line_break_is_not_part_of_an_identifier(session: Session) -> None:
+    """``$`` matches before a final newline: ``code\\n``, ``group:g\\n``, a purpose ``p\\n``
+    and a member subsystem ``sub\\n`` were stored, and published to the hub."""
+    from tsunagu.trust.errors import InvalidMemberId
+
+    with pytest.raises(ValidationProblem):
+        services.declare_service(session, subsystem="s", code="c\n", title="t", backend="address")
+    with pytest.raises(ValidationProblem):
+        services.declare_service(session, subsystem="s\n", code="c", title="t", backend="address")
+    with pytest.raises(ValidationProblem):
+        services.add_group_member(session, "tax\n", str(NTA))
+    with pytest.raises(ValidationProblem):
+        services.check_client("group:tax\n")
+    with pytest.raises(ValidationProblem):
+        services.check_legal_basis("415AC0000000057/article/1\n")
+    with pytest.raises(InvalidMemberId):
+        MemberId.parse(f"{NTA}/sub\n")
+    with pytest.raises(InvalidMemberId):
+        MemberId.parse("JP\n/GOV/7000012050002")
+    service = services.declare_service(
+        session, subsystem="s", code="c", title="t", backend="address"
+    )
+    with pytest.raises(ValidationProblem):
+        services.add_rule(session, service.id, str(NTA), ["p\n"], "415AC0000000057/article/1")
+
+
+@pytest.mark.parametrize(
+    ("service", "purpose", "client", "fault"),
+    [
+        (f"{WAKAYAMA}/residents/bäsic4", "tax", None, "Client.InvalidServiceIdentifier"),
+        (f"{WAKAYAMA}/resi dents/basic4", "tax", None, "Client.InvalidServiceIdentifier"),
+        (f"{WAKAYAMA}/residents/basic4", "税務", None, "Client.InvalidRequest"),
+        (f"{WAKAYAMA}/residents/basic4", "tax", f"{NTA}/税", "Client.InvalidClientIdentifier"),
+    ],
+)
+def test_a_subscription_request_checks_what_travels_in_headers(
+    service: str, purpose: str, client: str | None, fault: str
+) -> None:
+    """Service id, purpose and client go out as headers: a non-ASCII one failed to encode in
+    httpx (UnicodeEncodeError, a 500) instead of being refused."""
+    from tsunagu.mesh.node import request_subscription
+
+    rt: Any = SimpleNamespace(member_base=str(NTA))  # nothing else is reached
+    with pytest.raises(MeshFault) as caught:
+        request_subscription(rt, None, service, "resident.", purpose, None, client)  # type: ignore[arg-type]
+    assert caught.value.fault_type == fault
+
+
+def test_headers_forwarded_from_a_local_system_must_be_ascii() -> None:
+    """A Latin-1 byte in X-Road-Id or Tsunagu-Purpose went out as UTF-8, other bytes than the
+    consumer signed: the provider refused the signature, and the local system got a 502
+    ``Server.ClientProxy.InvalidResponse`` for its own bad header."""
+    assert protocol.forwardable([("X-Road-Id", "abc"), ("Accept", "é")]) == {"x-road-id": "abc"}
+    for name in ("X-Road-Id", "Tsunagu-Purpose", "X-Road-UserId", "Tsunagu-Person"):
+        with pytest.raises(MeshFault) as caught:
+            protocol.forwardable([(name, "ü".encode().decode("latin-1"))])
+        assert caught.value.fault_type == "Client.InvalidRequest" and caught.value.status == 400
+
+
+def test_the_rest_of_a_service_path_reaches_the_backend_as_sent() -> None:
+    """The provider appended the *decoded* rest of the path to the backend URL and sent it
+    unquoted: ``%20`` put a space in the backend's request line, ``%3F`` began a query and
+    ``%2F`` split a segment — not the request the consumer signed."""
+    from starlette.requests import Request
+
+    from tsunagu.mesh.provider import _service_of
+
+    service = "JP/COM/4100000000003/bench/echo"
+    raw = f"/mesh/v1/{service}/x%20y/a%2Fb%3Fc=1"
+    scope = {"type": "http", "method": "GET", "path": "/unused", "raw_path": raw.encode(),
+             "query_string": b"", "headers": []}  # fmt: skip
+    rt: Any = SimpleNamespace(member_base="JP/COM/4100000000003")
+    assert _service_of(rt, Request(scope), service) == (("bench", "echo"), "/x%20y/a%2Fb%3Fc=1")
+    # the service id itself is decoded; one segment that decodes to a slash names no service
+    assert protocol.service_path("/r1/JP/COM/4100000000003/bench/ec%68o", "/r1/") == (
+        ["JP", "COM", "4100000000003", "bench", "echo"],
+        "",
+    )
+    for bad in ("/r1/JP/COM/4100000000003/bench%2Fecho/x", "/r1/JP/COM", "/r1/JP/COM/1/%ff/x"):
+        with pytest.raises(MeshFault) as caught:
+            protocol.service_path(bad, "/r1/")
+        assert caught.value.fault_type == "Client.InvalidServiceIdentifier"
+
+
+def test_the_node_client_adds_no_content_type_it_was_not_given() -> None:
+    """aiohttp gave a POST, PUT or PATCH without Content-Type ``application/octet-stream``,
+    after the consumer had signed the headers: the provider refused the signature, so every
+    such call through /r1 (an empty POST too) was a 502."""
+    import asyncio
+    import socket
+    import threading
+
+    from tsunagu.mesh.transport import NodeHttp
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(2)
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = server.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                seen.append(data.split(b"\r\n\r\n", 1)[0].lower())
+                conn.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/x"
+
+    async def calls() -> list[int]:
+        http = NodeHttp(None, 10)
+        try:
+            empty = await http.request("POST", url, content=b"", headers={"x-road-id": "1"})
+            body = await http.request("PUT", url, content=b"abc", headers={"x-road-id": "2"})
+            return [empty.status, body.status]
+        finally:
+            await http.aclose()
+
+    try:
+        assert asyncio.run(calls()) == [204, 204]
+    finally:
+        thread.join(10)
+        server.close()
+    assert len(seen) == 2 and not any(b"\r\ncontent-type:" in head for head in seen), seen

@@ -70,6 +70,16 @@ def problem_response(request: Request, problem: Problem) -> Response:
     headers = {}
     if "retry_after" in problem.extensions:
         headers["Retry-After"] = str(problem.extensions["retry_after"])
+    # A context may answer under its own paths in the shape its protocol defines (a mesh
+    # node's /r1/: X-Road's errors), also for what the middleware refuses before any route.
+    renderers: dict[str, Callable[[Request, Problem], Response]] = getattr(
+        request.app.state, "problem_renderers", {}
+    )
+    for prefix, render in renderers.items():
+        if request.url.path.startswith(prefix):
+            response = render(request, problem)
+            response.headers.update(headers)
+            return response
     # The web layer registers the renderer (http must not import it: layers point one way).
     renderer: Callable[[Request, Problem], Response] | None = getattr(
         request.app.state, "html_problem_renderer", None

@@ -17,7 +17,7 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tsunagu.http import get_session, require_caller
+from tsunagu.http import MAX_OFFSET, get_session, require_caller
 from tsunagu.kernel import InputModel, Problem, ServiceUnavailable, ValidationProblem
 from tsunagu.registries.laws import citation
 
@@ -317,7 +317,7 @@ def resume(subscription_id: int, session: SessionDep) -> dict[str, Any]:
 def dead_letters(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     return {
         "dead_letters": [
@@ -346,7 +346,7 @@ def replay(delivery_id: int, session: SessionDep) -> dict[str, Any]:
 def inbox(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     rows = session.scalars(
         select(ReceivedNotification).order_by(ReceivedNotification.id).limit(limit).offset(offset)
@@ -377,7 +377,7 @@ def message_view(r: MessageRecord) -> dict[str, Any]:
 def messages(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     since: datetime | None = None,
 ) -> dict[str, Any]:
     query = select(MessageRecord).order_by(MessageRecord.id.desc()).limit(limit).offset(offset)

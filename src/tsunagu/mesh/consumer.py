@@ -28,12 +28,26 @@ from .errors import MeshFault, client_fault, consumer_fault
 from .messagelog import insert_record
 from .provider import header_dict, read_body, tls_peer
 from .runtime import NodeRuntime
+from .services import valid_code
 from .transport import FetchConnectError, FetchError, FetchTimeout
 
 
 def fault_json(exc: MeshFault, xroad_id: str = "") -> JSONResponse:
     headers = {"X-Road-Id": xroad_id} if xroad_id else {}
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+def problem_answer(request: Request, problem: Problem) -> Response:
+    """/r1's answer to a Problem raised around the consumer — the request middleware's body
+    limit and NUL check, before or while the body is read: an X-Road fault like the consumer's
+    own (docs/mesh.md#errors), not problem+json."""
+    if problem.status == 413:
+        exc = client_fault("BodyTooLarge", problem.detail, 413)
+    elif problem.status < 500:
+        exc = client_fault("InvalidRequest", problem.detail, 400)
+    else:
+        exc = consumer_fault("InternalError", problem.detail, problem.status)
+    return fault_json(exc)
 
 
 def _authenticate_local(rt: NodeRuntime, token: str) -> None:
@@ -105,26 +119,24 @@ async def consume(request: Request) -> Response:
                 "InvalidClientIdentifier", f"this node serves {rt.member_base}, not {client}", 403
             )
         caller = client
-        parts = request.path_params.get("service_path", "").split("/")
-        if len(parts) < 5:
-            raise client_fault(
-                "InvalidServiceIdentifier",
-                "the path is /r1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}",
-            )
-        service_id = "/".join(parts[:5])
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        parts, rest = protocol.service_path(raw.decode("latin-1"), "/r1/")
+        service_id = "/".join(parts)
         try:
             provider = MemberId.parse("/".join(parts[:4]))
         except Exception as exc:
             raise client_fault("InvalidServiceIdentifier", str(exc)) from None
+        if not valid_code(parts[4]):
+            raise client_fault(
+                "InvalidServiceIdentifier", "a service code is 1-64 of A-Z a-z 0-9 . _ -"
+            )
         if not headers.get(protocol.PURPOSE):
             raise client_fault("MissingHeaderField", "Tsunagu-Purpose is required: say why")
         body = await read_body(request, rt.settings.max_body_bytes)
         trust = rt.trust("Server.ClientProxy")
         base_url = node_url_of(trust, provider)
-        raw = request.scope.get("raw_path") or request.url.path.encode()
-        rest = raw.decode("latin-1").split("/", 7)[7] if raw.count(b"/") >= 7 else ""
         query = request.scope.get("query_string") or b""
-        target = f"/mesh/v1/{service_id}" + (f"/{rest}" if rest else "")
+        target = f"/mesh/v1/{service_id}{rest}"
         target += "?" + query.decode("latin-1") if query else ""
         out = protocol.forwardable(headers.items())
         out[protocol.XROAD_SERVICE] = service_id

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from tsunagu.kernel import Conflict, NotFound, Settings, ValidationProblem, naive_utcnow
 from tsunagu.trust import ca
 
-from .models import LocalSystemCertificate
+from .models import LocalSystemCertificate, get_row
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def register(session: Session, name: str, pem: str) -> LocalSystemCertificate:
 
 
 def revoke(session: Session, certificate_id: int) -> LocalSystemCertificate:
-    row = session.get(LocalSystemCertificate, certificate_id)
+    row = get_row(session, LocalSystemCertificate, certificate_id)
     if row is None:
         raise NotFound(f"no local-system certificate #{certificate_id}")
     if row.revoked_at is None:

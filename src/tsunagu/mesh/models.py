@@ -10,7 +10,7 @@ empty.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -25,10 +25,21 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tsunagu.db import Base
 from tsunagu.kernel import naive_utcnow
+
+MAX_ROW_ID = 2**63 - 1  # the largest SQLite INTEGER (and PostgreSQL BIGINT)
+T = TypeVar("T")
+
+
+def get_row(session: Session, model: type[T], row_id: int) -> T | None:
+    """``session.get`` for an id taken from a URL: one outside the 64-bit range is no row's id
+    (None, so a 404), where SQLite would raise OverflowError on binding it (a 500)."""
+    if not -MAX_ROW_ID - 1 <= row_id <= MAX_ROW_ID:
+        return None
+    return session.get(model, row_id)
 
 
 class MeshService(Base):

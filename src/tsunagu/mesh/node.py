@@ -35,7 +35,7 @@ from tsunagu.http import problem_response
 from tsunagu.kernel import Problem, Settings
 from tsunagu.trust.ca import MemberId
 
-from . import messagelog, protocol, push
+from . import messagelog, protocol, push, services
 from .client import HubClient, check_reply, node_url_of
 from .consumer import consume
 from .errors import MeshFault
@@ -200,7 +200,8 @@ class LeanRoute:
     NUL check, security headers, request id, metrics under the route's own label, access
     log), and on both the server-error handler. The endpoints read the body with their own
     bound (``read_body``) and answer X-Road faults themselves; a Problem (the middleware's
-    body limit while streaming) is answered as problem+json, as the router's handler would.
+    body limit while streaming) is answered by ``problem_response``, as the router's handler
+    would (on ``/r1/`` as an X-Road fault: ``app.state.problem_renderers``).
     """
 
     def __init__(self, app: ASGIApp, *, route_path: str, endpoint: Any) -> None:
@@ -293,6 +294,49 @@ def create_mesh_app(rt: NodeRuntime) -> FastAPI:
     return app
 
 
+# /r1's errors as sent (docs/mesh.md#errors): X-Road's shape, from this node or the provider's.
+XROAD_FAULT: dict[str, Any] = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "title": "XRoadFault",
+                "type": "object",
+                "required": ["type", "message", "detail"],
+                "properties": {
+                    "type": {"type": "string", "description": "Client.*, Server.*Proxy.*"},
+                    "message": {"type": "string"},
+                    "detail": {"type": "string", "description": "an error id for the logs"},
+                },
+            }
+        }
+    }
+}
+R1_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "default": {"description": "The provider's answer, with its status and content type"},
+    **{
+        status: {"description": what, **XROAD_FAULT}
+        for status, what in (
+            (400, "A missing or malformed header, path or request"),
+            (401, "No valid API token or client certificate"),
+            (403, "X-Road-Client is not this node's member, or the provider refused access"),
+            (404, "No such member, service or person"),
+            (409, "A message id seen before"),
+            (413, "The body is larger than TSUNAGU_MAX_BODY_BYTES"),
+            (502, "The provider's node or backend failed, or its answer did not verify"),
+            (503, "No valid trust list"),
+            (504, "The provider's node or backend did not answer in time"),
+        )
+    },
+}
+R1_PATH = {
+    "name": "service_path",
+    "in": "path",
+    "required": True,
+    "description": "{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}[/path]",
+    "schema": {"type": "string"},
+}
+
+
 def local_router() -> APIRouter:
     router = APIRouter()
 
@@ -301,6 +345,8 @@ def local_router() -> APIRouter:
         methods=METHODS,
         tags=["Mesh"],
         summary="Call a service of another member (X-Road REST message protocol)",
+        responses=R1_RESPONSES,
+        openapi_extra={"parameters": [R1_PATH]},
     )
     async def r1(request: Request) -> Response:
         return await consume(request)
@@ -326,6 +372,21 @@ def request_subscription(
     if len(parts) != 5:
         raise MeshFault("Client.InvalidServiceIdentifier", "a service id has five parts", 400)
     provider = MemberId.parse("/".join(parts[:3]))
+    # They travel in headers (X-Road-Service, -Client, Tsunagu-Purpose), which hold ASCII only:
+    # checked here, as the provider would, rather than failing to encode them (a 500).
+    if not all(services.valid_code(part) for part in parts[3:]):
+        raise MeshFault(
+            "Client.InvalidServiceIdentifier", "subsystem and code are 1-64 of A-Z a-z 0-9 . _ -"
+        )
+    if not services.valid_purpose(purpose):
+        raise MeshFault("Client.InvalidRequest", "purpose is 1-100 of A-Z a-z 0-9 . _ : -")
+    if client is not None:
+        try:
+            MemberId.parse(client)
+        except Exception:
+            raise MeshFault(
+                "Client.InvalidClientIdentifier", f"{client!r} is not a member id"
+            ) from None
     trust = rt.trust("Server.ClientProxy")
     body = json.dumps(
         {

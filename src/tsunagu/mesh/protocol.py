@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import unquote
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -198,6 +199,39 @@ def check_signature(
 
 
 def forwardable(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """The local request's headers that travel to the provider (never hop-by-hop ones)."""
+    """The local request's headers that travel to the provider (never hop-by-hop ones).
+
+    Their values must be ASCII: a byte beyond it (read as Latin-1) is sent on as UTF-8, so
+    the provider would check the signature over other bytes than were signed and refuse the
+    message — a ``Client.InvalidRequest`` here rather than a misleading 502 afterwards.
+    """
     wanted = set(FORWARDED)
-    return {k.lower(): v for k, v in headers if k.lower() in wanted and k.lower() not in HOP_BY_HOP}
+    out = {k.lower(): v for k, v in headers if k.lower() in wanted and k.lower() not in HOP_BY_HOP}
+    for name, value in out.items():
+        if not value.isascii():
+            raise MeshFault("Client.InvalidRequest", f"header {name} is not ASCII", 400)
+    return out
+
+
+def service_path(raw_path: str, prefix: str) -> tuple[list[str], str]:
+    """A message's path as sent (``raw_path``, percent-encoded), after ``prefix`` (``/r1/``,
+    ``/mesh/v1/``): the segments of the service id, decoded, and the rest of the path as sent
+    (``""`` or ``"/..."``).
+
+    The rest stays encoded: it is what the consumer signed and what the backend must get —
+    decoded, ``%20`` put a space in the backend's request line, ``%3F`` began its query and
+    ``%2F`` split a segment. Fewer than five segments, or one that decodes to a ``/``, is no
+    service id (``Client.InvalidServiceIdentifier``).
+    """
+    segments = raw_path[len(prefix) :].split("/", 5) if raw_path.startswith(prefix) else []
+    try:
+        ids = [unquote(segment, errors="strict") for segment in segments[:5]]
+    except UnicodeDecodeError:  # not UTF-8: no service is named so
+        ids = []
+    if len(ids) < 5 or any("/" in segment for segment in ids):
+        raise MeshFault(
+            "Client.InvalidServiceIdentifier",
+            f"the path is {prefix}{{INSTANCE}}/{{CLASS}}/{{MEMBER}}/{{SUBSYSTEM}}/{{SERVICE}}",
+            400,
+        )
+    return ids, ("/" + segments[5] if len(segments) > 5 else "")

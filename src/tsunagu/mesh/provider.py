@@ -313,16 +313,11 @@ async def provide(request: Request) -> Response:
 
 
 def _service_of(rt: NodeRuntime, request: Request, header: str) -> tuple[tuple[str, str], str]:
-    """(subsystem, code) and the rest of the path; the header must name the path's service."""
-    path = request.path_params.get("service_path", "")
-    parts = path.split("/")
-    if len(parts) < 5:
-        raise MeshFault(
-            "Client.InvalidServiceIdentifier",
-            "the path is /mesh/v1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}",
-            400,
-        )
-    service_id = "/".join(parts[:5])
+    """(subsystem, code) and the rest of the path as sent (percent-encoded, for the backend);
+    the header must name the path's service."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    parts, rest = protocol.service_path(raw.decode("latin-1"), "/mesh/v1/")
+    service_id = "/".join(parts)
     if header != service_id:
         raise MeshFault(
             "Client.InvalidServiceIdentifier",
@@ -331,8 +326,7 @@ def _service_of(rt: NodeRuntime, request: Request, header: str) -> tuple[tuple[s
         )
     if "/".join(parts[:3]) != rt.member_base:
         raise provider_fault("UnknownService", f"{service_id} is not provided by this node", 404)
-    rest = "/".join(parts[5:])
-    return (parts[3], parts[4]), ("/" + rest if rest else "")
+    return (parts[3], parts[4]), rest
 
 
 async def _backend(

@@ -39,7 +39,7 @@ from tsunagu.trust.ca import MemberId
 from . import protocol
 from .client import check_reply, node_url_of
 from .errors import MeshFault
-from .models import Delivery, MeshService, ReceivedNotification, Subscription
+from .models import Delivery, MeshService, ReceivedNotification, Subscription, get_row
 from .runtime import NodeRuntime
 from .services import matching_rule, pseudonym_of
 
@@ -124,7 +124,7 @@ def subscriptions(session: Session) -> list[Subscription]:
 
 
 def resume(session: Session, subscription_id: int) -> Subscription:
-    row = session.get(Subscription, subscription_id)
+    row = get_row(session, Subscription, subscription_id)
     if row is None:
         raise NotFound(f"no subscription {subscription_id}")
     row.status, row.consecutive_failures, row.paused_until = "active", 0, None
@@ -145,7 +145,7 @@ def dead_letters(session: Session, limit: int = 100, offset: int = 0) -> list[De
 
 
 def replay(session: Session, delivery_id: int) -> Delivery:
-    row = session.get(Delivery, delivery_id)
+    row = get_row(session, Delivery, delivery_id)
     if row is None:
         raise NotFound(f"no delivery {delivery_id}")
     if row.status != "dead":

@@ -17,22 +17,32 @@ from tsunagu.db.driver import DriverStatement
 from tsunagu.kernel import Conflict, NotFound, ValidationProblem, is_valid_individual_number
 from tsunagu.trust.ca import MemberId
 
-from .models import AccessRule, GroupMember, MeshService, Person
+from .models import AccessRule, GroupMember, MeshService, Person, get_row
 
 BACKENDS = ("url", "address", "corporation", "resident")
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_GROUP = re.compile(r"^group:[a-z0-9][a-z0-9._-]{0,57}$")
-_PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_GROUP = re.compile(r"^group:[a-z0-9][a-z0-9._-]{0,57}\Z")
+_PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\Z")
 # A unit of the laws registry: {e-Gov 法令ID}/article/{n}[/paragraph/{n}[/item/{n}]].
 _LEGAL_BASIS = re.compile(
     r"^[0-9]{3}[A-Z]{2}[0-9A-Z]{10}/article/[0-9]+(_[0-9]+)*"
-    r"(/paragraph/[0-9]+(/item/[0-9]+(_[0-9]+)*)?)?$"
+    r"(/paragraph/[0-9]+(/item/[0-9]+(_[0-9]+)*)?)?\Z"
 )
 DEFAULT_ITEMS = {
     "resident": ["name", "address", "birth_date", "sex"],
     "address": ["address"],
     "corporation": ["corporation"],
 }
+
+
+def valid_code(value: str) -> bool:
+    """A subsystem or service code: 1-64 of A-Z a-z 0-9 . _ - (ASCII, so a header can hold it)."""
+    return _CODE.fullmatch(value) is not None
+
+
+def valid_purpose(value: str) -> bool:
+    """A purpose as access rules name them: 1-100 of A-Z a-z 0-9 . _ : -."""
+    return _PURPOSE.fullmatch(value) is not None
 
 
 def check_legal_basis(value: str, known_unit: Any = None) -> str:
@@ -108,7 +118,7 @@ def find_service(session: Session, subsystem: str, code: str) -> MeshService | N
 
 
 def get_service(session: Session, service_id: int) -> MeshService:
-    row = session.get(MeshService, service_id)
+    row = get_row(session, MeshService, service_id)
     if row is None:
         raise NotFound(f"no service {service_id}")
     return row
@@ -174,7 +184,7 @@ def rules(session: Session, service_id: int | None = None) -> list[AccessRule]:
 
 
 def delete_rule(session: Session, rule_id: int) -> None:
-    rule = session.get(AccessRule, rule_id)
+    rule = get_row(session, AccessRule, rule_id)
     if rule is None:
         raise NotFound(f"no access rule {rule_id}")
     session.delete(rule)
@@ -186,8 +196,12 @@ def add_group_member(session: Session, group: str, member: str) -> GroupMember:
         raise ValidationProblem("group is 1-58 of a-z 0-9 . _ -", field="group")
     MemberId.parse(member)
     row = GroupMember(group=group, member=member)
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"{member} is in group:{group} already") from None
     return row
 
 

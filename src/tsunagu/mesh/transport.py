@@ -66,7 +66,10 @@ class NodeHttp:
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
+                # Headers go out exactly as given: aiohttp would add a Content-Type
+                # (application/octet-stream) to a POST, PUT or PATCH without one, which the
+                # consumer did not sign, so the provider refused the message.
+                skip_auto_headers=("User-Agent", "Content-Type"),
             )
         return self._session
 

@@ -31,8 +31,8 @@ from .keys import KeyStore, PublicKey, SigningKey, generate_key
 
 MEMBER_CLASSES = ("GOV", "MUN", "COM", "NPO")
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")  # id-kp-documentSigning, RFC 9336
-_SUBSYSTEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_INSTANCE = re.compile(r"^[A-Z][A-Z0-9-]{1,15}$")
+_SUBSYSTEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_INSTANCE = re.compile(r"^[A-Z][A-Z0-9-]{1,15}\Z")
 
 ROOT_DAYS = 20 * 365
 ISSUING_DAYS = 5 * 365
