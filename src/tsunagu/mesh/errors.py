@@ -14,6 +14,22 @@ from typing import Any
 
 from tsunagu.kernel import Problem
 
+# The fault's shape as OpenAPI documents it (the hub's signed calls, a node's /r1).
+FAULT_CONTENT: dict[str, Any] = {
+    "application/json": {
+        "schema": {
+            "title": "MeshFault",
+            "type": "object",
+            "required": ["type", "message", "detail"],
+            "properties": {
+                "type": {"type": "string", "description": "X-Road's fault type, e.g. Client.*"},
+                "message": {"type": "string"},
+                "detail": {"type": "string", "description": "an error id, to find it in logs"},
+            },
+        }
+    }
+}
+
 
 class MeshFault(Exception):
     """A refused or failed message; ``fault_type`` is the X-Road type name."""

@@ -24,7 +24,7 @@ from tsunagu.trust import TrustError
 from tsunagu.trust.api import HubDep, hub_of
 
 from . import hub, messagelog
-from .errors import MeshFault
+from .errors import FAULT_CONTENT, MeshFault
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["Mesh hub"])
@@ -33,20 +33,7 @@ MAX_HUB_BODY = 4_000_000
 
 # A refused signed call answers X-Road's error shape (docs/mesh.md, "Errors"); a body that is
 # JSON but not what the call takes is a problem+json 422 (tsunagu.http.openapi documents 503).
-_FAULT = {
-    "application/json": {
-        "schema": {
-            "title": "MeshFault",
-            "type": "object",
-            "required": ["type", "message", "detail"],
-            "properties": {
-                "type": {"type": "string", "description": "X-Road's fault type, e.g. Client.*"},
-                "message": {"type": "string"},
-                "detail": {"type": "string", "description": "an error id, to find it in logs"},
-            },
-        }
-    }
-}
+_FAULT = FAULT_CONTENT
 _PROBLEM: dict[str, Any] = {PROBLEM_MEDIA: {}}
 _SIGNED_CALL_FAULTS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Not JSON, a malformed message id or timestamp", "content": _FAULT},

@@ -38,7 +38,7 @@ from tsunagu.trust.ca import MemberId
 from . import messagelog, protocol, push, services
 from .client import HubClient, check_reply, node_url_of
 from .consumer import consume
-from .errors import MeshFault
+from .errors import FAULT_CONTENT, MeshFault
 from .identity import NodeIdentity
 from .messagelog import insert_record
 from .models import MeshService
@@ -295,22 +295,7 @@ def create_mesh_app(rt: NodeRuntime) -> FastAPI:
 
 
 # /r1's errors as sent (docs/mesh.md#errors): X-Road's shape, from this node or the provider's.
-XROAD_FAULT: dict[str, Any] = {
-    "content": {
-        "application/json": {
-            "schema": {
-                "title": "XRoadFault",
-                "type": "object",
-                "required": ["type", "message", "detail"],
-                "properties": {
-                    "type": {"type": "string", "description": "Client.*, Server.*Proxy.*"},
-                    "message": {"type": "string"},
-                    "detail": {"type": "string", "description": "an error id for the logs"},
-                },
-            }
-        }
-    }
-}
+XROAD_FAULT: dict[str, Any] = {"content": FAULT_CONTENT}
 R1_RESPONSES: dict[int | str, dict[str, Any]] = {
     "default": {"description": "The provider's answer, with its status and content type"},
     **{

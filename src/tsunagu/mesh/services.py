@@ -7,7 +7,7 @@ import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, literal, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,7 @@ from tsunagu.trust.ca import MemberId
 
 from .models import AccessRule, GroupMember, MeshService, Person, get_row
 
+T = TypeVar("T")
 BACKENDS = ("url", "address", "corporation", "resident")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _GROUP = re.compile(r"^group:[a-z0-9][a-z0-9._-]{0,57}\Z")
@@ -43,6 +44,18 @@ def valid_code(value: str) -> bool:
 def valid_purpose(value: str) -> bool:
     """A purpose as access rules name them: 1-100 of A-Z a-z 0-9 . _ : -."""
     return _PURPOSE.fullmatch(value) is not None
+
+
+def _insert(session: Session, row: T, conflict: str) -> T:
+    """Add ``row`` in a savepoint; a unique key it repeats is a Conflict saying ``conflict``
+    (the caller's transaction goes on)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(conflict) from None
+    return row
 
 
 def check_legal_basis(value: str, known_unit: Any = None) -> str:
@@ -98,13 +111,7 @@ def declare_service(
         event_types=list(event_types),
         openapi=openapi,
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        raise Conflict(f"service {subsystem}/{code} exists") from None
-    return row
+    return _insert(session, row, f"service {subsystem}/{code} exists")
 
 
 def services(session: Session) -> list[MeshService]:
@@ -167,13 +174,7 @@ def add_rule(
         legal_basis=check_legal_basis(legal_basis, known_law),
         allow_subscribe=allow_subscribe,
     )
-    try:
-        with session.begin_nested():
-            session.add(rule)
-            session.flush()
-    except IntegrityError:
-        raise Conflict(f"a rule for {client} on service {service_id} exists") from None
-    return rule
+    return _insert(session, rule, f"a rule for {client} on service {service_id} exists")
 
 
 def rules(session: Session, service_id: int | None = None) -> list[AccessRule]:
@@ -196,13 +197,7 @@ def add_group_member(session: Session, group: str, member: str) -> GroupMember:
         raise ValidationProblem("group is 1-58 of a-z 0-9 . _ -", field="group")
     MemberId.parse(member)
     row = GroupMember(group=group, member=member)
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        raise Conflict(f"{member} is in group:{group} already") from None
-    return row
+    return _insert(session, row, f"{member} is in group:{group} already")
 
 
 _SERVICE_TABLE = cast(Table, MeshService.__table__)
