@@ -95,3 +95,30 @@ def test_a_nul_in_a_geocoding_batch_is_a_422(
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert f"{where} contains a NUL character" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "valid"),
+    [
+        ("tsunagu.catalog.ckan_records", "NAME_RE", "tokyo-population"),
+        ("tsunagu.accounts.services", "NAME_RE", "test-org"),
+        ("tsunagu.catalog.dcat_vocab", "_MEDIA_TYPE_RE", "text/csv"),
+        ("tsunagu.catalog.versions.services", "_DATE", "2026-11-27"),
+        ("tsunagu.web.pages", "_SAFE_NEXT", "/dataset"),
+        ("tsunagu.web.search_view", "_PAGE_RE", "12"),
+        ("tsunagu.registries.address.postal", "POSTAL_RE", "6408511"),
+        ("tsunagu.kernel.events", "TOPIC_RE", "corporation.record.renamed"),
+        ("tsunagu.mesh.services", "_CODE", "basic4"),
+        ("tsunagu.trust.ca", "_SUBSYSTEM", "tax"),
+    ],
+)
+def test_identifier_patterns_refuse_a_trailing_line_break(
+    module: str, name: str, valid: str
+) -> None:
+    """In Python's re, '$' also matches before a final newline: 'name\\n' passed as a name (a
+    stored identifier, a topic, a redirect target). The patterns end in '\\Z'."""
+    import importlib
+
+    pattern = getattr(importlib.import_module(module), name)
+    assert pattern.match(valid)
+    assert not pattern.match(valid + "\n")

@@ -27,7 +27,7 @@ from .models import ApiToken, Organization
 
 log = logging.getLogger(__name__)
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}\Z")
 LAST_USED_STEP = timedelta(minutes=1)  # how precisely a token's last use is recorded
 MAX_ROW_ID = 2**63 - 1  # the largest SQLite INTEGER (and PostgreSQL BIGINT)
 TOKEN_PREFIX = "tsu_"  # noqa: S105 -- a marker that makes leaked tokens greppable, not a secret

@@ -21,7 +21,7 @@ from .records import (
     ResourceRecord,
 )
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}\Z")
 UUID_MAX = 36
 FALLBACK_LICENSE = "notspecified"
 

@@ -43,7 +43,7 @@ _MEDIA_TYPES = {
     "RDF_TURTLE": "text/turtle", "RDF_XML": "application/rdf+xml",
     "KML": "application/vnd.google-earth.kml+xml", "PNG": "image/png", "JPEG": "image/jpeg",
 }  # fmt: skip
-_MEDIA_TYPE_RE = re.compile(r"^[a-z]+/[a-z0-9][a-z0-9.+_-]*$")
+_MEDIA_TYPE_RE = re.compile(r"^[a-z]+/[a-z0-9][a-z0-9.+_-]*\Z")
 
 # EU data themes (http://publications.europa.eu/resource/authority/data-theme) by words in a
 # group's Japanese or English title: the portals' own categories are too many to list by name.

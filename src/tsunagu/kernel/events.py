@@ -17,7 +17,7 @@ from typing import Any
 
 from .clock import naive_utcnow
 
-TOPIC_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){2,}$")
+TOPIC_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){2,}\Z")
 
 
 @dataclass(frozen=True)

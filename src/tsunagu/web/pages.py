@@ -28,7 +28,7 @@ router = APIRouter(include_in_schema=False)
 DbSession = Annotated[Session, Depends(get_session)]
 
 CODE_PAGE_SIZE = 100
-_SAFE_NEXT = re.compile(r"^/(?![/\\])[^\s]*$")
+_SAFE_NEXT = re.compile(r"^/(?![/\\])[^\s]*\Z")
 
 
 def install(app: FastAPI) -> None:

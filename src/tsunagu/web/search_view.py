@@ -34,7 +34,7 @@ MAX_FILTERS = 20
 MAX_VALUE_CHARS = 200
 FACET_LIMIT = 30
 SORT_OPTIONS = ("relevance", "modified", "title")
-_PAGE_RE = re.compile(r"^[0-9]{1,7}$")
+_PAGE_RE = re.compile(r"^[0-9]{1,7}\Z")
 
 
 @dataclass(frozen=True)

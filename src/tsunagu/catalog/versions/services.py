@@ -18,7 +18,7 @@ from ..services import get_dataset
 from .diff import diff
 from .models import DatasetVersion
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 MAX_PAGE = 1000
 
 

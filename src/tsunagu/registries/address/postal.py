@@ -25,7 +25,7 @@ from typing import Any
 
 from .errors import AddressImportError
 
-POSTAL_RE = re.compile(r"^\d{7}$")
+POSTAL_RE = re.compile(r"^\d{7}\Z")
 _SEPARATORS = re.compile(r"[-‐－ー―〒\s]")
 
 
