@@ -516,8 +516,24 @@ def test_a_slow_client_does_not_block_others(federation: Running) -> None:
             "backend_url",
         ),
         ({"subsystem": "s", "code": "c", "title": " ", "backend": "address"}, "title"),
+        # a URL with no host, with credentials, or a port out of range
+        *(
+            ({"subsystem": "s", "code": "c", "title": "t", "backend": "url", "backend_url": u},
+             "backend_url")
+            for u in ("http://", "http://user:secret@backend.test/", "http://backend.test:99999/")
+        ),
+        *(
+            ({"subsystem": "s", "code": "c", "title": "t", "backend": "address", "data_items": i},
+             "data_items")
+            for i in ([""], ["x" * 65], ["名前"])
+        ),
+        *(
+            ({"subsystem": "s", "code": "c", "title": "t", "backend": "address", "event_types": e},
+             "event_types")
+            for e in ([""], ["Bad Type"], ["resident.moved\n"])
+        ),
     ],
-)
+)  # fmt: skip
 def test_bad_services_are_refused(federation: Running, body: dict[str, Any], field: str) -> None:
     with federation.local("bunkyo") as http:
         response = http.post("/api/v1/mesh/services", json=body)

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Table, and_, bindparam, literal, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,8 @@ T = TypeVar("T")
 BACKENDS = ("url", "address", "corporation", "resident")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _GROUP = re.compile(r"^group:[a-z0-9][a-z0-9._-]{0,57}\Z")
+_ITEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # a data item: name, birth_date
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]*)*\Z")  # a topic or its prefix: bench.
 _PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\Z")
 # A unit of the laws registry: {e-Gov 法令ID}/article/{n}[/paragraph/{n}[/item/{n}]].
 _LEGAL_BASIS = re.compile(
@@ -94,11 +97,20 @@ def declare_service(
         raise ValidationProblem("service code is 1-64 of A-Z a-z 0-9 . _ -", field="code")
     if backend not in BACKENDS:
         raise ValidationProblem(f"backend is one of {', '.join(BACKENDS)}", field="backend")
-    if backend == "url" and not backend_url.startswith(("http://", "https://")):
-        raise ValidationProblem("a url backend needs backend_url http(s)://", field="backend_url")
+    if backend == "url" and not _http_url(backend_url):
+        raise ValidationProblem(
+            "a url backend needs backend_url http(s)://host[:port][/path]", field="backend_url"
+        )
     if not title.strip():
         raise ValidationProblem("title is required", field="title")
     items = list(data_items) if data_items is not None else DEFAULT_ITEMS.get(backend, [])
+    if not all(_ITEM.match(item) for item in items):
+        raise ValidationProblem("a data item is 1-64 of A-Z a-z 0-9 . _ -", field="data_items")
+    if not all(0 < len(t) <= 200 and _EVENT_TYPE.match(t) for t in event_types):
+        raise ValidationProblem(
+            "an event type is a topic or its prefix (resident.moved, resident.)",
+            field="event_types",
+        )
     row = MeshService(
         subsystem=subsystem,
         code=code,
@@ -112,6 +124,22 @@ def declare_service(
         openapi=openapi,
     )
     return _insert(session, row, f"service {subsystem}/{code} exists")
+
+
+def _http_url(value: str) -> bool:
+    """An http(s) URL with a host, no credentials and no fragment (the backend of a service)."""
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # ValueError if not a number in range
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.username is None
+        and not parts.fragment
+        and not any(c.isspace() or ord(c) < 32 for c in value)
+    )
 
 
 def services(session: Session) -> list[MeshService]:
