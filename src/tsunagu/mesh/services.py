@@ -24,7 +24,9 @@ T = TypeVar("T")
 BACKENDS = ("url", "address", "corporation", "resident")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _GROUP = re.compile(r"^group:[a-z0-9][a-z0-9._-]{0,57}\Z")
-_ITEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # a data item: name, birth_date
+# A data item (name, birth_date, 受給状況): no spaces, control characters or commas (a request
+# names items in a comma-separated list).
+_ITEM = re.compile(r"^[^\s,\x00-\x1f\x7f]{1,64}\Z")
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]*)*\Z")  # a topic or its prefix: bench.
 _PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\Z")
 # A unit of the laws registry: {e-Gov 法令ID}/article/{n}[/paragraph/{n}[/item/{n}]].
@@ -105,7 +107,9 @@ def declare_service(
         raise ValidationProblem("title is required", field="title")
     items = list(data_items) if data_items is not None else DEFAULT_ITEMS.get(backend, [])
     if not all(_ITEM.match(item) for item in items):
-        raise ValidationProblem("a data item is 1-64 of A-Z a-z 0-9 . _ -", field="data_items")
+        raise ValidationProblem(
+            "a data item is 1-64 characters, no spaces or commas", field="data_items"
+        )
     if not all(0 < len(t) <= 200 and _EVENT_TYPE.match(t) for t in event_types):
         raise ValidationProblem(
             "an event type is a topic or its prefix (resident.moved, resident.)",
