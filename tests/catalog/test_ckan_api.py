@@ -72,6 +72,27 @@ class TestEnvelope:
         assert response.status_code == 404
         assert response.json()["error"]["__type"] == "Not Found Error"
 
+    @pytest.mark.parametrize(
+        ("action", "body", "field"),
+        [
+            ("package_show", '{"id": "x\\ud800"}', "id"),
+            ("organization_show", '{"id": "\\udc80"}', "id"),
+            ("package_search", '{"q": "a", "fq": "tags:\\ud800"}', "fq"),
+            ("package_show", '{"id": "x\\u0000y"}', "id"),
+        ],
+    )
+    def test_a_lone_surrogate_or_nul_in_a_parameter_is_a_validation_error(
+        self, client: TestClient, action: str, body: str, field: str
+    ) -> None:
+        """JSON can carry "\\ud800", which is no Unicode text: package_show and
+        organization_show failed to encode it for the database (500)."""
+        response = client.post(
+            API + action, content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 409, response.text
+        error = response.json()["error"]
+        assert error["__type"] == "Validation Error" and field in error, error
+
     def test_help_show_returns_the_action_documentation(self, client: TestClient) -> None:
         body = client.get(API + "help_show", params={"name": "package_search"}).json()
         assert "facet.field" in body["result"]

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ValidationError
 
-from tsunagu.kernel import InputModel, nul_path
+from tsunagu.kernel import InputModel, unfit_text
 from tsunagu.ledger import AccessRecordIn
 from tsunagu.mesh import api as mesh_api
 
@@ -50,18 +50,21 @@ def test_every_body_model_of_the_hub_and_a_node_is_an_input_model(app: FastAPI) 
             assert issubclass(model, InputModel), f"{route}: {model.__name__}"
 
 
-def test_nul_path_names_the_place() -> None:
-    assert nul_path({"a": "x", "b": [1, {"c": "d\x00"}]}) == "b[1].c"
-    assert nul_path({"k\x00": 1}) == "k\\0"
-    assert nul_path("a\x00") == "the value"
-    assert nul_path({"a": ["ok", {"b": None}], "c": 3.5}) is None
+def test_unfit_text_names_the_place() -> None:
+    nul, surrogate = "a NUL character", "an unpaired surrogate (not Unicode text)"
+    assert unfit_text({"a": "x", "b": [1, {"c": "d\x00"}]}) == ("b[1].c", nul)
+    assert unfit_text({"k\x00": 1}) == ("k?", nul)
+    assert unfit_text("a\x00") == ("the value", nul)
+    assert unfit_text({"a": ["ok", "東京\ud800"]}) == ("a[1]", surrogate)
+    assert unfit_text({"\udc80": "x"}) == ("?", surrogate)
+    assert unfit_text({"a": ["ok", {"b": None}], "c": 3.5, "d": "😀 東京"}) is None
     deep: list[Any] = []
     inner = deep
     for _ in range(5000):  # deeper than the interpreter's recursion limit
         inner.append([])
         inner = inner[0]
     inner.append("x\x00")
-    assert (nul_path(deep) or "").endswith("[0]")
+    assert (unfit_text(deep) or ("", ""))[0].endswith("[0]")
 
 
 def test_a_hand_validated_body_is_covered_too() -> None:
@@ -79,6 +82,17 @@ def test_a_hand_validated_body_is_covered_too() -> None:
     }
     with pytest.raises(ValidationError, match=r"provider\.name contains a NUL character"):
         AccessRecordIn.model_validate(record)
+
+
+def test_a_lone_surrogate_in_a_body_is_a_422_not_a_cut_off_answer(client: TestClient) -> None:
+    """JSON can carry "\\ud800", which is no Unicode text: the geocoder answered 200 and then
+    failed to encode its streamed answer (cut off, an error in the log)."""
+    body = '{"addresses": ["東京都千代田区", "東京都\\ud800千代田区"]}'
+    answer = client.post(
+        "/api/v1/address/geocode", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert "addresses[1] contains an unpaired surrogate" in answer.text
 
 
 @pytest.mark.parametrize(

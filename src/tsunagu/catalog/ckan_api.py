@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -25,7 +26,14 @@ from tsunagu.accounts import Caller
 from tsunagu.db import make_engine
 from tsunagu.http import MAX_OFFSET, ckan_error_body, get_caller, get_session, rate_limit
 from tsunagu.http.errors import ckan_status
-from tsunagu.kernel import BadRequest, Forbidden, NotFound, Problem, ValidationProblem
+from tsunagu.kernel import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Problem,
+    ValidationProblem,
+    unfit_text,
+)
 
 from . import ckan, datastore, queries
 from .models import Dataset
@@ -140,17 +148,14 @@ def _str_list(call: Call, key: str) -> list[str]:
     return value
 
 
-def _no_nul(value: Any, where: str = "") -> None:
-    # PostgreSQL rejects NUL in text; a stray one must be a 409, not a database error.
-    if isinstance(value, str) and "\x00" in value:
-        raise ValidationProblem(f"{where or 'a parameter'} contains a NUL character", field=where)
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _no_nul(k, where)
-            _no_nul(v, where if where else str(k))
-    elif isinstance(value, list):
-        for v in value:
-            _no_nul(v, where)
+def _no_unfit_text(params: dict[str, Any]) -> None:
+    # PostgreSQL rejects NUL in text, and a lone surrogate ("\ud800" in JSON) cannot be encoded
+    # at all: a stray one must be a 409, not a database error (kernel.unfit_text).
+    found = unfit_text(params)
+    if found is not None:
+        where, what = found
+        field = re.split(r"[.\[]", where, maxsplit=1)[0]
+        raise ValidationProblem(f"{where[:200]} contains {what}", field=field)
 
 
 async def _read_params(request: Request) -> dict[str, Any]:
@@ -216,7 +221,7 @@ async def call_action(
         if spec.limit:
             rate_limit(spec.limit)(request)
         params = await _read_params(request)
-        _no_nul(params)
+        _no_unfit_text(params)
         result = await run_in_threadpool(_run, spec, request, session, params)
     except Problem as problem:
         headers = {}

@@ -22,7 +22,7 @@ from .ids import (
     is_valid_lg_code,
     validate_corporate_number,
 )
-from .inputs import InputModel, nul_path
+from .inputs import InputModel, unfit_text
 from .settings import Settings, load_settings
 
 __all__ = [
@@ -46,8 +46,8 @@ __all__ = [
     "is_valid_lg_code",
     "load_settings",
     "naive_utcnow",
-    "nul_path",
     "parse_iso_date",
+    "unfit_text",
     "utcnow",
     "validate_corporate_number",
 ]
