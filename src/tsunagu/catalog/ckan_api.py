@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -32,7 +31,7 @@ from tsunagu.kernel import (
     NotFound,
     Problem,
     ValidationProblem,
-    unfit_text,
+    unfit_text_error,
 )
 
 from . import ckan, datastore, queries
@@ -151,11 +150,9 @@ def _str_list(call: Call, key: str) -> list[str]:
 def _no_unfit_text(params: dict[str, Any]) -> None:
     # PostgreSQL rejects NUL in text, and a lone surrogate ("\ud800" in JSON) cannot be encoded
     # at all: a stray one must be a 409, not a database error (kernel.unfit_text).
-    found = unfit_text(params)
+    found = unfit_text_error(params)
     if found is not None:
-        where, what = found
-        field = re.split(r"[.\[]", where, maxsplit=1)[0]
-        raise ValidationProblem(f"{where[:200]} contains {what}", field=field)
+        raise ValidationProblem(found[1], field=found[0])
 
 
 async def _read_params(request: Request) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from .ids import (
     is_valid_lg_code,
     validate_corporate_number,
 )
-from .inputs import InputModel, unfit_text
+from .inputs import InputModel, unfit_text, unfit_text_error
 from .settings import Settings, load_settings
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "naive_utcnow",
     "parse_iso_date",
     "unfit_text",
+    "unfit_text_error",
     "utcnow",
     "validate_corporate_number",
 ]

@@ -39,6 +39,16 @@ def unfit_text(value: Any) -> tuple[str, str] | None:
     return None
 
 
+def unfit_text_error(value: Any) -> tuple[str, str] | None:
+    """(top-level field, message) for :func:`unfit_text`'s finding in ``value``, else None."""
+    found = unfit_text(value)
+    if found is None:
+        return None
+    where, what = found
+    field = re.split(r"[.\[]", where, maxsplit=1)[0]
+    return field, f"{where if len(where) <= 200 else where[:200] + '…'} contains {what}"
+
+
 class InputModel(BaseModel):
     """A request body. PostgreSQL's text cannot hold NUL (the statement fails: a 500) and SQLite
     stores it; a lone surrogate fails to encode wherever it goes (a 500, or an answer cut off
@@ -49,9 +59,7 @@ class InputModel(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _fit_text(cls, data: Any) -> Any:
-        found = unfit_text(data)
+        found = unfit_text_error(data)
         if found is not None:
-            where, what = found
-            where = where if len(where) <= 200 else where[:200] + "…"
-            raise ValueError(f"{where} contains {what}")
+            raise ValueError(found[1])
         return data

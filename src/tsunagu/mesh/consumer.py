@@ -26,7 +26,7 @@ from . import localtls, protocol
 from .client import check_reply, node_url_of
 from .errors import MeshFault, client_fault, consumer_fault
 from .messagelog import insert_record
-from .provider import header_dict, read_body, tls_peer
+from .provider import header_dict, raw_path, read_body, tls_peer
 from .runtime import NodeRuntime
 from .services import valid_code
 from .transport import FetchConnectError, FetchError, FetchTimeout
@@ -119,8 +119,7 @@ async def consume(request: Request) -> Response:
                 "InvalidClientIdentifier", f"this node serves {rt.member_base}, not {client}", 403
             )
         caller = client
-        raw = request.scope.get("raw_path") or request.url.path.encode()
-        parts, rest = protocol.service_path(raw.decode("latin-1"), "/r1/")
+        parts, rest = protocol.service_path(raw_path(request), "/r1/")
         service_id = "/".join(parts)
         try:
             provider = MemberId.parse("/".join(parts[:4]))

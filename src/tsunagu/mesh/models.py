@@ -27,10 +27,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from tsunagu.accounts import MAX_ROW_ID
 from tsunagu.db import Base
 from tsunagu.kernel import naive_utcnow
 
-MAX_ROW_ID = 2**63 - 1  # the largest SQLite INTEGER (and PostgreSQL BIGINT)
 T = TypeVar("T")
 
 

@@ -86,10 +86,14 @@ def header_dict(scope: MutableMapping[str, Any]) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
+def raw_path(request: Request) -> str:
+    """The path as sent, still percent-encoded (what a message's signature covers)."""
+    return (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+
+
 def target_of(request: Request) -> str:
-    raw = request.scope.get("raw_path") or request.url.path.encode()
     query = request.scope.get("query_string") or b""
-    return raw.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+    return raw_path(request) + ("?" + query.decode("latin-1") if query else "")
 
 
 def signed_response(
@@ -315,8 +319,7 @@ async def provide(request: Request) -> Response:
 def _service_of(rt: NodeRuntime, request: Request, header: str) -> tuple[tuple[str, str], str]:
     """(subsystem, code) and the rest of the path as sent (percent-encoded, for the backend);
     the header must name the path's service."""
-    raw = request.scope.get("raw_path") or request.url.path.encode()
-    parts, rest = protocol.service_path(raw.decode("latin-1"), "/mesh/v1/")
+    parts, rest = protocol.service_path(raw_path(request), "/mesh/v1/")
     service_id = "/".join(parts)
     if header != service_id:
         raise MeshFault(
