@@ -50,6 +50,7 @@ from sqlalchemy import (
     MetaData,
     Result,
     Select,
+    String,
     Table,
     func,
     insert,
@@ -289,7 +290,7 @@ def _import(
             prepared = _in_processes(reader, workers, job.id, source, current=first_load,
                                      copy=copy)  # fmt: skip
         else:  # one thread reads ahead while this one stores
-            prepared = _ahead(_prepared(reader, job.id, source, current=first_load))
+            prepared = _ahead(_prepared(reader, job.id, source, current=first_load, copy=copy))
         with closing(prepared) as batches:
             for batch in batches:
                 if batch.rejected:
@@ -325,24 +326,42 @@ class _Batch:
 
 
 def _prepared(
-    reader: nta.Reader, import_id: int, source: str, *, current: bool
+    reader: nta.Reader, import_id: int, source: str, *, current: bool, copy: bool
 ) -> Iterator[_Batch]:
     """The file's rows read, validated and keyed, a batch at a time."""
     for batch in _batches(reader, BATCH):
-        yield _batch(batch, import_id, source, current=current)
+        yield _batch(batch, import_id, source, current=current, copy=copy)
 
 
 def _batch(
-    rows: Sequence[nta.Row | nta.BadRow], import_id: int, source: str, *, current: bool
+    rows: Sequence[nta.Row | nta.BadRow],
+    import_id: int,
+    source: str,
+    *,
+    current: bool,
+    copy: bool,
 ) -> _Batch:
+    """The rows as records to insert, or (``copy``, from :data:`COPY_MIN` rows) as the text
+    PostgreSQL's COPY reads."""
+    copy = copy and len(rows) >= COPY_MIN
     records: list[tuple[Any, ...]] = []
     rejected: list[dict[str, Any]] = []
+    lines: list[str] = []
+    numbers: list[str] = []
     for item in rows:
         if isinstance(item, nta.BadRow):
             rejected.append({"import_id": import_id, "line": item.line,
                              "reason": item.reason[:500], "raw": item.raw})  # fmt: skip
-        else:
+        elif not copy:
             records.append(_record(item, source, import_id, current=current))
+        else:
+            line = copy_line(item, source, import_id, current=current)
+            if line is None:
+                line = copy_csv([_record(item, source, import_id, current=current)])[:-1]
+            lines.append(line)
+            numbers.append(item.record[0])
+    if copy:
+        return _Batch(len(rows), [], rejected, "\n".join(lines) + "\n" if lines else "", numbers)
     return _Batch(len(rows), records, rejected)
 
 
@@ -409,10 +428,9 @@ def _prepare_chunk(
 ) -> _Prepared:
     """In a worker process: one chunk of a CSV file as :func:`_in_processes` wants it."""
     header, rows = nta.parse_chunk(encoding, before, data, complete=complete)
-    batch = _batch(rows, import_id, source, current=current)
-    if copy:
-        numbers = [record[0] for record in batch.records]
-        return header, batch.read, copy_csv(batch.records), numbers, batch.rejected
+    batch = _batch(rows, import_id, source, current=current, copy=copy)
+    if batch.copy:
+        return header, batch.read, batch.copy, list(batch.numbers), batch.rejected
     return header, batch.read, marshal.dumps(batch.records), [], batch.rejected
 
 
@@ -459,6 +477,9 @@ assert (*nta.COLUMNS.values(), *OURS) == RECORD_COLUMNS  # noqa: S101 - import-t
 _COLUMN_LIST = ", ".join(RECORD_COLUMNS)
 # Nullable columns: COPY ... FORMAT csv reads their quoted empty value as NULL.
 _NULLABLE = ", ".join(c.name for c in RECORDS.columns if c.nullable and c.name != "id")
+# Text columns that are never NULL: an empty unquoted value (copy_line) is empty text.
+_TEXT = ", ".join(c.name for c in RECORDS.columns
+                  if not c.nullable and isinstance(c.type, String))  # fmt: skip
 _NAME, _FURIGANA, _PREFECTURE, _CITY = (
     RECORD_COLUMNS.index(c) for c in ("name", "furigana", "prefecture_code", "city_code")
 )
@@ -492,6 +513,50 @@ def insert_records(connection: Connection, records: list[tuple[Any, ...]],
     connection.exec_driver_sql(sql, records)
 
 
+_FLAG_TEXT = ("False", "True")  # a flag in row_hash's text (str of the stored boolean)
+_SEQUENCE, _LATEST, _HIHYOJI = (nta.FIELDS.index(f) for f in ("sequenceNumber", "latest",
+                                                               "hihyoji"))  # fmt: skip
+
+
+def copy_line(row: nta.Row, source: str, import_id: int, *, current: bool) -> str | None:
+    """A CSV row as one line of :func:`copy_text`'s input, or None where that is not certain.
+
+    The line is the row's own line as read, without its sequence number and 検索対象除外 flag,
+    followed by the flag and our columns: PostgreSQL parses the 28 published cells in between
+    itself, so they are not written out again here (the csv module's writer cost about a third
+    of a worker's time per row, docs/benchmarks.md). That is only sound where PostgreSQL's CSV
+    reading gives the very cells Python's csv module gave. The two differ only on a double
+    quote that is not a field's own quoting: the csv module keeps one inside an unquoted field
+    and turns a doubled one inside a quoted field into one, PostgreSQL starts or ends quoted
+    text at each. So no stored cell (nor key) may contain a double quote, and the line must
+    begin with the sequence number and a comma and end with a comma and the flag exactly as
+    those cells read, for the cut to fall between cells; otherwise the caller writes the record
+    out (:func:`copy_csv`). Empty unquoted cells are empty text, not NULL (``FORCE_NOT_NULL``).
+    """
+    cells, text = row.cells, row.text
+    if len(cells) != len(nta.FIELDS) or not text:
+        return None
+    sequence, hihyoji = cells[_SEQUENCE], cells[_HIHYOJI]
+    flags = row.record[nta.CORRECT], row.record[nta.HIHYOJI]
+    # _record_digest's text, from the cells: a validated record holds them as they are.
+    hashed = "\x1f".join((*cells[1:3], _FLAG_TEXT[flags[0]], *cells[4:_LATEST],
+                          *cells[_LATEST + 1 : _HIHYOJI], _FLAG_TEXT[flags[1]]))  # fmt: skip
+    key, reading = name_key(cells[nta.FIELDS.index("name")]), furigana_key(cells[-2])
+    if (
+        '"' in hashed
+        or '"' in key
+        or '"' in reading
+        or not text.startswith(sequence + ",")
+        or not text.endswith("," + hihyoji)
+    ):
+        return None
+    code = lg_code(cells[13], cells[14]) or ""  # prefectureCode, cityCode; "" is NULL here
+    digest = hashlib.sha256(hashed.encode()).hexdigest()
+    published = text[len(sequence) + 1 : len(text) - len(hihyoji)]
+    return (f'{published}{"t" if flags[1] else "f"},"{source}",{"t" if current else "f"},'
+            f'"{key}","{reading}",{code},,{digest},{import_id},{row.line}')  # fmt: skip
+
+
 def copy_csv(records: Iterable[tuple[Any, ...]]) -> str:
     """Record tuples as the CSV text :func:`copy_text` sends to PostgreSQL."""
     buffer = io.StringIO()
@@ -507,7 +572,7 @@ def copy_text(connection: Connection, text: str, table: str = "corporation_recor
         return
     dbapi: Any = connection.connection.dbapi_connection  # psycopg 3
     statement = (f"COPY {table} ({_COLUMN_LIST}) FROM STDIN WITH (FORMAT csv, "
-                 f"FORCE_NULL ({_NULLABLE}))")  # fmt: skip
+                 f"FORCE_NULL ({_NULLABLE}), FORCE_NOT_NULL ({_TEXT}))")  # fmt: skip
     with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
         copy.write(text)
 
