@@ -31,9 +31,12 @@ def other(loaded: Session) -> dict[str, str]:
     return {"Authorization": token}
 
 
+NAME = {"family_name": "山田", "given_name": "花子", "family_name_kana": "ヤマダ",
+        "given_name_kana": "ハナコ"}  # fmt: skip
+
+
 def _body(residence: dict[str, str], **changes: Any) -> dict[str, Any]:
-    body = {"name": {"family_name": "山田", "given_name": "花子", "family_name_kana": "ヤマダ",
-                     "given_name_kana": "ハナコ"},
+    body = {"name": dict(NAME),
             "birth_date": "1980-05-01", "sex": "2", "individual_number": NUMBER,
             "address": dict(residence), "moved_in_on": "2010-04-01",
             "moved_from": "大阪府"}  # fmt: skip
@@ -108,6 +111,10 @@ def test_only_the_municipalitys_staff_get_in(
         ({"address": {"lg_code": WAKAYAMA, "machiaza_id": "9999999"}}, 422, "unknown-address"),
         ({"sex": "x"}, 422, "validation-error"),
         ({"extra": 1}, 422, "validation-error"),
+        # Invisible or reordering characters in a name: zero-width space, right-to-left
+        # override, private use, a line separator, a control character.
+        *(({"name": NAME | {"given_name": f"花{c}子"}}, 422, "validation-error")
+          for c in ("\u200b", "\u202e", "\ue000", "\u2028", "\x07")),
     ],
 )  # fmt: skip
 def test_bad_input_is_problem_json_and_writes_nothing(
@@ -120,6 +127,17 @@ def test_bad_input_is_problem_json_and_writes_nothing(
     assert response.json()["type"].endswith("#" + slug)
     assert "621498320258" not in response.text
     assert loaded.scalar(select(func.count()).select_from(ResidentIndividualNumber)) == 0
+
+
+def test_a_name_with_a_variation_selector_is_kept_as_written(
+    client: TestClient, loaded: Session, staff: dict[str, str], residence: dict[str, str]
+) -> None:
+    """異体字 written with an ideographic variation selector (邊 + U+E0104) is a name, not noise."""
+    name = NAME | {"family_name": "渡\U000e0104邊\U000e0104"}
+    created = client.post(f"{BASE}/persons", json=_body(residence, name=name), headers=staff)
+    assert created.status_code == 201, created.text
+    read = client.get(f"{BASE}/persons/{created.json()['resident_id']}", headers=staff)
+    assert read.json()["family_name"] == "渡\U000e0104邊\U000e0104"
 
 
 def test_conflicts_and_unknown_ids(

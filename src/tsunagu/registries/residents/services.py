@@ -127,10 +127,21 @@ def parse_date(value: str, field: str) -> date:
     return parse_iso_date(value, field)
 
 
+# Characters no name is written with: controls, invisible format characters (zero-width space,
+# bidirectional overrides that would make a name read otherwise than it is stored), private
+# use, unassigned, and line or paragraph separators. Variation selectors (category Mn) stay:
+# a name's 異体字 may be written with one (邊󠄄).
+_NOT_IN_NAMES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"})
+
+
 def check_name(name: PersonName) -> PersonName:
     for field in ("family_name", "given_name", "family_name_kana", "given_name_kana"):
         value = getattr(name, field).strip()
-        if not value or len(value) > 100 or any(unicodedata.category(c) == "Cc" for c in value):
+        if (
+            not value
+            or len(value) > 100
+            or any(unicodedata.category(c) in _NOT_IN_NAMES for c in value)
+        ):
             raise ValidationProblem(f"{field} must be 1-100 printable characters", field=field)
     for field in ("family_name_kana", "given_name_kana"):
         if not all(0x30A0 <= ord(c) <= 0x30FF for c in fold_kana(getattr(name, field))):
