@@ -15,7 +15,8 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -636,6 +637,75 @@ def test_services_and_rules_from_the_command_line(federation: Running) -> None:
     failed = federation.r1("nta", "JP/MUN/6000020131059/cli/echo", purpose="x")
     assert failed.status_code == 502
     assert failed.json()["type"] == "Server.ServerProxy.ServiceFailed"
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """A local system behind a provider node: records each request and answers JSON."""
+
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.seen.append({"method": self.command, "path": self.path, "headers": headers,
+                          "body": body})  # fmt: skip
+        answer = json.dumps({"ok": True, "path": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_url_backend_gets_the_request_and_who_asks(federation: Running) -> None:
+    backend = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    _Recorder.seen = []
+    try:
+        with federation.local("bunkyo") as http:
+            declared = http.post("/api/v1/mesh/services", json={
+                "subsystem": "system", "code": "echo", "title": "A local system",
+                "backend": "url", "backend_url": f"http://127.0.0.1:{backend.server_port}/base/",
+            })  # fmt: skip
+            assert declared.status_code == 201, declared.text
+            rule = http.post(f"/api/v1/mesh/services/{declared.json()['id']}/rules", json={
+                "client": NTA, "purposes": ["echo-check"],
+                "legal_basis": "415AC0000000057/article/1",
+            })  # fmt: skip
+            assert rule.status_code == 201, rule.text
+        service = "JP/MUN/6000020131059/system/echo"
+        got = federation.r1("nta", service, purpose="echo-check", path="/a/b%20c?x=1&y=%E5%92%8C")
+        assert got.status_code == 200, got.text
+        sent = federation.r1("nta", service, purpose="echo-check", method="POST", path="/form",
+                             headers={"X-Road-UserId": "clerk-7", "Content-Type": "text/plain"},
+                             content="本文")  # fmt: skip
+        assert sent.status_code == 200, sent.text
+    finally:
+        backend.shutdown()
+        backend.server_close()
+    first, second = _Recorder.seen
+    # The rest of the path and the query as the local system sent them, under the backend's URL.
+    assert (first["method"], first["path"]) == ("GET", "/base/a/b%20c?x=1&y=%E5%92%8C")
+    assert got.json() == {"ok": True, "path": first["path"]}
+    assert first["headers"]["x-road-client"] == NTA
+    assert first["headers"]["x-road-id"] == got.headers["x-road-id"]
+    assert "x-road-userid" not in first["headers"]  # none given: none invented, not an empty one
+    assert (second["method"], second["path"], second["body"]) == ("POST", "/base/form", "本文")
+    assert second["headers"]["x-road-userid"] == "clerk-7"
+    assert second["headers"]["content-type"] == "text/plain"
+    # Nothing of the mesh's own reaches the backend: tokens, purposes, signatures.
+    for seen in (first, second):
+        assert not {"authorization", "tsunagu-purpose", "tsunagu-signature"} & set(seen["headers"])
 
 
 def test_the_admin_page_signs_in_with_a_token_and_manages_rules(federation: Running) -> None:

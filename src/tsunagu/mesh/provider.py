@@ -332,6 +332,13 @@ def _service_of(rt: NodeRuntime, request: Request, header: str) -> tuple[tuple[s
     return (parts[3], parts[4]), rest
 
 
+# What a URL backend gets of the request's headers: the body's type and who asks (X-Road's
+# headers to a provider's local system), each only if the request has it (an empty
+# X-Road-UserId would tell the backend of a user nobody named).
+_TO_BACKEND = ("content-type", "accept", protocol.XROAD_CLIENT, protocol.XROAD_ID,
+               protocol.XROAD_USER)  # fmt: skip
+
+
 async def _backend(
     rt: NodeRuntime,
     request: Request,
@@ -359,14 +366,7 @@ async def _backend(
             list(service.data_items),
         )
     url = service.backend_url.rstrip("/") + rest + (f"?{query}" if query else "")
-    forward = {k: v for k, v in headers.items() if k in ("content-type", "accept")}
-    forward.update(
-        {
-            "x-road-client": headers.get(protocol.XROAD_CLIENT, ""),
-            "x-road-id": headers.get(protocol.XROAD_ID, ""),
-            "x-road-userid": headers.get(protocol.XROAD_USER, ""),
-        }
-    )
+    forward = {k: headers[k] for k in _TO_BACKEND if headers.get(k)}
     try:
         answer = await rt.backends.request(request.method, url, content=body, headers=forward)
     except FetchTimeout:
