@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import _free_port
 from tests.mesh.conftest import Running, build, started, wait_for
-from tsunagu.mesh.models import Delivery, ReceivedNotification
+from tsunagu.mesh.models import Delivery, MessageRecord, ReceivedNotification
 
 TOPIC = "resident.person.moved_out"
 
@@ -232,6 +232,44 @@ def test_two_processes_of_one_node_deliver_each_event_once(pair: Running) -> Non
     finally:
         pair.fed.kill("wakayama-2")
         engine.dispose()
+
+
+def test_the_hub_down_a_query_needing_it_is_a_signed_fault_and_logged(pair: Running) -> None:
+    """A 基本4情報 query needs the hub to translate the person's pseudonym: with the hub down
+    the provider answers a signed ServerProxy fault (the consumer verifies it and passes it
+    on), logs the message as failed, and serves again once the hub is back."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    ((_, person),) = persons(pair, 1)
+    service = "JP/MUN/6000020302015/residents/basic4"
+    fed = pair.fed
+    fed.kill("hub")
+    try:
+        down = pair.r1("nta", service, person=person)
+        assert down.status_code == 502, down.text
+        fault = down.json()
+        assert fault["type"] == "Server.ServerProxy.HubError"
+        assert "cannot be reached" in fault["message"] and fault["detail"]
+        assert down.headers["x-road-request-hash"]  # a signed answer the consumer verified
+    finally:
+        fed.spawn("hub", fed.hub_env(), "hub", "--no-seed")
+        fed.wait_http(f"{fed.hub_url}/readyz", 120, "hub")
+    engine = pair.engine("wakayama")
+    try:
+        with Session(engine) as session:
+            logged = session.scalars(
+                select(MessageRecord).where(
+                    MessageRecord.xroad_id == down.headers["x-road-id"],
+                    MessageRecord.side == "provider",
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    assert (logged.status, logged.error_type) == (502, "Server.ServerProxy.HubError")
+    assert logged.response_signature  # the fault was signed and kept
+    again = pair.r1("nta", service, person=person)
+    assert again.status_code == 200, again.text
 
 
 def _signed_get(running: Running, port: int, person: str, message_id: str) -> Any:

@@ -201,7 +201,14 @@ class HubClient:
             body,
             message_id=message_id,
         )
-        response = self.http.request(method, self.base + path, content=body, headers=headers)
+        try:
+            response = self.http.request(method, self.base + path, content=body, headers=headers)
+        except httpx.TransportError as exc:  # the hub down, refusing or not answering in time
+            raise MeshFault(
+                "Server.ClientProxy.HubError",
+                f"the hub cannot be reached ({type(exc).__name__})",
+                504 if isinstance(exc, httpx.TimeoutException) else 502,
+            ) from None
         return self._json(response)
 
     @staticmethod

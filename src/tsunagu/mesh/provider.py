@@ -9,6 +9,7 @@ rule for the client with the request's purpose → backend.
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 import time
 from collections.abc import MutableMapping
@@ -37,6 +38,8 @@ from .messagelog import finish_record, insert_record
 from .runtime import NodeRuntime
 from .services import ServiceView, access_of, local_id
 from .transport import FetchError, FetchTimeout
+
+log = logging.getLogger(__name__)
 
 ACCESS_TOPIC = "mesh.access.recorded"
 RESIDENT_ITEMS = ("name", "address", "birth_date", "sex")
@@ -289,7 +292,10 @@ async def provide(request: Request) -> Response:
         )
         rt.metrics.observe("provider", service_id, client, status, time.perf_counter() - started)
         return response
-    except MeshFault as exc:
+    except ClientDisconnect:  # the peer went away mid-body: nobody to answer
+        raise
+    except Exception as error:  # a refusal, or a failure: either way a signed, logged answer
+        exc = error if isinstance(error, MeshFault) else _internal_error(error)
         refused, refused_hashes = signed_fault(rt, exc, target, state["hash"], xroad_id)
         seconds = time.perf_counter() - started
         if record_id is not None:
@@ -314,6 +320,14 @@ async def provide(request: Request) -> Response:
             )
         rt.metrics.observe("provider", *labels, exc.status, time.perf_counter() - started)
         return refused
+
+
+def _internal_error(error: Exception) -> MeshFault:
+    """A failure no check foresaw, as the fault the consumer gets (signed, like any answer)
+    with an error id that finds its traceback in this node's log; nothing of it goes out."""
+    fault = provider_fault("InternalError", "the provider failed to handle the message", 500)
+    log.error("mesh provider failed (error id %s)", fault.detail, exc_info=error)
+    return fault
 
 
 def _service_of(rt: NodeRuntime, request: Request, header: str) -> tuple[tuple[str, str], str]:
@@ -426,6 +440,12 @@ async def _resident(
         own, data = await anyio.to_thread.run_sync(work)
     except Problem as exc:
         raise MeshFault("Client.InvalidRequest", exc.detail, exc.status) from None
+    except MeshFault as exc:
+        if exc.fault_type.startswith("Server.ClientProxy."):  # the hub client's, on this side
+            raise provider_fault(
+                exc.fault_type.rsplit(".", 1)[1], exc.message, exc.status
+            ) from None
+        raise
     body_out = json.dumps(data, ensure_ascii=False).encode("utf-8")
     return 200, body_out, "application/json", own, wanted
 
