@@ -797,6 +797,24 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
         "trips/s on this machine needs each node at about 0.85 ms of CPU per round trip, a "
         "third less than now, and no single part of that size is left.",
         "",
+        "(8) 2026-11-27 06:30–07:48, a third machine of this kind (the 2-core Intel Xeon of the "
+        "first line). This benchmark with the code of (7), at 06:33: SQLite 713 round trips/s "
+        "at concurrency 64 and 577 at 16, PostgreSQL 430 and 366; the run above, with this "
+        "paragraph's changes (none on a successful round trip's path), 583 and 578, 447 and 372 "
+        "— within the spread between runs of this benchmark. The nodes use 1.3–1.5 ms of CPU "
+        "each per round trip here (scratch harness, SQLite, concurrency 64, three 6 s loads: "
+        "583–601 round trips/s, consumer 1.46–1.50 ms, provider 1.33–1.50 ms). py-spy (200 Hz, "
+        "10 s) of the consumer under that load: the P-256 verification of the provider's "
+        "signature about 10% of the samples (86 µs a verification on this machine, timed alone; "
+        "Ed25519 takes 119 µs here, so another algorithm would not help), signing 4%, the "
+        "aiohttp client 14%, the message-log writer thread 7%, the rest spread over uvicorn, "
+        "the routing layers and the protocol's hashing and header handling. Changed on the "
+        "paths of failures only: the provider answers a failure no check foresaw with a signed "
+        "`Server.ServerProxy.InternalError`, and a hub it cannot reach (needed to translate a "
+        "person's pseudonym) with a signed `Server.ServerProxy.HubError`, both logged (before: "
+        "an unsigned 500 the consumer could only call `InvalidResponse`); a URL backend gets "
+        "`X-Road-Id` and `X-Road-UserId` only when the consumer sent them (docs/mesh.md)."
+        "",
     ]
     return "\n".join(lines)
 
