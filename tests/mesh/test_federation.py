@@ -222,6 +222,11 @@ def test_local_systems_must_authenticate_and_speak_for_their_own_member(
     assert missing.json()["type"] in ("Client.MissingHeaderField", "Client.InvalidClientIdentifier")
     bad_path = federation.r1("nta", "JP/GOV")
     assert bad_path.json()["type"] == "Client.InvalidServiceIdentifier"
+    for bare in ("/r1", "/r1/"):  # no service at all: a fault at once, not a redirect
+        with federation.local("nta") as http:
+            nothing = http.get(bare, headers={"X-Road-Client": NTA, "Tsunagu-Purpose": "x"})
+        assert nothing.status_code == 400, (bare, nothing.status_code, nothing.text)
+        assert nothing.json()["type"] == "Client.InvalidServiceIdentifier"
 
 
 def test_oversized_body_is_refused(federation: Running) -> None:

@@ -207,14 +207,18 @@ class LeanRoute:
     def __init__(self, app: ASGIApp, *, route_path: str, endpoint: Any) -> None:
         self.app = app
         self.prefix, rest = route_path.split("{", 1)  # "/r1/{service_path:path}"
+        # The prefix without its slash names no service either: answered here as such (an
+        # X-Road fault), not redirected to the prefix by the router.
+        self.bare = self.prefix.rstrip("/")
         self.param = rest.split(":", 1)[0]
         self.endpoint = endpoint
         self.route = SimpleNamespace(path=route_path)  # the metrics' route label
 
     def serves(self, scope: Scope) -> bool:
+        path = scope.get("path", "")
         return (
             scope["type"] == "http"
-            and scope["path"].startswith(self.prefix)
+            and (path.startswith(self.prefix) or path == self.bare)
             and scope["method"] in METHODS
         )
 
