@@ -296,7 +296,10 @@ HISTORY = [
     'corporate number went into the "C" collation too (digits sort the same in any; '
     "migration 0023): at 1,000,000 rows the event-key index then built in 0.55 / 0.65 s "
     "instead of 1.1 to 1.2, the end of the load took 3.4 / 3.5 s instead of 4.1 to 4.4, and "
-    "the import 16.5 / 17.3 s (raw `COPY` 2.5 / 2.6 s).",
+    "the import 16.5 / 17.3 s (raw `COPY` 2.5 / 2.6 s). Lookups by number on the two "
+    'schemas (numbers in C.UTF-8 and in "C"), 1,000,000 rows, 4 s each, alternating three '
+    "times: 1,017 / 1,000 / 1,212 and 1,024 / 1,098 / 1,077 a second — the same; this "
+    "machine does about half the lookups a second of the 01:38 run's.",
     "**Worker processes for large files (issue #5), before and after, side by side.** "
     "2026-11-26 16:24–16:32 UTC, this benchmark's 1,000,000-row file, `import_file` into a "
     "freshly migrated database, the one-process import (`workers=0`: a thread reads ahead, as "
