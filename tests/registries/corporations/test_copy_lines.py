@@ -95,13 +95,6 @@ def test_rows_stored_from_their_lines_are_the_rows_python_read(
     assert [_comparable(s) for s in stored] == [_comparable(e) for e in expected]
 
 
-def test_a_row_hash_from_the_line_is_the_records() -> None:
-    for r in _parsed_rows(csv_file(*_lines().values())):
-        line = importer.copy_line(r, "nta", 1, current=False)
-        if line is not None:
-            assert line.split(",")[-3] == importer._record_digest(r.record)
-
-
 @pytest.mark.parametrize("current", [True, False])
 def test_our_columns_follow_the_published_ones(current: bool) -> None:
     (parsed,) = _parsed_rows(csv_file(row(number(1))))

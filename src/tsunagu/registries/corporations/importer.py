@@ -143,15 +143,21 @@ _HASHED_FLAGS = tuple(HASHED.index(c) for c in ("correct", "hihyoji"))
 _HASHED_DATES = tuple(HASHED.index(c) for c in _DATES)
 
 
-def _record_digest(record: tuple[Any, ...]) -> str:
-    """:func:`row_hash` of a validated record (flags are booleans, dates text or None)."""
+def _digest_text(record: tuple[Any, ...]) -> str:
+    """The text :func:`row_hash` hashes, of a validated record (flags are booleans, dates text
+    or None); every published cell but the sequence number and ``latest``, as read."""
     parts = list(_hashed_record(record))
     for index in _HASHED_FLAGS:
         parts[index] = "True" if parts[index] else "False"
     for index in _HASHED_DATES:
         if parts[index] is None:
             parts[index] = ""
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return "\x1f".join(parts)
+
+
+def _record_digest(record: tuple[Any, ...]) -> str:
+    """:func:`row_hash` of a validated record."""
+    return hashlib.sha256(_digest_text(record).encode()).hexdigest()
 
 
 _NOT_TEXT = tuple(i for i, c in enumerate(HASHED) if c in {*_DATES, "correct", "hihyoji"})
@@ -513,9 +519,11 @@ def insert_records(connection: Connection, records: list[tuple[Any, ...]],
     connection.exec_driver_sql(sql, records)
 
 
-_FLAG_TEXT = ("False", "True")  # a flag in row_hash's text (str of the stored boolean)
-_SEQUENCE, _LATEST, _HIHYOJI = (nta.FIELDS.index(f) for f in ("sequenceNumber", "latest",
-                                                               "hihyoji"))  # fmt: skip
+# Positions of cells in a CSV row (nta.FIELDS).
+_SEQUENCE, _NAME_CELL, _PREFECTURE_CELL, _CITY_CELL, _FURIGANA_CELL, _HIHYOJI = (
+    nta.FIELDS.index(f)
+    for f in ("sequenceNumber", "name", "prefectureCode", "cityCode", "furigana", "hihyoji")
+)
 
 
 def copy_line(row: nta.Row, source: str, import_id: int, *, current: bool) -> str | None:
@@ -537,11 +545,9 @@ def copy_line(row: nta.Row, source: str, import_id: int, *, current: bool) -> st
     if len(cells) != len(nta.FIELDS) or not text:
         return None
     sequence, hihyoji = cells[_SEQUENCE], cells[_HIHYOJI]
-    flags = row.record[nta.CORRECT], row.record[nta.HIHYOJI]
-    # _record_digest's text, from the cells: a validated record holds them as they are.
-    hashed = "\x1f".join((*cells[1:3], _FLAG_TEXT[flags[0]], *cells[4:_LATEST],
-                          *cells[_LATEST + 1 : _HIHYOJI], _FLAG_TEXT[flags[1]]))  # fmt: skip
-    key, reading = name_key(cells[nta.FIELDS.index("name")]), furigana_key(cells[-2])
+    # The hashed text holds every stored published cell (latest is 0 or 1): one quote check.
+    hashed = _digest_text(row.record)
+    key, reading = name_key(cells[_NAME_CELL]), furigana_key(cells[_FURIGANA_CELL])
     if (
         '"' in hashed
         or '"' in key
@@ -550,10 +556,11 @@ def copy_line(row: nta.Row, source: str, import_id: int, *, current: bool) -> st
         or not text.endswith("," + hihyoji)
     ):
         return None
-    code = lg_code(cells[13], cells[14]) or ""  # prefectureCode, cityCode; "" is NULL here
+    code = lg_code(cells[_PREFECTURE_CELL], cells[_CITY_CELL]) or ""  # "" is NULL here
     digest = hashlib.sha256(hashed.encode()).hexdigest()
     published = text[len(sequence) + 1 : len(text) - len(hihyoji)]
-    return (f'{published}{"t" if flags[1] else "f"},"{source}",{"t" if current else "f"},'
+    flag = "t" if row.record[nta.HIHYOJI] else "f"
+    return (f'{published}{flag},"{source}",{"t" if current else "f"},'
             f'"{key}","{reading}",{code},,{digest},{import_id},{row.line}')  # fmt: skip
 
 
