@@ -1,5 +1,6 @@
 """The message-log writer's group commit: jobs share a transaction, and each still commits if and
-only if it returned (a replay or a failing job loses nothing of the others)."""
+only if it returned (a replay or a failing job loses nothing of the others). On SQLite a turn's
+jobs commit in the event loop while the write lock is free, and go to the thread when not."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import Connection, Engine, delete, func, select
 
+from tsunagu.db import IMMEDIATE, is_sqlite
 from tsunagu.mesh import messagelog
 from tsunagu.mesh.errors import MeshFault
 from tsunagu.mesh.models import MessageRecord
@@ -69,7 +71,7 @@ def held_batch(
 
 
 def test_queued_jobs_commit_in_one_transaction(engine: Engine, client: str) -> None:
-    writer = GroupWriter(engine)
+    writer = GroupWriter(engine, inline=False)  # the thread's batches
     ids = held_batch(writer, [insert(client, f"m-{i}") for i in range(5)])
     assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 5
     assert logged(engine, client) == [f"m-{i}" for i in range(5)]
@@ -79,7 +81,7 @@ def test_queued_jobs_commit_in_one_transaction(engine: Engine, client: str) -> N
 def test_a_replay_in_a_batch_is_refused_and_the_others_are_kept(
     engine: Engine, client: str
 ) -> None:
-    writer = GroupWriter(engine)
+    writer = GroupWriter(engine, inline=False)  # the thread's batches
     out = held_batch(writer, [insert(client, "a"), insert(client, "b"), insert(client, "a")])
     assert isinstance(out[0], int) and isinstance(out[1], int)
     assert isinstance(out[2], MeshFault) and out[2].fault_type == "Client.DuplicateMessage"
@@ -91,7 +93,7 @@ def test_a_failing_job_writes_nothing_and_fails_alone(engine: Engine, client: st
         insert(client, "half-done")(connection)
         raise RuntimeError("the job fails after its insert")
 
-    writer = GroupWriter(engine)
+    writer = GroupWriter(engine, inline=False)  # the thread's batches
     out = held_batch(writer, [insert(client, "x"), broken, insert(client, "y")])
     assert isinstance(out[1], RuntimeError)
     assert logged(engine, client) == ["x", "y"]  # not "half-done": its transaction rolled back
@@ -109,3 +111,81 @@ def test_the_writer_starts_again_after_close(engine: Engine, client: str) -> Non
     finally:
         writer.close()
     assert logged(engine, client) == ["one", "two"]
+
+
+@pytest.fixture
+def sqlite_engine(engine: Engine) -> Engine:
+    if not is_sqlite(engine):
+        assert GroupWriter(engine).inline is False  # PostgreSQL: always the thread
+        pytest.skip("batches in the event loop are SQLite's")
+    assert GroupWriter(engine).inline is True
+    return engine
+
+
+def in_one_turn(writer: GroupWriter, jobs: list[Callable[[Connection], object]]) -> list[object]:
+    async def go() -> list[object]:
+        return list(await asyncio.gather(*(writer.run(j) for j in jobs), return_exceptions=True))
+
+    try:
+        return asyncio.run(go())
+    finally:
+        writer.close()
+
+
+def test_one_turns_jobs_commit_together_in_the_event_loop(
+    sqlite_engine: Engine, client: str
+) -> None:
+    writer = GroupWriter(sqlite_engine)
+    ids = in_one_turn(writer, [insert(client, f"m-{i}") for i in range(5)])
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 5
+    assert logged(sqlite_engine, client) == [f"m-{i}" for i in range(5)]
+    assert (writer.batches, writer.inline_batches, writer.jobs) == (1, 1, 5)
+    assert writer._thread is None  # no thread was needed
+
+
+def test_a_held_write_lock_sends_the_batch_to_the_thread_and_the_loop_runs_on(
+    sqlite_engine: Engine, client: str
+) -> None:
+    """Another connection writes: the loop does not wait for it (it releases the lock itself,
+    from a timer: a loop blocked on the lock would never run it)."""
+    writer = GroupWriter(sqlite_engine)
+    other = sqlite_engine.connect().execution_options(**{IMMEDIATE: True})
+    holding = other.begin()  # BEGIN IMMEDIATE: the write lock, until rolled back
+
+    late: list[float] = []
+
+    async def go() -> list[object]:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + 0.3
+
+        def release() -> None:
+            late.append(loop.time() - due)
+            holding.rollback()
+
+        loop.call_later(0.3, release)
+        return list(await asyncio.gather(*(writer.run(insert(client, m)) for m in "ab")))
+
+    try:
+        ids = asyncio.run(go())
+    finally:
+        writer.close()
+        other.close()
+    assert late and late[0] < 5  # not blocked for SQLite's busy timeout (30 s)
+    assert all(isinstance(i, int) for i in ids)
+    assert logged(sqlite_engine, client) == ["a", "b"]
+    assert writer.inline_batches == 0 and writer.jobs == 2  # both in the thread's batches
+
+
+def test_a_replay_in_an_event_loop_batch_goes_to_the_thread_and_nothing_is_lost(
+    sqlite_engine: Engine, client: str
+) -> None:
+    writer = GroupWriter(sqlite_engine)
+    out = in_one_turn(writer, [insert(client, "a"), insert(client, "b"), insert(client, "a")])
+    assert isinstance(out[0], int) and isinstance(out[1], int)
+    assert isinstance(out[2], MeshFault) and out[2].fault_type == "Client.DuplicateMessage"
+    assert logged(sqlite_engine, client) == ["a", "b"]
+    assert writer.inline_batches == 0  # the batch rolled back; the thread ran each job alone
+    # The loop's connection is fine after the rollback: the next turn commits inline again.
+    writer = GroupWriter(sqlite_engine)
+    assert isinstance(in_one_turn(writer, [insert(client, "c")])[0], int)
+    assert writer.inline_batches == 1

@@ -3,6 +3,7 @@
 from .base import Base
 from .engine import (
     IMMEDIATE,
+    begin_if_free,
     is_postgres,
     is_sqlite,
     make_engine,
@@ -16,6 +17,7 @@ __all__ = [
     "IMMEDIATE",
     "Base",
     "OutboxEvent",
+    "begin_if_free",
     "current_revision",
     "events_for",
     "head_revision",

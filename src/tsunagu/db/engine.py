@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, RootTransaction, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 IMMEDIATE = "tsunagu_sqlite_immediate"
+SQLITE_BUSY_SECONDS = 30  # how long a SQLite statement waits for another connection's write lock
+_BEGUN = "tsunagu_sqlite_begun"  # Connection.info: BEGIN already sent (begin_if_free)
+_SQLITE_BUSY = 5  # SQLite's primary result code (extended codes keep it in the low byte)
 
 
 def is_sqlite(engine_or_url: Engine | str) -> bool:
@@ -29,7 +32,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
+            **kwargs,
         )
         _make_sqlite_transactional(engine)
         return engine
@@ -77,8 +82,31 @@ def _make_sqlite_transactional(engine: Engine) -> None:
         # committed meanwhile, without waiting for the busy timeout. Queue workers ask for it.
         # Straight to the driver: SQLAlchemy's execution path (events, result set-up) cost
         # more than the BEGIN itself, once per transaction of every request.
+        if conn.info.pop(_BEGUN, False):  # begin_if_free sent it already
+            return
         immediate = conn.get_execution_options().get(IMMEDIATE)
         conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_if_free(connection: Connection) -> RootTransaction | None:
+    """SQLite: begin a transaction holding the write lock if no other connection holds it now;
+    None, at once, if one does (instead of waiting up to :data:`SQLITE_BUSY_SECONDS`).
+
+    For work that would rather go elsewhere than wait: the mesh's message-log writer runs in
+    the event loop while the lock is free and hands its batch to its thread when not.
+    """
+    raw: Any = connection.connection.dbapi_connection
+    raw.execute("PRAGMA busy_timeout = 0")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except connection.dialect.loaded_dbapi.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY:
+            return None
+        raise
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_SECONDS * 1000}")
+    connection.info[_BEGUN] = True
+    return connection.begin()
 
 
 def make_sessionmaker(bind: Any, *, immediate: bool = False) -> sessionmaker[Session]:
