@@ -222,3 +222,49 @@ def test_bad_input_is_refused_before_anything_is_sent(url: str, headers: dict[st
         assert not isinstance(caught.value, FetchConnectError) or url.startswith("ftp")
 
     run(go())
+
+
+def test_interim_answers_are_skipped_and_a_second_answer_drops_the_connection() -> None:
+    early = b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n"
+
+    async def go() -> None:
+        server = Server(lambda r, w: asyncio.sleep(0))
+        server.handler = server.answering(early + ok(b"final"), ok(b"a") + ok(b"smuggled"))
+        async with server as base:
+            http = NodeHttp(None, 10)
+            answer = await http.request("GET", base + "/", content=None, headers={})
+            assert (answer.status, answer.body) == (200, b"final")
+            assert "link" not in answer.headers
+            answer = await http.request("GET", base + "/", content=None, headers={})
+            assert answer.body == b"a" and "smuggled" not in str(answer.headers)
+            server.handler = server.answering(ok(b"next"))
+            answer = await http.request("GET", base + "/", content=None, headers={})
+            assert answer.body == b"next"
+            await http.aclose()
+        assert server.connections == 2  # the connection that carried two answers was dropped
+
+    run(go())
+
+
+def test_answers_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tsunagu.mesh import transport
+
+    monkeypatch.setattr(transport, "MAX_ANSWER_BYTES", 300_000)
+    big = b"x" * 200_000  # larger than the head's bound, in one write: still fine
+
+    async def go() -> None:
+        server = Server(lambda r, w: asyncio.sleep(0))
+        server.handler = server.answering(ok(big))
+        async with server as base:
+            http = NodeHttp(None, 10)
+            assert (await http.request("GET", base + "/", content=None, headers={})).body == big
+            server.handler = server.answering(ok(b"x" * 400_000))
+            with pytest.raises(FetchError, match="too large"):
+                await http.request("GET", base + "/", content=None, headers={})
+            long_head = b"HTTP/1.1 200 OK\r\nX-Long: " + b"y" * 70_000 + b"\r\n"
+            server.handler = server.answering(long_head)
+            with pytest.raises(FetchError, match="head is too large"):
+                await http.request("GET", base + "/", content=None, headers={})
+            await http.aclose()
+
+    run(go())

@@ -52,6 +52,16 @@ class _Disconnected(Exception):
     """The connection closed before the answer was complete."""
 
 
+class _Unasked(Exception):
+    """Bytes after the answer, or more of them than any answer may have."""
+
+
+# Bounds on what another node or a backend may send back: the head (status line and headers)
+# and the whole answer. Beyond them the call fails and the connection is dropped.
+MAX_HEAD_BYTES = 64 * 1024
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+
+
 _Answer = tuple[int, dict[str, str], bytes, bool]  # status, headers, body, keep the connection
 
 
@@ -68,7 +78,7 @@ class _Connection(asyncio.Protocol):
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
         self.headers_done = False
-        self.received = False  # a byte of the answer to the current request arrived
+        self.received = 0  # bytes of the answer to the current request
 
     # -- asyncio.Protocol
 
@@ -79,14 +89,21 @@ class _Connection(asyncio.Protocol):
         self.peer_der = bytes(der) if der else None
 
     def data_received(self, data: bytes) -> None:
-        self.received = True
-        if self.waiter is None:  # bytes nobody asked for: the connection cannot be trusted
+        self.received += len(data)
+        if self.waiter is None or self.waiter.done():  # nobody asked: not to be trusted
             self.abort()
             return
         try:
+            if self.received > MAX_ANSWER_BYTES:
+                raise FetchError("the answer is too large")
             self.parser.feed_data(data)
+            if not self.headers_done and self.received > MAX_HEAD_BYTES:
+                raise FetchError("the answer's head is too large")
         except httptools.HttpParserError as exc:
             self._fail(FetchError(f"invalid HTTP answer: {exc}"))
+            self.abort()
+        except FetchError as exc:
+            self._fail(exc)
             self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -104,6 +121,10 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools' callbacks
 
+    def on_message_begin(self) -> None:
+        if self.waiter is None or self.waiter.done():  # a second answer to one request
+            raise _Unasked("an answer nobody asked for")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
@@ -114,6 +135,9 @@ class _Connection(asyncio.Protocol):
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        if 100 <= self.parser.get_status_code() < 200:  # interim (103 Early Hints): wait on
+            self.headers, self.body, self.headers_done = {}, [], False
+            return
         self._complete(keep=self.parser.should_keep_alive())
 
     # -- one exchange
@@ -122,7 +146,7 @@ class _Connection(asyncio.Protocol):
         if self.transport is None or self.closed:
             raise _Disconnected("the connection is closed")
         self.waiter = self.loop.create_future()
-        self.headers, self.body, self.headers_done, self.received = {}, [], False, False
+        self.headers, self.body, self.headers_done, self.received = {}, [], False, 0
         self.transport.write(request)
         try:
             return await self.waiter
@@ -132,7 +156,8 @@ class _Connection(asyncio.Protocol):
     def _complete(self, *, keep: bool) -> None:
         if self.waiter is not None and not self.waiter.done():
             status = self.parser.get_status_code()
-            self.waiter.set_result((status, self.headers, b"".join(self.body), keep))
+            headers, self.headers = self.headers, {}
+            self.waiter.set_result((status, headers, b"".join(self.body), keep))
 
     def _fail(self, exc: Exception) -> None:
         if self.waiter is not None and not self.waiter.done():
