@@ -169,6 +169,10 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
 
+# Headers the client writes itself: a caller's own would frame the request twice.
+_OURS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+
 def _header_line(name: str, value: str) -> str:
     """One header line; a CR, LF or NUL in either part (header injection) is refused."""
     if any(c in name or c in value for c in "\r\n\0") or ":" in name or not name:
@@ -220,7 +224,7 @@ class NodeHttp:
         if any(c in target for c in " \r\n\0"):
             raise FetchError("invalid request target")
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n"]
-        lines += [_header_line(k, v) for k, v in headers.items() if k.lower() != "host"]
+        lines += [_header_line(k, v) for k, v in headers.items() if k.lower() not in _OURS]
         if content or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(content or b'')}\r\n")
         request = "".join(lines).encode("latin-1") + b"\r\n" + (content or b"")
