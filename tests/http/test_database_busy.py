@@ -108,3 +108,34 @@ def test_a_write_that_cannot_get_the_lock_is_503_with_retry_after(
     ckan = busy_client.post("/api/3/action/package_create", json=dataset, headers=auth)
     assert ckan.status_code == 503 and int(ckan.headers["retry-after"]) > 0
     assert ckan.json()["success"] is False and "busy" in ckan.json()["error"]["message"]
+
+
+def test_a_checkpoint_due_is_signed_though_another_connection_commits_meanwhile(
+    database: tuple[Engine, Path], settings: Settings
+) -> None:
+    """GET /log/checkpoint may sign a new checkpoint. Signing in its read transaction was a
+    lock upgrade, which SQLite refuses at once when another connection committed after the
+    read began (503, seen in the mesh federation test under load); now the signing session
+    takes the lock at BEGIN and waits for it."""
+    import threading
+
+    from tsunagu.ledger import services
+
+    engine, path = database
+    with Session(engine) as session:
+        services.append_entries(session, [b"entry 0", b"entry 1"])
+        session.commit()
+    settings.log_checkpoint_interval = 0
+    client = TestClient(create_app(settings, engine), raise_server_exceptions=False)
+    other = sqlite3.connect(path, isolation_level=None, timeout=5, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE organization SET description = 'busy' WHERE name = 'busy-org'")
+    timer = threading.Timer(0.1, lambda: other.execute("COMMIT"))  # within the 200 ms timeout
+    timer.start()
+    try:
+        response = client.get("/log/checkpoint")
+    finally:
+        timer.join()
+        other.close()
+    assert response.status_code == 200, response.text
+    assert response.text.splitlines()[1] == "2"  # the tree's size

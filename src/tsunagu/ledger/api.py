@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
 from tsunagu.http import get_session, rate_limit
+from tsunagu.http.deps import new_session
 from tsunagu.http.openapi import BUSY, PROBLEM
 from tsunagu.kernel import ValidationProblem
 
@@ -63,10 +64,23 @@ async def _text_body(request: Request) -> str:
 )
 def checkpoint(request: Request, session: SessionDep) -> Response:
     """The signed checkpoint with the witnesses' cosignature lines."""
-    row = services.latest_checkpoint(session, _log(request))
-    body = services.cosigned(session, row)
-    session.commit()
+    body = services.cosigned(session, _signed_checkpoint(request, session))
     return PlainTextResponse(body, media_type=TEXT, headers={"Cache-Control": "max-age=2"})
+
+
+def _signed_checkpoint(request: Request, session: Session) -> Any:
+    """The current checkpoint; a new one, when due, signed in a session that takes SQLite's
+    write lock at BEGIN. These are GETs, whose sessions read: signing in one upgraded its read
+    transaction to a write, which SQLite refuses at once ("database is locked", a 503) when
+    another connection committed in between — seen under load in the mesh's federation test."""
+    identity = _log(request)
+    row = services.current_checkpoint(session, identity)
+    if row is None:
+        session.rollback()  # a new snapshot afterwards, which sees the new checkpoint
+        with new_session(request, write=True) as writer:
+            row = services.latest_checkpoint(writer, identity)
+            writer.commit()
+    return row
 
 
 @router.get(
@@ -134,6 +148,7 @@ def proof_bundle(request: Request, session: SessionDep, index: int) -> Response:
     """A ``.tlog-proof`` for the entry against the latest checkpoint, with its cosignatures."""
     if not 0 <= index < MAX_SIZE:
         raise ValidationProblem("index out of range", field="index")
+    _signed_checkpoint(request, session)
     body = services.proof_bundle(session, _log(request), index)
     session.commit()
     return PlainTextResponse(body, media_type=TEXT, headers={

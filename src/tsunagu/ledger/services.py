@@ -189,18 +189,31 @@ def tile(session: Session, ref: TileRef) -> bytes:
     return data
 
 
-def latest_checkpoint(session: Session, identity: LogIdentity) -> LogCheckpoint:
-    """The newest signed checkpoint, signing a new one if the tree grew and the last is old."""
-    now = naive_utcnow()
+def current_checkpoint(session: Session, identity: LogIdentity) -> LogCheckpoint | None:
+    """The newest signed checkpoint if it is still current (the tree has not grown since, or
+    it is younger than the checkpoint interval); None when a new one is due. Reads only."""
     last = session.scalars(
         select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(1)
     ).first()
-    size, root = tiles.tree_head(session)
-    fresh = last is not None and (
-        last.size == size or now - last.created_at < timedelta(seconds=identity.checkpoint_interval)
-    )
-    if last is not None and fresh:
+    if last is None:
+        return None
+    interval = timedelta(seconds=identity.checkpoint_interval)
+    if naive_utcnow() - last.created_at < interval or last.size == tiles.tree_head(session)[0]:
         return last
+    return None
+
+
+def latest_checkpoint(session: Session, identity: LogIdentity) -> LogCheckpoint:
+    """The newest signed checkpoint, signing a new one if the tree grew and the last is old.
+
+    It may write: on SQLite give it a session that takes the write lock at BEGIN (a deferred
+    transaction that reads, then writes, fails at once when another connection commits in
+    between); :func:`current_checkpoint` first, on a read session, spares that lock."""
+    now = naive_utcnow()
+    last = current_checkpoint(session, identity)
+    if last is not None:
+        return last
+    size, root = tiles.tree_head(session)
     text = Checkpoint(identity.origin, size, root).text()
     note = text + "\n" + identity.signer.sign_line(text)
     row = LogCheckpoint(size=size, root=root, note=note, created_at=now)
