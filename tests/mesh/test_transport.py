@@ -223,7 +223,6 @@ def test_bad_input_is_refused_before_anything_is_sent(url: str, headers: dict[st
     async def go() -> None:
         with pytest.raises(FetchError) as caught:
             await NodeHttp(None, 2).request("GET", url, content=None, headers=headers)
-        assert "cannot" not in str(caught.value)
         assert not isinstance(caught.value, FetchConnectError) or url.startswith("ftp")
 
     run(go())

@@ -18,6 +18,7 @@ from tsunagu.kernel import ValidationProblem
 from . import services, witness
 from .errors import BadNoteInput, WitnessConflict
 from .formats import parse_tile_path
+from .models import LogCheckpoint
 from .note import NoteError, b64
 
 router = APIRouter(tags=["Transparency log (ログ)"])
@@ -68,7 +69,7 @@ def checkpoint(request: Request, session: SessionDep) -> Response:
     return PlainTextResponse(body, media_type=TEXT, headers={"Cache-Control": "max-age=2"})
 
 
-def _signed_checkpoint(request: Request, session: Session) -> Any:
+def _signed_checkpoint(request: Request, session: Session) -> LogCheckpoint:
     """The current checkpoint; a new one, when due, signed in a session that takes SQLite's
     write lock at BEGIN. These are GETs, whose sessions read: signing in one upgraded its read
     transaction to a write, which SQLite refuses at once ("database is locked", a 503) when

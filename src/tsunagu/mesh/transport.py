@@ -53,7 +53,7 @@ class _Disconnected(Exception):
 
 
 class _Unasked(Exception):
-    """Bytes after the answer, or more of them than any answer may have."""
+    """A second answer to one request (raised in the parser's callback: stops the parse)."""
 
 
 # Bounds on what another node or a backend may send back: the head (status line and headers)
@@ -207,6 +207,7 @@ class NodeHttp:
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._slots: asyncio.Semaphore | None = None
         self._slots_loop: asyncio.AbstractEventLoop | None = None
+        self._system_context: ssl.SSLContext | None = None
 
     async def request(
         self, method: str, url: str, *, content: bytes | None, headers: Mapping[str, str]
@@ -217,7 +218,7 @@ class NodeHttp:
             raise FetchConnectError(f"not an HTTP URL: {url[:200]}")
         context: ssl.SSLContext | None = None
         if scheme == "https":
-            context = self.ssl_context or ssl.create_default_context()
+            context = self.ssl_context or self._default_context()
         key = (scheme, parts.hostname, parts.port or (443 if scheme == "https" else 80))
         # The target exactly as given: what follows the authority, without a fragment.
         target = url[len(parts.scheme) + 3 + len(parts.netloc) :].split("#", 1)[0] or "/"
@@ -238,6 +239,13 @@ class NodeHttp:
             raise FetchTimeout("timed out") from None
         except UnicodeEncodeError:
             raise FetchError("a header is not Latin-1 text") from None
+
+    def _default_context(self) -> ssl.SSLContext:
+        """The system's CAs, for an HTTPS backend: built once (loading them takes milliseconds),
+        not per call."""
+        if self._system_context is None:
+            self._system_context = ssl.create_default_context()
+        return self._system_context
 
     async def _call(
         self,
