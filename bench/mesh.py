@@ -853,6 +853,30 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
         "update per record), the rest thin; and idle time, because each node's event loop is "
         "one thread and cannot use more than one core while the other node waits for it.",
         "",
+        "(10) 2026-11-27 12:30–14:10, a 2-core Intel Xeon machine of this kind, slower than "
+        "(9)'s: side by side at concurrency 64 (a SQLite and a PostgreSQL federation up at "
+        "once, alternating 6 s loads, 2 rounds), SQLite 566 and PostgreSQL 369 round trips/s, "
+        "node CPU (consumer / provider) 1.85 / 1.79 and 2.20 / 2.39 ms per round trip, the "
+        "PostgreSQL server 0.98 ms. The two ways (9) named for PostgreSQL's writer were tried "
+        "and are not kept. Per thread, PostgreSQL provider: event loop 0.95–1.1 ms of CPU per "
+        "round trip, writer thread 0.5 ms, sealing 0.1–0.2. In one process, one prepared "
+        "psycopg `UPDATE` cost 31 µs of its thread's CPU (55 µs of wall time) alone and 301 µs "
+        "(12.7 ms) while another thread ran Python: the GIL hand-off, not the statement, is "
+        "most of the writer thread's cost. (a) psycopg's pipeline mode around each batch of the"
+        " writer thread (statements sent without waiting, except where a job reads a result — "
+        "the access check, the log row's id): its writer thread used 0.57 ms per round trip "
+        "instead of 0.50. (b) Batches in the event loop on SQLAlchemy's asyncio engine "
+        "(psycopg's asynchronous connection; the jobs unchanged, through `run_sync`): no writer"
+        " thread, but the provider's loop went from 0.95 + 0.50 ms (loop + thread) to 1.81 ms. "
+        "Three PostgreSQL federations started together (this code, (a), (b)), alternating 6 s "
+        "loads at concurrency 64, 6 rounds: 433, 393 and 381 round trips/s. They were started "
+        "together because a federation started later than another, with the same code, ran "
+        "about 10% slower against it (384 against 425 round trips/s). Not tried: fewer "
+        "statements per message — the access rule from a short-lived cache in each process (at "
+        "the cost of a revoked rule still admitting messages in the node's other processes "
+        "until the cache expires) and the completion by message id instead of the insert's "
+        "returned row id, so that a batch would wait for the server once.",
+        "",
     ]
     return "\n".join(lines)
 

@@ -23,7 +23,9 @@ without waiting for the disk, so a batch costs about what the thread hops around
 → 1.23 ms per round trip; docs/benchmarks.md). The loop never waits for the lock: when
 another connection holds it (the sealing worker, an import), or a job fails, the batch goes to
 the writer thread as before, which waits and retries job by job. PostgreSQL always uses the
-thread: its commit waits for the server and the disk.
+thread: its commit waits for the server and the disk. Two ways around the thread's GIL hand-offs
+were measured there and were slower (docs/benchmarks.md, service mesh, paragraph 10): psycopg's
+pipeline mode around a batch, and batches in the event loop on SQLAlchemy's asyncio engine.
 """
 
 from __future__ import annotations
