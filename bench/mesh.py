@@ -877,6 +877,25 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
         "until the cache expires) and the completion by message id instead of the insert's "
         "returned row id, so that a batch would wait for the server once.",
         "",
+        "(11) 2026-11-27 13:00–13:36, the machine of (10). The access check was the one "
+        "statement of the provider's admission that was a read, so it went first. A prototype "
+        "that kept each (service, client) decision for 2 s (not exact: a rule removed in "
+        "another process would still admit for up to 2 s) against the code before: 458 → 495 "
+        "round trips/s (PostgreSQL, concurrency 64, 6 rounds); in a three-way run with a second"
+        " prototype that also completed log rows by message id instead of the returned row id "
+        "and sent each writer batch in psycopg's pipeline mode (so a batch waits for the server"
+        " once): 405, 484 and 492, then 422, 457 and 448 — the second step adds nothing "
+        "measurable and was dropped. Kept, exact: a process keeps each decision with the access"
+        " version it was read under; triggers raise that version with every change to services,"
+        " rules or groups in any process (migration 0024); the statement that writes the log "
+        "row reads it back and the provider decides again when it moved (docs/mesh.md, Access "
+        "rules). Side by side with the code before (two federations per database started "
+        "together, alternating 6 s loads at concurrency 64, 6 rounds): PostgreSQL 362 → 430 "
+        "round trips/s, provider CPU 2.33 → 1.92 ms per round trip, the PostgreSQL server 0.91 "
+        "→ 0.77 ms; the same two federations again, the new one loaded first: 396 → 459; SQLite"
+        " 585 → 602, provider 1.60 → 1.55 ms (SQLite's read in the event loop was cheap "
+        "already).",
+        "",
     ]
     return "\n".join(lines)
 

@@ -638,10 +638,18 @@ def test_services_and_rules_from_the_command_line(federation: Running) -> None:
         ids = {s["id"] for s in hub.get("/mesh/hub/services").json()["services"]}
     assert "JP/MUN/6000020131059/cli/echo" in ids
     # the backend is down: the provider answers a signed ServiceFailed, nothing crashes
-    rule_add("415AC0000000057/article/1")
+    again = rule_add("415AC0000000057/article/1")
     failed = federation.r1("nta", "JP/MUN/6000020131059/cli/echo", purpose="x")
     assert failed.status_code == 502
     assert failed.json()["type"] == "Server.ServerProxy.ServiceFailed"
+    # The node keeps that decision (mesh.services.AccessCache); a rule removed by another
+    # process refuses the very next message, and one added back admits it again.
+    tsunagu("rule-remove", again.split()[1].rstrip(":"))
+    refused = federation.r1("nta", "JP/MUN/6000020131059/cli/echo", purpose="x")
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["type"] == "Server.ServerProxy.AccessDenied"
+    rule_add("415AC0000000057/article/1")
+    assert federation.r1("nta", "JP/MUN/6000020131059/cli/echo", purpose="x").status_code == 502
 
 
 class _Recorder(BaseHTTPRequestHandler):

@@ -10,12 +10,21 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tsunagu.kernel import Conflict, ValidationProblem, naive_utcnow
 from tsunagu.mesh import hub, messagelog, protocol, push, services
 from tsunagu.mesh.errors import MeshFault
-from tsunagu.mesh.models import AccessRule, Delivery, GroupMember, MessageRecord, Subscription
+from tsunagu.mesh.models import (
+    AccessRule,
+    AccessVersion,
+    Delivery,
+    GroupMember,
+    MeshService,
+    MessageRecord,
+    Subscription,
+)
 from tsunagu.trust.ca import MemberId, PlatformCa
 from tsunagu.trust.jws import MessageSigner
 from tsunagu.trust.keys import KeyStore, generate_key
@@ -803,3 +812,73 @@ def test_the_node_client_adds_no_content_type_it_was_not_given() -> None:
         thread.join(10)
         server.close()
     assert len(seen) == 2 and not any(b"\r\ncontent-type:" in head for head in seen), seen
+
+
+def _version(session: Session) -> int:
+    return int(session.execute(select(AccessVersion.version)).scalar_one())
+
+
+def test_every_change_to_services_rules_and_groups_raises_the_access_version(
+    session: Session,
+) -> None:
+    """Triggers, not the ORM: a change by SQL of any kind moves the version (another process,
+    the CLI and an operator's psql write through the same tables)."""
+    url = {"backend": "url", "backend_url": "http://127.0.0.1:9/"}
+    seen = [_version(session)]
+
+    def moved() -> bool:
+        seen.append(_version(session))
+        return seen[-1] > seen[-2]
+
+    service = services.declare_service(session, subsystem="reg", code="v", title="v", **url)
+    assert moved()
+    rule = AccessRule(service_id=service.id, client=str(NTA), purposes=["p"], legal_basis="")
+    session.add(rule)
+    session.flush()
+    assert moved()
+    services.add_group_member(session, "tax", str(NTA))
+    session.flush()
+    assert moved()
+    rules, groups = AccessRule.__table__, GroupMember.__table__
+    session.execute(update(rules).where(rules.c.id == rule.id).values(purposes=["q"]))
+    assert moved()
+    session.execute(delete(groups).where(groups.c.member == str(NTA)))
+    assert moved()
+    session.execute(delete(rules).where(rules.c.id == rule.id))
+    assert moved()
+    session.execute(
+        update(MeshService.__table__).where(MeshService.id == service.id).values(title="w")
+    )
+    assert moved()
+    assert _version(session) == seen[-1]  # a read changes nothing
+    session.execute(update(MessageRecord.__table__).values(status=1))  # other tables: no
+    assert not moved()
+
+
+def test_the_access_cache_keeps_a_decision_under_its_version(session: Session) -> None:
+    url = {"backend": "url", "backend_url": "http://127.0.0.1:9/"}
+    service = services.declare_service(session, subsystem="reg", code="c", title="c", **url)
+    rules = AccessRule.__table__
+    session.execute(
+        rules.insert().values(
+            service_id=service.id, client=str(NTA), purposes=["p"], legal_basis=""
+        )
+    )
+    connection = session.connection()
+    cache = services.AccessCache()
+    client = f"{NTA}/x"
+    version, found, rule, cached = cache.lookup(connection, "reg", "c", client)
+    assert not cached and found is not None and rule is not None and rule.purposes == ["p"]
+    assert version == _version(session)
+    # A change the cache cannot see by itself (SQL, as from another process) ...
+    session.execute(update(rules).where(rules.c.service_id == service.id).values(purposes=["z"]))
+    again = cache.lookup(connection, "reg", "c", client)
+    assert again == (version, found, rule, True)  # ... leaves the kept decision as it was,
+    assert _version(session) != version  # ... but not the version the provider reads back,
+    fresh = cache.read(connection, "reg", "c", client)  # ... so it reads again:
+    assert fresh[0] == _version(session) and fresh[2] is not None and fresh[2].purposes == ["z"]
+    assert cache.lookup(connection, "reg", "c", client)[1:] == (*fresh[1:], True)
+    session.execute(delete(MeshService.__table__).where(MeshService.id == service.id))
+    assert cache.read(connection, "reg", "c", client) == (None, None, None)
+    assert cache.lookup(connection, "reg", "c", client) == (None, None, None, False)  # dropped
+    assert cache.lookup(connection, "reg", "unknown", client) == (None, None, None, False)

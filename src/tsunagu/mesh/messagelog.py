@@ -54,6 +54,7 @@ from tsunagu.trust.trustlist import TrustList
 from .errors import MeshFault
 from .models import KnownCertificate, MessageRecord, TimestampBatch
 from .runtime import NodeRuntime
+from .services import ACCESS_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,12 @@ _INSERT = DriverStatement(
     # every column but the key and the batch's (JSON: omitted, they stay NULL)
     [c.key for c in _TABLE.c if c.key != "id" and not c.key.startswith("batch_")],
 )
+_INSERT_VERSIONED = DriverStatement(
+    _TABLE,
+    insert(_TABLE).returning(_TABLE.c.id, ACCESS_VERSION),
+    [c.key for c in _TABLE.c if c.key != "id" and not c.key.startswith("batch_")],
+)
+_SET_BASIS = DriverStatement(_TABLE, update(_TABLE).where(_TABLE.c.id == bindparam("record_id")))
 # "Not sealed yet" as batch_index IS NULL (sealing sets batch_id and batch_index together):
 # with batch_id, PostgreSQL's generic plan for this prepared statement, made while the table
 # had no statistics, walked ix_mesh_message_batch over every unsealed row (about 2,000 rows
@@ -75,6 +82,34 @@ _FINISH = DriverStatement(
     _TABLE,
     update(_TABLE).where(_TABLE.c.id == bindparam("record_id"), _TABLE.c.batch_index.is_(None)),
 )
+
+
+def insert_versioned(connection: Connection, **values: Any) -> tuple[int, int | None]:
+    """:func:`insert_record`, and the access version this statement saw (the provider's check
+    that the access decision it used is still current: mesh.services.AccessCache)."""
+    values.setdefault("created_at", naive_utcnow())
+    try:
+        cursor = _INSERT_VERSIONED.execute(connection, values)
+    except IntegrityError:
+        raise _replay(values) from None
+    try:
+        record_id, version = cursor.fetchone()
+        return int(record_id), version
+    finally:
+        cursor.close()
+
+
+def _replay(values: Mapping[str, Any]) -> MeshFault:
+    return MeshFault(
+        "Client.DuplicateMessage",
+        f"message {values.get('message_id')} was already received (replay)",
+        409,
+    )
+
+
+def set_legal_basis(connection: Connection, record_id: int, legal_basis: str) -> None:
+    """Correct the legal basis of a row written under an access decision found out of date."""
+    _SET_BASIS.execute(connection, {"record_id": record_id, "legal_basis": legal_basis}).close()
 
 
 def insert_record(connection: Connection, **values: Any) -> int:
@@ -88,11 +123,7 @@ def insert_record(connection: Connection, **values: Any) -> int:
     try:
         cursor = _INSERT.execute(connection, values)
     except IntegrityError:
-        raise MeshFault(
-            "Client.DuplicateMessage",
-            f"message {values.get('message_id')} was already received (replay)",
-            409,
-        ) from None
+        raise _replay(values) from None
     try:
         return int(cursor.fetchone()[0])
     finally:

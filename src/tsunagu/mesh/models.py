@@ -88,6 +88,19 @@ class GroupMember(Base):
     member: Mapped[str] = mapped_column(String(200))
 
 
+class AccessVersion(Base):
+    """One row: a number that database triggers raise with every change to services, access
+    rules and groups, whoever makes it (this process, another process of the node, the CLI,
+    SQL by hand). A node keeps access decisions per (service, client) under the number they
+    were read with, and uses one only while the number is unchanged (mesh.services.AccessCache).
+    Migration 0024_mesh_access_version makes the triggers."""
+
+    __tablename__ = "mesh_access_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class MessageRecord(Base):
     """One request/response as a node saw it: the message log (both sides)."""
 

@@ -34,9 +34,9 @@ from tsunagu.trust.trustlist import TrustList
 from . import protocol
 from .client import evidence_of, member_name, response_message_headers
 from .errors import MeshFault, provider_fault
-from .messagelog import finish_record, insert_record
+from .messagelog import finish_record, insert_record, insert_versioned, set_legal_basis
 from .runtime import NodeRuntime
-from .services import ServiceView, access_of, local_id
+from .services import RuleView, ServiceView, local_id
 from .transport import FetchError, FetchTimeout
 
 log = logging.getLogger(__name__)
@@ -219,51 +219,39 @@ async def provide(request: Request) -> Response:
         service, rest = _service_of(rt, request, service_id)
         labels = (service_id, client)
         purpose = headers.get(protocol.PURPOSE, "")
+        asked_basis = headers.get(protocol.LEGAL_BASIS, "")
         request_digest = state["digest"]
 
         def admit(connection: Connection) -> tuple[int, MeshFault | tuple[ServiceView, str]]:
             """Access rule and replay store in one transaction: the log row is written either
             way (a refusal is finished below with the signed answer that carried it), with the
             legal basis when the rule admits the message; a message id seen before fails the
-            insert (DuplicateMessage)."""
-            found, rule = access_of(connection, *service, str(client_id))
-            asked_basis = headers.get(protocol.LEGAL_BASIS, "")
-            refusal = None
-            if found is None:
-                refusal = provider_fault("UnknownService", f"no service {service_id}", 404)
-            elif rule is None:
-                refusal = provider_fault("AccessDenied", f"{client} may not call {service_id}", 403)
-            elif not purpose:
-                refusal = provider_fault(
-                    "AccessDenied", "the request states no purpose (Tsunagu-Purpose)", 403
-                )
-            elif purpose not in rule.purposes:
-                refusal = provider_fault(
-                    "AccessDenied", f"purpose {purpose!r} is not allowed for {client}", 403
-                )
-            elif asked_basis and asked_basis != rule.legal_basis:
-                refusal = provider_fault(
-                    "AccessDenied",
-                    f"legal basis {asked_basis} is not the one this "
-                    f"access rests on ({rule.legal_basis})",
-                    403,
-                )
-            record_id = insert_record(
+            insert (DuplicateMessage). The decision may come from the node's cache; the insert
+            reads the access version back, and a decision out of date is made again here."""
+            client_text = str(client_id)
+            version, found, rule, cached = rt.access.lookup(connection, *service, client_text)
+            refusal, basis = _decide(found, rule, service_id, client, purpose, asked_basis)
+            record_id, current = insert_versioned(
                 connection,
                 side="provider",
-                client=str(client_id),
+                client=client_text,
                 message_id=message_id,
                 service=service_id,
                 method=request.method,
                 xroad_id=xroad_id[:100],
                 purpose=purpose[:200],
-                legal_basis=rule.legal_basis if refusal is None and rule is not None else "",
+                legal_basis=basis,
                 issue=headers.get(protocol.XROAD_ISSUE, "")[:200],
                 user_id=headers.get(protocol.XROAD_USER, "")[:200],
                 request_hash=request_hash,
                 request_signature=headers.get(protocol.SIGNATURE, ""),
                 request_digest=request_digest,
             )
+            if cached and current != version:  # the rules changed since the decision was read
+                _, found, rule = rt.access.read(connection, *service, client_text)
+                refusal, fresh = _decide(found, rule, service_id, client, purpose, asked_basis)
+                if fresh != basis:
+                    set_legal_basis(connection, record_id, fresh)
             if refusal is not None or found is None or rule is None:
                 return record_id, refusal or provider_fault("AccessDenied", "refused", 403)
             return record_id, (found, rule.legal_basis)
@@ -320,6 +308,36 @@ async def provide(request: Request) -> Response:
             )
         rt.metrics.observe("provider", *labels, exc.status, time.perf_counter() - started)
         return refused
+
+
+def _decide(
+    found: ServiceView | None,
+    rule: RuleView | None,
+    service_id: str,
+    client: str,
+    purpose: str,
+    asked_basis: str,
+) -> tuple[MeshFault | None, str]:
+    """The refusal of a message (None: admitted) and the legal basis its log row records."""
+    if found is None:
+        return provider_fault("UnknownService", f"no service {service_id}", 404), ""
+    if rule is None:
+        return provider_fault("AccessDenied", f"{client} may not call {service_id}", 403), ""
+    if not purpose:
+        return provider_fault(
+            "AccessDenied", "the request states no purpose (Tsunagu-Purpose)", 403
+        ), ""
+    if purpose not in rule.purposes:
+        return provider_fault(
+            "AccessDenied", f"purpose {purpose!r} is not allowed for {client}", 403
+        ), ""
+    if asked_basis and asked_basis != rule.legal_basis:
+        return provider_fault(
+            "AccessDenied",
+            f"legal basis {asked_basis} is not the one this access rests on ({rule.legal_basis})",
+            403,
+        ), ""
+    return None, rule.legal_basis
 
 
 def _internal_error(error: Exception) -> MeshFault:

@@ -20,6 +20,7 @@ from tsunagu.trust.trustlist import TrustList, TrustListCache
 from .client import HubClient
 from .errors import MeshFault
 from .identity import NodeIdentity
+from .services import AccessCache
 from .transport import NodeHttp
 from .writer import GroupWriter
 
@@ -81,6 +82,7 @@ class NodeRuntime:
     # Set to start the worker's next round now rather than at its next poll (new outbox events
     # committed, a notification received).
     wake: threading.Event = field(default_factory=threading.Event)
+    access: AccessCache = field(default_factory=AccessCache)  # decisions by access version
     _peers: dict[bytes, tuple[str, str, Any]] = field(default_factory=dict)
     _tokens: dict[str, float] = field(default_factory=dict)
     _writer: GroupWriter | None = None
