@@ -87,24 +87,8 @@ _FINISH = DriverStatement(
 def insert_versioned(connection: Connection, **values: Any) -> tuple[int, int | None]:
     """:func:`insert_record`, and the access version this statement saw (the provider's check
     that the access decision it used is still current: mesh.services.AccessCache)."""
-    values.setdefault("created_at", naive_utcnow())
-    try:
-        cursor = _INSERT_VERSIONED.execute(connection, values)
-    except IntegrityError:
-        raise _replay(values) from None
-    try:
-        record_id, version = cursor.fetchone()
-        return int(record_id), version
-    finally:
-        cursor.close()
-
-
-def _replay(values: Mapping[str, Any]) -> MeshFault:
-    return MeshFault(
-        "Client.DuplicateMessage",
-        f"message {values.get('message_id')} was already received (replay)",
-        409,
-    )
+    record_id, version = _inserted(_INSERT_VERSIONED, connection, values)
+    return int(record_id), version
 
 
 def set_legal_basis(connection: Connection, record_id: int, legal_basis: str) -> None:
@@ -119,13 +103,24 @@ def insert_record(connection: Connection, **values: Any) -> int:
     replay ends the caller's transaction (it is rolled back and the refusal logged on its own),
     and a savepoint would cost two more round trips on every message.
     """
+    return int(_inserted(_INSERT, connection, values)[0])
+
+
+def _inserted(
+    statement: DriverStatement, connection: Connection, values: dict[str, Any]
+) -> tuple[Any, ...]:
+    """The RETURNING row of ``statement`` run with ``values``; a unique-key clash is a replay."""
     values.setdefault("created_at", naive_utcnow())
     try:
-        cursor = _INSERT.execute(connection, values)
+        cursor = statement.execute(connection, values)
     except IntegrityError:
-        raise _replay(values) from None
+        raise MeshFault(
+            "Client.DuplicateMessage",
+            f"message {values.get('message_id')} was already received (replay)",
+            409,
+        ) from None
     try:
-        return int(cursor.fetchone()[0])
+        return tuple(cursor.fetchone())
     finally:
         cursor.close()
 
