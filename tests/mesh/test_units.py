@@ -292,12 +292,13 @@ def test_the_most_specific_access_rule_wins_and_no_rule_denies(session: Session)
         (f"{WAKAYAMA}/x", "reg", "other", ["o"]),
         ("JP/COM/5100000000019/x", "reg", "basic4", None),  # no rule: deny
     ]:
-        found, rule = services.access_of(connection, subsys, code, client)
+        version, found, rule = services.access_of(connection, subsys, code, client)
+        assert version is not None
         assert found is not None and found.code == code and found.backend == "url"
         assert (rule.purposes if rule else None) == purposes
         same = services.matching_rule(session, found, client)  # the subscriptions' entry
         assert (same.purposes if same else None) == purposes
-    assert services.access_of(connection, "reg", "missing", subsystem) == (None, None)
+    assert services.access_of(connection, "reg", "missing", subsystem) == (None, None, None)
 
 
 def test_a_message_id_is_logged_once_per_side_and_client(session: Session) -> None:

@@ -286,12 +286,12 @@ _SERVICE_COLUMNS = (
     "data_items",
 )
 _RULE_COLUMNS = ("id", "client", "purposes", "legal_basis", "allow_subscribe")
-# The provider's per-request check in one statement (three before: service, groups, rules): the
-# service and every rule that could apply to the client — its subsystem's, its member's, and
-# those of the groups its member or subsystem is in.
 _VERSION_TABLE = cast(Table, AccessVersion.__table__)
 # The access configuration's version (migration 0024: raised by trigger on every change).
 ACCESS_VERSION = select(_VERSION_TABLE.c.version).where(_VERSION_TABLE.c.id == 1).scalar_subquery()
+# The provider's per-request check in one statement (three before: service, groups, rules): the
+# service and every rule that could apply to the client — its subsystem's, its member's, and
+# those of the groups its member or subsystem is in — and the access version.
 _ACCESS = (
     select(
         *(_SERVICE_TABLE.c[name] for name in _SERVICE_COLUMNS),
@@ -360,16 +360,10 @@ class RuleView:
 
 def access_of(
     connection: Connection, subsystem: str, code: str, client: str
-) -> tuple[ServiceView | None, RuleView | None]:
-    """The service ``subsystem/code`` and the rule letting ``client`` call it (None: deny);
-    the provider's per-request check, the same choice as :func:`_rule_for` in one statement."""
-    return versioned_access_of(connection, subsystem, code, client)[1:]
-
-
-def versioned_access_of(
-    connection: Connection, subsystem: str, code: str, client: str
 ) -> tuple[int | None, ServiceView | None, RuleView | None]:
-    """:func:`access_of` with the access version it was read under (None: no such service)."""
+    """The access version, the service ``subsystem/code`` and the rule letting ``client`` call
+    it (rule None: deny; all None: no such service); the provider's per-request check (through
+    :class:`AccessCache`), the same choice as :func:`_rule_for` in one statement."""
     member = "/".join(client.split("/")[:3])
     params = {"subsystem": subsystem, "code": code, "client": client, "member": member}
     rows = _ACCESS_ON_DRIVER.rows(connection, params)
@@ -429,7 +423,7 @@ class AccessCache:
         A job of the message-log writer may run twice (mesh.writer); keeping what it read is
         harmless either way: the version says whether it is still current."""
         key = (subsystem, code, client)
-        version, service, rule = versioned_access_of(connection, subsystem, code, client)
+        version, service, rule = access_of(connection, subsystem, code, client)
         if version is None or service is None:
             self._entries.pop(key, None)
         else:
