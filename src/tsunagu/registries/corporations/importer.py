@@ -573,14 +573,18 @@ def copy_csv(records: Iterable[tuple[Any, ...]]) -> str:
     return buffer.getvalue()
 
 
+def copy_statement(table: str = "corporation_record") -> str:
+    """The ``COPY`` statement that reads :func:`copy_csv`'s and :func:`copy_line`'s text."""
+    return (f"COPY {table} ({_COLUMN_LIST}) FROM STDIN WITH (FORMAT csv, "
+            f"FORCE_NULL ({_NULLABLE}), FORCE_NOT_NULL ({_TEXT}))")  # fmt: skip
+
+
 def copy_text(connection: Connection, text: str, table: str = "corporation_record") -> None:
     """Store :func:`copy_csv`'s text on PostgreSQL by ``COPY``."""
     if not text:
         return
     dbapi: Any = connection.connection.dbapi_connection  # psycopg 3
-    statement = (f"COPY {table} ({_COLUMN_LIST}) FROM STDIN WITH (FORMAT csv, "
-                 f"FORCE_NULL ({_NULLABLE}), FORCE_NOT_NULL ({_TEXT}))")  # fmt: skip
-    with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
+    with dbapi.cursor() as cursor, cursor.copy(copy_statement(table)) as copy:
         copy.write(text)
 
 
@@ -651,12 +655,30 @@ def _streamed(connection: Connection, statement: Select[Any]) -> Result[Any]:
     return connection.execute(statement, execution_options=options)
 
 
+# Every row of a first load went in as current; a corporation with several rows keeps the mark
+# on its best only (see services.as_of for the order): the others, all among the suspects'
+# rows, lose it, and only those rows are written (rewriting every suspect's rows took 5.6 to
+# 6.1 s on PostgreSQL and 1.7 s on SQLite at 5,000,000 rows with about 92,000 suspects; this,
+# 1.0 and 0.25 s). PostgreSQL, with no statistics of the new rows yet, planned the first form
+# as scans of the whole table (19 s); LATERAL makes it read each suspect's rows by the unique
+# index. docs/benchmarks.md (Corporate registry).
+_UNMARK = (
+    'UPDATE corporation_record SET "current" = FALSE WHERE corporate_number IN '  # noqa: S608
+    "(SELECT corporate_number FROM corp_suspect) AND id != (SELECT r.id FROM corporation_record "
+    f"r WHERE r.corporate_number = corporation_record.corporate_number ORDER BY {_ORDER} LIMIT 1)",
+    'UPDATE corporation_record SET "current" = FALSE WHERE id IN (SELECT later.id FROM '  # noqa: S608
+    "corp_suspect s CROSS JOIN LATERAL (SELECT r.id FROM corporation_record r WHERE "
+    f"r.corporate_number = s.corporate_number ORDER BY {_ORDER} OFFSET 1) later)",
+)
+
+
 class _FirstLoad(_Store):
     """Into an empty registry: straight into the table, indexes built once at the end."""
 
     def __init__(self, connection: Connection, import_id: int, source: str) -> None:
         super().__init__(connection, import_id, source)
         self.written = 0
+        self.suspected = 0
         # Numbers met before, as bits of their hash: a 全件 file has about 5 million distinct
         # numbers, too many to keep as a set (hundreds of MB); a bit set of fixed size never
         # misses a number met twice and wrongly suspects only a few percent (the bits are
@@ -673,14 +695,22 @@ class _FirstLoad(_Store):
         if self.connection.dialect.name == "postgresql":
             # Index builds sort in memory up to this (default 64 MB), for this transaction only.
             self.connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+            # The queries below run once on a table without statistics, whose size the planner
+            # overestimates by orders of magnitude: compiling them (JIT) cost 0.2 s and gained
+            # nothing.
+            self.connection.exec_driver_sql("SET LOCAL jit = off")
         self.suspects.drop(self.connection, checkfirst=True)
         self.suspects.create(self.connection)
 
     def write(self, batch: _Batch) -> None:
         _store(self.connection, batch, "corporation_record")
+        self.note(batch.corporate_numbers())
+
+    def note(self, numbers: Iterable[str]) -> None:
+        """Count the stored rows of ``numbers``; keep those perhaps met before as suspects."""
         seen, mask = self.seen, _SEEN_BITS - 1
         suspects = []
-        for number in batch.corporate_numbers():
+        for number in numbers:
             self.written += 1
             bit = hash(number) & mask
             if seen[bit >> 3] & (1 << (bit & 7)):
@@ -689,6 +719,7 @@ class _FirstLoad(_Store):
                 seen[bit >> 3] |= 1 << (bit & 7)
         if suspects:
             self.connection.execute(insert(self.suspects), suspects)
+            self.suspected += len(suspects)
 
     def finish(self, session: Session, report: ImportReport) -> list[tuple[int, str]]:
         unique = next(i for i in RECORDS.indexes if i.name == UNIQUE_INDEX)
@@ -701,14 +732,8 @@ class _FirstLoad(_Store):
             conflicts, repeats = self._drop_repeats(report)
             unique.create(self.connection)
         report.inserted = self.written - repeats
-        # Every row went in as current; a corporation with several rows keeps the mark on its
-        # latest only (see services.as_of for the order).
-        self.connection.exec_driver_sql(
-            'UPDATE corporation_record SET "current" = (id = (SELECT r.id FROM '  # noqa: S608
-            "corporation_record r WHERE r.corporate_number = corporation_record.corporate_number "
-            f"ORDER BY {_ORDER} LIMIT 1)) WHERE corporate_number IN (SELECT corporate_number "
-            "FROM corp_suspect)"
-        )
+        if self.suspected:
+            self.connection.exec_driver_sql(_UNMARK[self.connection.dialect.name == "postgresql"])
         self.suspects.drop(self.connection)
         for index in sorted(RECORDS.indexes, key=lambda i: str(i.name)):
             if index is not unique:
