@@ -57,7 +57,7 @@ bench-search: install ## Catalog search at 1M datasets: SQLite, PostgreSQL, tant
 bench-dcat: install ## DCAT-AP export of 100,000 datasets (time, peak memory)
 	$(BIN)/python -m bench.dcat
 
-bench-corporations: install ## Corporate registry import vs raw bulk load, lookups, name search (CORP_SIZE rows, 5M: ~16 min)
+bench-corporations: install ## Corporate registry import (and PostgreSQL's floor) vs raw bulk load, lookups, name search (CORP_SIZE rows, 5M: ~16 min)
 	$(BIN)/python -m bench.corporations --size $(CORP_SIZE) --postgres $(PG_TEST_URL)
 
 bench-geocode: install ## Address geocoder throughput on 100,000 addresses (abr-geocoder too if `make abrg` ran)
@@ -82,7 +82,7 @@ bench-ledger: install ## Transparency log appends and inclusion proofs at 10M en
 bench-datastore: install ## Datastore load of a 1,000,000-row CSV vs COPY/executemany, Frictionless time
 	$(BIN)/python -m bench.datastore --pg-url $(PG_TEST_URL)
 
-bench-mesh: install ## Mesh round trips vs direct (concurrency 1/16/64), push notifications/s
+bench-mesh: install ## Mesh round trips vs direct and vs the transport alone (concurrency 1/16/64), push notifications/s
 	$(BIN)/python -m bench.mesh --pg-url $(PG_TEST_URL)
 
 bench-quality: install ## Machine-readability check of a 50 MB XLSX (and the same rows as CSV)
