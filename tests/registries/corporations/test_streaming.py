@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import marshal
 from datetime import date
 from pathlib import Path
 
@@ -195,3 +197,30 @@ def test_the_record_hash_is_the_row_hash_stored_before() -> None:
             == expected
             == (importer_module.row_hash(values))
         )
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_worker_chunk_pauses_the_garbage_collector_and_leaves_it_as_it_was(
+    monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    during: list[bool] = []
+    parse = nta.parse_chunk
+
+    def watched(*args: object, **kwargs: object) -> object:
+        during.append(gc.isenabled())
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(nta, "parse_chunk", watched)
+    data = csv_file(GOOD, row(number(1)))
+    cut = data[: data.rindex(b",0\n", 0, len(data) - 1)]  # the last row without its end
+    (gc.enable if enabled else gc.disable)()
+    try:
+        prepared = importer_module._prepare_chunk("utf-8", 0, data, True, 1, "nta", True, True)
+        records = marshal.loads(prepared[2])  # noqa: S302 - our own function's bytes
+        assert [r[0] for r in records] == [HITACHI, number(1)] and gc.isenabled() is enabled
+        with pytest.raises(nta.TruncatedFile):  # a failing chunk leaves it as it was too
+            importer_module._prepare_chunk("utf-8", 0, cut, False, 1, "nta", True, True)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert during == [False, False]
