@@ -22,6 +22,7 @@ import platform
 import random
 import resource
 import statistics
+import tempfile
 import time
 import zipfile
 from datetime import UTC, datetime
@@ -136,21 +137,24 @@ def floor_load(server_url: str, path: Path, size: int) -> dict[str, float]:
     """A PostgreSQL first load with Python's per-row work taken out: the least this schema's
     first load takes on this machine, to read the import's ratio against.
 
-    The import's own worker code makes the ``COPY`` text of every row beforehand (into a file
-    next to the data, not timed); then, in a fresh database of its own, after a raw load there
+    The import's own worker code makes the ``COPY`` text of every row beforehand (into a
+    temporary file next to the data, made anew each run since it is this code's output; not
+    timed); then, in a fresh database of its own, after a raw load there
     (the baseline), the timed part is what the import does with that text: ``COPY`` into
     ``corporation_record`` with the secondary indexes dropped, then the import's own finish
     (unique index, ``current``, the other index builds, ``ANALYZE``) and the commit. Left out
     besides the per-row work: the file's SHA-256, reading it, and noting the corporate numbers
     (the import's suspects for ``current``: noted before the timed part, from a second file).
     """
-    lines, numbers = path.with_suffix(".copy"), path.with_suffix(".numbers")
     import_id = 1
-    if not lines.exists() or not numbers.exists():
-        partial = lines.with_suffix(".partial")
+    with (
+        tempfile.TemporaryDirectory(dir=path.parent) as tmp,
+        scratch_database(server_url, "tsunagu_bench_corp_floor") as url,
+    ):
+        lines, numbers = Path(tmp) / "rows.copy", Path(tmp) / "numbers.txt"
         with (
             path.open("rb") as stream,
-            partial.open("w", encoding="utf-8") as out,
+            lines.open("w", encoding="utf-8") as out,
             numbers.open("w", encoding="ascii") as listed,
         ):
             reader = nta.open_file(stream, None)
@@ -164,8 +168,6 @@ def floor_load(server_url: str, path: Path, size: int) -> dict[str, float]:
                     raise RuntimeError("the generated file should make COPY text of every row")
                 out.write(batch.copy)
                 listed.writelines(number + "\n" for number in batch.numbers)
-        partial.rename(lines)
-    with scratch_database(server_url, "tsunagu_bench_corp_floor") as url:
         engine = make_engine(url)
         try:
             migrate(engine)

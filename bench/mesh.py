@@ -265,6 +265,10 @@ class Figures:
     def rate(self) -> float:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
 
+    def cpu_ms(self, process: str) -> float:
+        """CPU milliseconds ``process`` used per round trip measured."""
+        return self.cpu.get(process, 0.0) * 1000 / max(1, len(self.latencies))
+
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
@@ -708,13 +712,10 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
         ]
         for c in args.concurrency:
             for name in ("direct", "relay", "mesh"):
-                if name not in results[c]:  # saved results of a run before the relay path
-                    continue
                 fig: Figures = results[c][name]
-                n = max(1, len(fig.latencies))
                 role = "relay" if name == "relay" else "node"
                 cpu_ms = " / ".join(
-                    f"{fig.cpu.get(k, 0) * 1000 / n:.2f}"
+                    f"{fig.cpu_ms(k):.2f}"
                     for k in (f"consumer {role}", f"provider {role}", "backend")
                 )
                 lines.append(
@@ -744,17 +745,11 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
                 f"rate is {best:,.0f} round trips/s (target ≥ 1,000) — "
                 f"**{'met' if best >= 1000 else 'not met'}**.",
             ]
-        relayed = [c for c in args.concurrency if "relay" in results[c]]
-        if relayed:
-            top = max(relayed, key=lambda c: results[c]["relay"].rate)
+        if args.concurrency:
+            top = max(args.concurrency, key=lambda c: results[c]["relay"].rate)
             r, m = results[top]["relay"], results[top]["mesh"]
-
-            def per_node(fig: Figures, role: str) -> float:  # CPU ms per round trip, per process
-                n = max(1, len(fig.latencies))
-                used = fig.cpu.get(f"consumer {role}", 0) + fig.cpu.get(f"provider {role}", 0)
-                return used * 1000 / n / 2
-
-            relay_ms, node_ms = per_node(r, "relay"), per_node(m, "node")
+            relay_ms = (r.cpu_ms("consumer relay") + r.cpu_ms("provider relay")) / 2
+            node_ms = (m.cpu_ms("consumer node") + m.cpu_ms("provider node")) / 2
             lines += [
                 "",
                 f"The transport alone (relay) at its best: {r.rate:,.0f} round trips/s at "
@@ -771,7 +766,7 @@ def render(all_results: dict[str, dict[Any, Any]], args: argparse.Namespace, pg:
                     else "The transport leaves room for 1,000 round trips/s on this machine."
                 ),
             ]
-            if 1 in relayed:
+            if 1 in args.concurrency:
                 d1, r1 = results[1]["direct"], results[1]["relay"]
                 ratio = r1.pct(0.5) / d1.pct(0.5)
                 lines[-1] += (

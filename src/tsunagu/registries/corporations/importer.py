@@ -441,13 +441,13 @@ def _prepare_chunk(
     a worker with it, 11.2–11.8 without (docs/benchmarks.md). It runs again between chunks,
     as it was before, for anything else.
     """
-    paused = gc.isenabled()
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         header, rows = nta.parse_chunk(encoding, before, data, complete=complete)
         batch = _batch(rows, import_id, source, current=current, copy=copy)
     finally:
-        if paused:
+        if was_enabled:
             gc.enable()
     if batch.copy:
         return header, batch.read, batch.copy, list(batch.numbers), batch.rejected
@@ -676,14 +676,14 @@ def _streamed(connection: Connection, statement: Select[Any]) -> Result[Any]:
 # 1.0 and 0.25 s). PostgreSQL, with no statistics of the new rows yet, planned the first form
 # as scans of the whole table (19 s); LATERAL makes it read each suspect's rows by the unique
 # index. docs/benchmarks.md (Corporate registry).
-_UNMARK = (
-    'UPDATE corporation_record SET "current" = FALSE WHERE corporate_number IN '  # noqa: S608
+_UNMARK = {
+    "sqlite": 'UPDATE corporation_record SET "current" = FALSE WHERE corporate_number IN '  # noqa: S608
     "(SELECT corporate_number FROM corp_suspect) AND id != (SELECT r.id FROM corporation_record "
     f"r WHERE r.corporate_number = corporation_record.corporate_number ORDER BY {_ORDER} LIMIT 1)",
-    'UPDATE corporation_record SET "current" = FALSE WHERE id IN (SELECT later.id FROM '  # noqa: S608
-    "corp_suspect s CROSS JOIN LATERAL (SELECT r.id FROM corporation_record r WHERE "
+    "postgresql": 'UPDATE corporation_record SET "current" = FALSE WHERE id IN (SELECT later.id '  # noqa: S608
+    "FROM corp_suspect s CROSS JOIN LATERAL (SELECT r.id FROM corporation_record r WHERE "
     f"r.corporate_number = s.corporate_number ORDER BY {_ORDER} OFFSET 1) later)",
-)
+}
 
 
 class _FirstLoad(_Store):
@@ -747,7 +747,7 @@ class _FirstLoad(_Store):
             unique.create(self.connection)
         report.inserted = self.written - repeats
         if self.suspected:
-            self.connection.exec_driver_sql(_UNMARK[self.connection.dialect.name == "postgresql"])
+            self.connection.exec_driver_sql(_UNMARK[self.connection.dialect.name])
         self.suspects.drop(self.connection)
         for index in sorted(RECORDS.indexes, key=lambda i: str(i.name)):
             if index is not unique:
