@@ -99,3 +99,36 @@ def test_a_select_reads_what_core_reads(connection: Connection) -> None:
         ("open", False, [], "svc:basic4"),
         ("residents", True, ["name", "address"], "svc:basic4"),
     ]
+
+
+def test_rows_sent_together_store_what_core_stores(connection: Connection) -> None:
+    plain = DriverStatement(TABLE, insert(TABLE), KEYS)
+    plain.execute_many(connection, [{**ROW, "message_id": f"many-{i}"} for i in range(3)])
+    connection.execute(insert(TABLE), [{**ROW, "message_id": "core"}])
+    ids: dict[str, int] = dict(connection.execute(select(TABLE.c.message_id, TABLE.c.id)).all())
+    core = _row(connection, ids.pop("core"))
+    assert sorted(ids) == ["many-0", "many-1", "many-2"]
+    for message_id, record_id in ids.items():
+        mine = _row(connection, record_id)
+        assert mine.pop("message_id") == message_id
+        assert mine == {k: v for k, v in core.items() if k != "message_id"}
+
+    finish = update(TABLE).where(TABLE.c.id == bindparam("record_id"), TABLE.c.batch_id.is_(None))
+    done = [
+        {"record_id": ids["many-0"], "status": 200},
+        {"record_id": ids["many-2"], "status": 503},
+    ]
+    DriverStatement(TABLE, finish).execute_many(connection, done)
+    statuses = {m: _row(connection, i)["status"] for m, i in ids.items()}
+    assert statuses == {"many-0": 200, "many-1": 0, "many-2": 503}
+    DriverStatement(TABLE, finish).execute_many(connection, [])  # nothing to send: no error
+
+
+def test_one_violation_among_rows_sent_together_is_integrity_error(connection: Connection) -> None:
+    plain = DriverStatement(TABLE, insert(TABLE), KEYS)
+    savepoint = connection.begin_nested()
+    with pytest.raises(IntegrityError):
+        plain.execute_many(connection, [{**ROW, "message_id": m} for m in ("p", "q", "p")])
+    savepoint.rollback()  # the caller's way back: none of the three stays
+    left = select(TABLE.c.id).where(TABLE.c.message_id.in_(["p", "q"]))
+    assert not connection.execute(left).all()

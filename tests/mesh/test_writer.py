@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, delete, func, select
 
 from tsunagu.db import IMMEDIATE, is_sqlite
+from tsunagu.db.driver import DriverStatement
 from tsunagu.mesh import messagelog
 from tsunagu.mesh.errors import MeshFault
 from tsunagu.mesh.models import MessageRecord
@@ -38,15 +40,30 @@ def insert(client: str, message_id: str) -> Callable[[Connection], int]:
     return job
 
 
+def row(client: str, message_id: str) -> messagelog.RowWrite:
+    """The same row as :func:`insert`, as a plain row write (``GroupWriter.run_row``)."""
+    return messagelog.record_write(
+        side="provider", client=client, message_id=message_id, service="s", method="GET",
+        status=200,
+    )  # fmt: skip
+
+
+Item = Callable[[Connection], object] | messagelog.RowWrite
+
+
+def submit(writer: GroupWriter, item: Item) -> Awaitable[object]:
+    if isinstance(item, tuple):
+        return writer.run_row(*item)
+    return writer.run(item)
+
+
 def logged(engine: Engine, client: str) -> list[str]:
     with engine.connect() as connection:
         query = select(MessageRecord.message_id).where(MessageRecord.client == client)
         return sorted(connection.execute(query).scalars())
 
 
-def held_batch(
-    writer: GroupWriter, jobs: list[Callable[[Connection], object]]
-) -> list[object | BaseException]:
+def held_batch(writer: GroupWriter, jobs: list[Item]) -> list[object | BaseException]:
     """Run ``jobs`` as one batch: a first job holds the writer until all of them are queued."""
     running, release = threading.Event(), threading.Event()
 
@@ -58,7 +75,7 @@ def held_batch(
         first = asyncio.ensure_future(writer.run(hold))
         # the writer is inside the holding job: everything queued now waits for the next batch
         await asyncio.get_running_loop().run_in_executor(None, running.wait, 30)
-        rest = [asyncio.ensure_future(writer.run(job)) for job in jobs]
+        rest = [asyncio.ensure_future(submit(writer, job)) for job in jobs]
         await asyncio.sleep(0)  # they are queued
         release.set()
         await first
@@ -86,6 +103,52 @@ def test_a_replay_in_a_batch_is_refused_and_the_others_are_kept(
     assert isinstance(out[0], int) and isinstance(out[1], int)
     assert isinstance(out[2], MeshFault) and out[2].fault_type == "Client.DuplicateMessage"
     assert logged(engine, client) == ["a", "b"]
+
+
+@pytest.fixture
+def sent_together(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Each ``execute_many`` call as (statement, rows): the real one runs."""
+    calls: list[tuple[str, int]] = []
+    real = DriverStatement.execute_many
+
+    def spy(self: DriverStatement, connection: Connection, rows: Any) -> None:
+        rows = list(rows)
+        calls.append((str(self.statement).split(" ")[0], len(rows)))
+        real(self, connection, rows)
+
+    monkeypatch.setattr(DriverStatement, "execute_many", spy)
+    return calls
+
+
+def test_row_writes_share_the_batch_and_go_to_the_server_together(
+    engine: Engine, client: str, sent_together: list[tuple[str, int]]
+) -> None:
+    writer = GroupWriter(engine, inline=False)  # the thread's batches
+    first = asyncio.run(writer.run(insert(client, "first")))
+    finish = messagelog.finish_write(first, status=204, response_digest="ZGlnZXN0")
+    out = held_batch(writer, [row(client, "a"), insert(client, "b"), row(client, "c"), finish])
+    assert out[0] is None and isinstance(out[1], int) and out[2:] == [None, None]
+    assert logged(engine, client) == ["a", "b", "c", "first"]
+    with engine.connect() as connection:
+        done = select(MessageRecord.status, MessageRecord.response_digest)
+        assert connection.execute(done.where(MessageRecord.id == first)).one() == (
+            204,
+            "ZGlnZXN0",
+        )
+    # the holding job's batch, then one batch: two rows in one INSERT call, one UPDATE
+    assert (writer.batches, writer.jobs) == (3, 6)
+    assert sorted(sent_together) == [("INSERT", 2), ("UPDATE", 1)]
+
+
+def test_a_replayed_row_fails_alone_and_the_others_are_kept(
+    engine: Engine, client: str, sent_together: list[tuple[str, int]]
+) -> None:
+    writer = GroupWriter(engine, inline=False)  # the thread's batches
+    out = held_batch(writer, [row(client, "a"), row(client, "b"), row(client, "a")])
+    assert out[:2] == [None, None]
+    assert isinstance(out[2], MeshFault) and out[2].fault_type == "Client.DuplicateMessage"
+    assert logged(engine, client) == ["a", "b"]
+    assert sent_together == [("INSERT", 3)]  # failed together; then each row alone
 
 
 def test_a_failing_job_writes_nothing_and_fails_alone(engine: Engine, client: str) -> None:
@@ -122,9 +185,10 @@ def sqlite_engine(engine: Engine) -> Engine:
     return engine
 
 
-def in_one_turn(writer: GroupWriter, jobs: list[Callable[[Connection], object]]) -> list[object]:
+def in_one_turn(writer: GroupWriter, jobs: list[Item]) -> list[object]:
     async def go() -> list[object]:
-        return list(await asyncio.gather(*(writer.run(j) for j in jobs), return_exceptions=True))
+        futures = [submit(writer, j) for j in jobs]
+        return list(await asyncio.gather(*futures, return_exceptions=True))
 
     try:
         return asyncio.run(go())
@@ -174,6 +238,22 @@ def test_a_held_write_lock_sends_the_batch_to_the_thread_and_the_loop_runs_on(
     assert all(isinstance(i, int) for i in ids)
     assert logged(sqlite_engine, client) == ["a", "b"]
     assert writer.inline_batches == 0 and writer.jobs == 2  # both in the thread's batches
+
+
+def test_one_turns_row_writes_commit_together_in_the_event_loop(
+    sqlite_engine: Engine, client: str, sent_together: list[tuple[str, int]]
+) -> None:
+    writer = GroupWriter(sqlite_engine)
+    out = in_one_turn(writer, [row(client, "a"), insert(client, "b"), row(client, "c")])
+    assert out[0] is None and isinstance(out[1], int) and out[2] is None
+    assert logged(sqlite_engine, client) == ["a", "b", "c"]
+    assert (writer.batches, writer.inline_batches, writer.jobs) == (1, 1, 3)
+    assert sent_together == [("INSERT", 2)]
+    writer = GroupWriter(sqlite_engine)  # a replayed row: to the thread, each row alone
+    out = in_one_turn(writer, [row(client, "d"), row(client, "a")])
+    assert out[0] is None and isinstance(out[1], MeshFault)
+    assert logged(sqlite_engine, client) == ["a", "b", "c", "d"]
+    assert writer.inline_batches == 0
 
 
 def test_a_replay_in_an_event_loop_batch_goes_to_the_thread_and_nothing_is_lost(

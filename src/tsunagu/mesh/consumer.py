@@ -11,10 +11,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from functools import partial
 
 import anyio
-from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -25,7 +23,7 @@ from tsunagu.trust.ca import MemberId
 from . import localtls, protocol
 from .client import check_reply, node_url_of
 from .errors import MeshFault, client_fault, consumer_fault
-from .messagelog import insert_record
+from .messagelog import RowWrite, record_write
 from .provider import header_dict, raw_path, read_body, tls_peer
 from .runtime import NodeRuntime
 from .services import valid_code
@@ -166,9 +164,8 @@ async def consume(request: Request) -> Response:
         )
         digests = (sent.digest, reply.digest)
         seconds = time.perf_counter() - started
-        await rt.write(
-            lambda connection: _log(
-                connection,
+        await rt.write_row(
+            *_log(
                 signed,
                 service_id,
                 request.method,
@@ -194,9 +191,8 @@ async def consume(request: Request) -> Response:
         return Response(reply.body, status_code=reply.status, headers=passed)
     except MeshFault as exc:
         seconds = time.perf_counter() - started
-        await rt.write(
-            partial(
-                _log,
+        await rt.write_row(
+            *_log(
                 sent={protocol.MESSAGE_ID: exc.detail, protocol.XROAD_ID: xroad_id},
                 service=service_id or "-",
                 method=request.method,
@@ -215,7 +211,6 @@ async def consume(request: Request) -> Response:
 
 
 def _log(
-    connection: Connection,
     sent: dict[str, str],
     service: str,
     method: str,
@@ -227,10 +222,9 @@ def _log(
     client: str = "",
     digests: tuple[str, str] = ("", ""),
     response_hash: str = "",
-) -> None:
-    """The consumer's message-log row (a job of the group-committed writer)."""
-    insert_record(
-        connection,
+) -> RowWrite:
+    """The consumer's message-log row, for the group-committed writer (``rt.write_row``)."""
+    return record_write(
         side="consumer",
         message_id=sent.get(protocol.MESSAGE_ID, "")[:100],
         xroad_id=sent.get(protocol.XROAD_ID, "")[:100],

@@ -84,6 +84,32 @@ _FINISH = DriverStatement(
 )
 
 
+# The same insert without RETURNING, for the writer's executemany (GroupWriter.run_row).
+_INSERT_ROW = DriverStatement(
+    _TABLE,
+    insert(_TABLE),
+    [c.key for c in _TABLE.c if c.key != "id" and not c.key.startswith("batch_")],
+)
+# A plain row write for GroupWriter.run_row: statement, values, and the same write alone.
+RowWrite = tuple[DriverStatement, dict[str, Any], Callable[[Connection], Any]]
+
+
+def record_write(**values: Any) -> RowWrite:
+    """:func:`insert_record` as a plain row write (its id is not returned): sent with the other
+    rows of its batch; a replay still fails as ``MeshFault`` (the row is then written alone)."""
+    values.setdefault("created_at", naive_utcnow())
+    return _INSERT_ROW, values, lambda connection: insert_record(connection, **values)
+
+
+def finish_write(record_id: int, **values: Any) -> RowWrite:
+    """:func:`finish_record` as a plain row write."""
+    return (
+        _FINISH,
+        {"record_id": record_id, **values},
+        lambda connection: finish_record(connection, record_id, **values),
+    )
+
+
 def insert_versioned(connection: Connection, **values: Any) -> tuple[int, int | None]:
     """:func:`insert_record`, and the access version this statement saw (the provider's check
     that the access decision it used is still current: mesh.services.AccessCache)."""

@@ -34,7 +34,13 @@ from tsunagu.trust.trustlist import TrustList
 from . import protocol
 from .client import evidence_of, member_name, response_message_headers
 from .errors import MeshFault, provider_fault
-from .messagelog import finish_record, insert_record, insert_versioned, set_legal_basis
+from .messagelog import (
+    RowWrite,
+    finish_write,
+    insert_record,
+    insert_versioned,
+    set_legal_basis,
+)
 from .runtime import NodeRuntime
 from .services import RuleView, ServiceView, local_id
 from .transport import FetchError, FetchTimeout
@@ -273,11 +279,14 @@ async def provide(request: Request) -> Response:
                 rt, trust, str(client_id), person, items, purpose, legal_basis, headers, message_id
             )
         seconds = time.perf_counter() - started
-        await rt.write(
-            lambda connection: _finish(
-                connection, admitted, response, status, "", seconds, access, hashes
+        if access is None:  # the log row alone: sent with the batch's others
+            await rt.write_row(*_finish_write(admitted, response, status, "", seconds, hashes))
+        else:
+            await rt.write(
+                lambda connection: _finish(
+                    connection, admitted, response, status, "", seconds, access, hashes
+                )
             )
-        )
         rt.metrics.observe("provider", service_id, client, status, time.perf_counter() - started)
         return response
     except ClientDisconnect:  # the peer went away mid-body: nobody to answer
@@ -288,16 +297,9 @@ async def provide(request: Request) -> Response:
         seconds = time.perf_counter() - started
         if record_id is not None:
             finished = record_id
-            await rt.write(
-                partial(
-                    _finish,
-                    record_id=finished,
-                    response=refused,
-                    status=exc.status,
-                    error=exc.fault_type,
-                    seconds=seconds,
-                    access=None,
-                    hashes=refused_hashes,
+            await rt.write_row(
+                *_finish_write(
+                    finished, refused, exc.status, exc.fault_type, seconds, refused_hashes
                 )
             )
         else:
@@ -525,6 +527,27 @@ def _access_record(
     }
 
 
+def _finish_write(
+    record_id: int,
+    response: Response,
+    status: int,
+    error: str,
+    seconds: float,
+    hashes: protocol.Hashes,
+) -> RowWrite:
+    """The provider's completion of its log row, as a plain row write."""
+    return finish_write(
+        record_id,
+        status=status,
+        error_type=error,
+        duration_ms=seconds * 1000,
+        # Both hashes of the response's canonical form as signed (the consumer logs the same).
+        response_hash=hashes.request_hash,
+        response_signature=response.headers.get(protocol.SIGNATURE, ""),
+        response_digest=hashes.digest,
+    )
+
+
 def _finish(
     connection: Connection,
     record_id: int,
@@ -535,17 +558,9 @@ def _finish(
     access: dict[str, Any] | None,
     hashes: protocol.Hashes,
 ) -> None:
-    finish_record(
-        connection,
-        record_id,
-        status=status,
-        error_type=error,
-        duration_ms=seconds * 1000,
-        # Both hashes of the response's canonical form as signed (the consumer logs the same).
-        response_hash=hashes.request_hash,
-        response_signature=response.headers.get(protocol.SIGNATURE, ""),
-        response_digest=hashes.digest,
-    )
+    """The completion and, in the same transaction, the access record (a job of the writer)."""
+    _, _, alone = _finish_write(record_id, response, status, error, seconds, hashes)
+    alone(connection)
     if access is not None:
         # Same transaction as the log record: the transparency entry reaches the hub
         # at least once (the worker forwards it), even if this process dies now.

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tsunagu.db.driver import DriverStatement
 from tsunagu.kernel import Settings
 from tsunagu.trust.errors import TrustError
 from tsunagu.trust.trustlist import TrustList, TrustListCache
@@ -111,6 +112,15 @@ class NodeRuntime:
         if self._writer is None:
             self._writer = GroupWriter(self.sessionmaker.kw["bind"])
         return await self._writer.run(fn)
+
+    async def write_row(
+        self, statement: DriverStatement, values: dict[str, Any], alone: Callable[[Connection], Any]
+    ) -> None:
+        """A plain row write in the writer's next batch (``GroupWriter.run_row``): sent with
+        the batch's other rows of ``statement``; returns once committed."""
+        if self._writer is None:
+            self._writer = GroupWriter(self.sessionmaker.kw["bind"])
+        await self._writer.run_row(statement, values, alone)
 
     def close_writer(self) -> None:
         if self._writer is not None:
