@@ -120,16 +120,10 @@ class DriverStatement:
             groups.setdefault(prepared.sql, (prepared, []))[1].append(arguments)
         if not groups:
             return
-        if not connection.in_transaction():
-            connection.begin()
-        dbapi = connection.dialect.loaded_dbapi
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(connection)
         try:
             for prepared, arguments in groups.values():
-                try:
-                    cursor.executemany(prepared.sql, arguments)
-                except dbapi.IntegrityError as exc:
-                    raise IntegrityError(prepared.sql, arguments, exc) from exc
+                _send(connection, cursor.executemany, prepared.sql, arguments)
         finally:
             cursor.close()
 
@@ -149,16 +143,26 @@ class DriverStatement:
 
     def _run(self, connection: Connection, params: Mapping[str, Any]) -> tuple[Any, _Prepared]:
         prepared, arguments = self._arguments(connection, params)
-        if not connection.in_transaction():  # as Core's autobegin would (SQLite: our BEGIN)
-            connection.begin()
-        dbapi = connection.dialect.loaded_dbapi
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(connection)
         try:
-            cursor.execute(prepared.sql, arguments)
-        except dbapi.IntegrityError as exc:
-            cursor.close()
-            raise IntegrityError(prepared.sql, arguments, exc) from exc
+            _send(connection, cursor.execute, prepared.sql, arguments)
         except BaseException:
             cursor.close()
             raise
         return cursor, prepared
+
+
+def _cursor(connection: Connection) -> Any:
+    """A DBAPI cursor in ``connection``'s transaction, begun as Core's autobegin would (SQLite:
+    our BEGIN)."""
+    if not connection.in_transaction():
+        connection.begin()
+    return connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+def _send(connection: Connection, method: Callable[..., Any], sql: str, arguments: Any) -> None:
+    """``method(sql, arguments)``; a constraint violation as SQLAlchemy's IntegrityError."""
+    try:
+        method(sql, arguments)
+    except connection.dialect.loaded_dbapi.IntegrityError as exc:
+        raise IntegrityError(sql, arguments, exc) from exc

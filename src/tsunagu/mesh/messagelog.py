@@ -62,16 +62,11 @@ log = logging.getLogger(__name__)
 _TABLE = cast(Table, MessageRecord.__table__)
 # Built once: constructing a statement costs more CPU than SQLite takes to run it (the per-request
 # path of both nodes). An ORM add + flush of the same row costs about five times this.
-_INSERT = DriverStatement(
-    _TABLE,
-    insert(_TABLE).returning(_TABLE.c.id),
-    # every column but the key and the batch's (JSON: omitted, they stay NULL)
-    [c.key for c in _TABLE.c if c.key != "id" and not c.key.startswith("batch_")],
-)
+# An insert names every column but the key and the batch's (JSON: omitted, they stay NULL).
+_INSERT_KEYS = [c.key for c in _TABLE.c if c.key != "id" and not c.key.startswith("batch_")]
+_INSERT = DriverStatement(_TABLE, insert(_TABLE).returning(_TABLE.c.id), _INSERT_KEYS)
 _INSERT_VERSIONED = DriverStatement(
-    _TABLE,
-    insert(_TABLE).returning(_TABLE.c.id, ACCESS_VERSION),
-    [c.key for c in _TABLE.c if c.key != "id" and not c.key.startswith("batch_")],
+    _TABLE, insert(_TABLE).returning(_TABLE.c.id, ACCESS_VERSION), _INSERT_KEYS
 )
 _SET_BASIS = DriverStatement(_TABLE, update(_TABLE).where(_TABLE.c.id == bindparam("record_id")))
 # "Not sealed yet" as batch_index IS NULL (sealing sets batch_id and batch_index together):
@@ -85,11 +80,7 @@ _FINISH = DriverStatement(
 
 
 # The same insert without RETURNING, for the writer's executemany (GroupWriter.run_row).
-_INSERT_ROW = DriverStatement(
-    _TABLE,
-    insert(_TABLE),
-    [c.key for c in _TABLE.c if c.key != "id" and not c.key.startswith("batch_")],
-)
+_INSERT_ROW = DriverStatement(_TABLE, insert(_TABLE), _INSERT_KEYS)
 # A plain row write for GroupWriter.run_row: statement, values, and the same write alone.
 RowWrite = tuple[DriverStatement, dict[str, Any], Callable[[Connection], Any]]
 

@@ -109,18 +109,19 @@ class NodeRuntime:
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(connection)`` in the group-committed transaction of the message-log writer
         (tsunagu.mesh.writer); returns once that transaction is committed."""
-        if self._writer is None:
-            self._writer = GroupWriter(self.sessionmaker.kw["bind"])
-        return await self._writer.run(fn)
+        return await self._group_writer().run(fn)
 
     async def write_row(
         self, statement: DriverStatement, values: dict[str, Any], alone: Callable[[Connection], Any]
     ) -> None:
         """A plain row write in the writer's next batch (``GroupWriter.run_row``): sent with
         the batch's other rows of ``statement``; returns once committed."""
+        await self._group_writer().run_row(statement, values, alone)
+
+    def _group_writer(self) -> GroupWriter:
         if self._writer is None:
             self._writer = GroupWriter(self.sessionmaker.kw["bind"])
-        await self._writer.run_row(statement, values, alone)
+        return self._writer
 
     def close_writer(self) -> None:
         if self._writer is not None:
