@@ -215,11 +215,11 @@ def test_a_worker_chunk_pauses_the_garbage_collector_and_leaves_it_as_it_was(
     cut = data[: data.rindex(b",0\n", 0, len(data) - 1)]  # the last row without its end
     (gc.enable if enabled else gc.disable)()
     try:
-        prepared = importer_module._prepare_chunk("utf-8", 0, data, True, 1, "nta", True, True)
+        prepared = importer_module._prepare_chunk("utf-8", 0, data, True, 1, "nta", True, False)
         records = marshal.loads(prepared[2])  # noqa: S302 - our own function's bytes
         assert [r[0] for r in records] == [HITACHI, number(1)] and gc.isenabled() is enabled
         with pytest.raises(nta.TruncatedFile):  # a failing chunk leaves it as it was too
-            importer_module._prepare_chunk("utf-8", 0, cut, False, 1, "nta", True, True)
+            importer_module._prepare_chunk("utf-8", 0, cut, False, 1, "nta", True, False)
         assert gc.isenabled() is enabled
     finally:
         gc.enable()

@@ -295,7 +295,7 @@ def _import(
         copy = connection.dialect.name == "postgresql"
         if workers > 0 and isinstance(reader, nta.CsvReader):
             prepared = _in_processes(reader, workers, job.id, source, current=first_load,
-                                     copy=copy)  # fmt: skip
+                                     binary=copy)  # fmt: skip
         else:  # one thread reads ahead while this one stores
             prepared = _ahead(_prepared(reader, job.id, source, current=first_load, copy=copy))
         with closing(prepared) as batches:
@@ -325,11 +325,14 @@ class _Batch:
     read: int  # rows of the file
     records: list[tuple[Any, ...]]  # to store (none if ``copy`` holds them)
     rejected: list[dict[str, Any]]  # corporation_rejected_row values
-    copy: str = ""  # the records to store as COPY text (PostgreSQL), made by a worker process
-    numbers: Sequence[str] = ()  # the corporate numbers of ``copy``'s records, in order
+    copy: str = ""  # the records to store as COPY text (PostgreSQL)
+    numbers: Sequence[str] = ()  # the corporate numbers of ``copy``'s or ``binary``'s records
+    binary: bytes = b""  # the records as binary COPY rows (PostgreSQL), made by a worker process
 
     def corporate_numbers(self) -> Iterable[str]:
-        return self.numbers if self.copy else (record[0] for record in self.records)
+        if self.copy or self.binary:
+            return self.numbers
+        return (record[0] for record in self.records)
 
 
 def _prepared(
@@ -379,10 +382,11 @@ def _in_processes(
     source: str,
     *,
     current: bool,
-    copy: bool,
+    binary: bool,
 ) -> Generator[_Batch, None, None]:
     """:func:`_prepared` of a CSV file with its chunks read, validated and keyed by ``workers``
-    processes, batches in file order; at most two chunks a worker are in flight.
+    processes, batches in file order; at most two chunks a worker are in flight. With
+    ``binary`` (PostgreSQL) the records come as binary ``COPY`` rows (:mod:`.columnar`).
 
     Python's per-row work (csv, check digits, dates, name keys, row hash) holds the GIL, so a
     thread cannot share it out (:func:`_ahead` only overlaps it with the database); processes
@@ -398,8 +402,8 @@ def _in_processes(
             chunk = next(chunks, None)
             if chunk is not None:
                 before, data, complete = chunk
-                pending.append(pool.submit(_prepare_chunk, reader.encoding, before, data,
-                                           complete, import_id, source, current, copy))  # fmt: skip
+                task = (reader.encoding, before, data, complete, import_id, source, current)
+                pending.append(pool.submit(_prepare_chunk, *task, binary))
 
         for _ in range(2 * workers):
             submit()
@@ -407,8 +411,8 @@ def _in_processes(
             header, read, payload, numbers, rejected = pending.popleft().result()
             submit()
             reader.parsed(header, read)
-            if isinstance(payload, str):
-                yield _Batch(read, [], rejected, payload, numbers)
+            if binary:
+                yield _Batch(read, [], rejected, numbers=numbers, binary=payload)
             else:
                 # Bytes our own worker process made with marshal.dumps, never outside input.
                 yield _Batch(read, marshal.loads(payload), rejected)  # noqa: S302
@@ -417,10 +421,10 @@ def _in_processes(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-# What a worker process sends back: header (if in the chunk), rows read, the records (COPY
-# text, or marshal's bytes: several times faster to load than pickle's for tuples of plain
-# values, and both ends are the same Python), their numbers (with COPY text), rejected rows.
-_Prepared = tuple[nta.Header | None, int, str | bytes, list[str], list[dict[str, Any]]]
+# What a worker process sends back: header (if in the chunk), rows read, the records (binary
+# COPY rows, or marshal's bytes: several times faster to load than pickle's for tuples of plain
+# values, and both ends are the same Python), their numbers (with COPY rows), rejected rows.
+_Prepared = tuple[nta.Header | None, int, bytes, list[str], list[dict[str, Any]]]
 
 
 def _prepare_chunk(
@@ -431,9 +435,14 @@ def _prepare_chunk(
     import_id: int,
     source: str,
     current: bool,
-    copy: bool,
+    binary: bool,
 ) -> _Prepared:
     """In a worker process: one chunk of a CSV file as :func:`_in_processes` wants it.
+
+    With ``binary``, a chunk of whole data lines goes column by column through Arrow
+    (:func:`columnar.encode_chunk`) where that is certain to read as :mod:`nta` does; any
+    other chunk — the first (which may hold the header), the file's unterminated last line,
+    one with a bad row — is read by :mod:`nta` and its records encoded after.
 
     Python's cyclic garbage collector is paused while the chunk is read: its rows (lists,
     tuples, strings) hold no cycles and go with their reference counts, but the collector,
@@ -441,16 +450,27 @@ def _prepare_chunk(
     a worker with it, 11.2–11.8 without (docs/benchmarks.md). It runs again between chunks,
     as it was before, for anything else.
     """
+    # Imported here, as in copy_binary: Arrow is only for PostgreSQL's imports, and every
+    # process that imports this package (the web app, CLI, mesh nodes) would load it otherwise.
+    from . import columnar
+
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        header, rows = nta.parse_chunk(encoding, before, data, complete=complete)
-        batch = _batch(rows, import_id, source, current=current, copy=copy)
+        if binary and before > 0 and complete:
+            fast = columnar.encode_chunk(data, before, import_id, source, current=current,
+                                         encoding=encoding)  # fmt: skip
+            if fast is not None:
+                rows, numbers = fast
+                return None, len(numbers), rows, numbers, []
+        header, read = nta.parse_chunk(encoding, before, data, complete=complete)
+        batch = _batch(read, import_id, source, current=current, copy=False)
     finally:
         if was_enabled:
             gc.enable()
-    if batch.copy:
-        return header, batch.read, batch.copy, list(batch.numbers), batch.rejected
+    if binary:
+        numbers = [record[0] for record in batch.records]
+        return header, batch.read, columnar.encode_records(batch.records), numbers, batch.rejected
     return header, batch.read, marshal.dumps(batch.records), [], batch.rejected
 
 
@@ -602,8 +622,25 @@ def copy_text(connection: Connection, text: str, table: str = "corporation_recor
         copy.write(text)
 
 
+def copy_binary(connection: Connection, rows: bytes, table: str = "corporation_record") -> None:
+    """Store binary ``COPY`` rows (:mod:`.columnar`) on PostgreSQL."""
+    if not rows:
+        return
+    from . import columnar  # see _prepare_chunk
+
+    dbapi: Any = connection.connection.dbapi_connection  # psycopg 3
+    header, trailer = columnar.frame()
+    with dbapi.cursor() as cursor, cursor.copy(columnar.copy_statement(table)) as copy:
+        # Three writes rather than one joined stream: no copy of a chunk's megabytes.
+        copy.write(header)
+        copy.write(rows)
+        copy.write(trailer)
+
+
 def _store(connection: Connection, batch: _Batch, table: str) -> None:
-    if batch.copy:
+    if batch.binary:
+        copy_binary(connection, batch.binary, table)
+    elif batch.copy:
         copy_text(connection, batch.copy, table)
     else:
         insert_records(connection, batch.records, table)

@@ -125,7 +125,7 @@ def _bad_date(text: str) -> date:
     raise ValueError(f"is not a date: {text!r}")
 
 
-def _date_text(text: str, *, required: bool) -> str | None:
+def date_text(text: str, *, required: bool) -> str | None:
     """An NTA date exactly as written (YYYY-MM-DD, checked); empty is None unless required."""
     if not text:
         if required:
@@ -188,7 +188,7 @@ def validate_cells(cells: Sequence[str]) -> tuple[Any, ...]:
         if text in _SEEN_DATES:
             continue
         try:
-            record[index - 1] = _date_text(text, required=required)
+            record[index - 1] = date_text(text, required=required)
         except ValueError as exc:
             raise ValueError(f"{FIELDS[index]} {exc}") from None
         if text and len(_SEEN_DATES) < 100_000:
