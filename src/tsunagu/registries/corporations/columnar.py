@@ -5,15 +5,15 @@ the csv module, validation, keys and the row hash (about 12 µs a row in each wo
 server then parsed our CSV text again — together 6.7× the raw ``COPY`` of the same file
 (docs/benchmarks.md). Here a worker hands Arrow's CSV reader a whole chunk, checks every cell
 with Arrow's compute functions (C++, a column at a time), computes in Python only what must be
-exactly our own functions (the name keys, the row hash's SHA-256, each distinct lg_code once),
-and encodes the rows in PostgreSQL's binary ``COPY`` format with pgpq — typed values the server
-stores without parsing text.
+exactly our own functions (name keys Arrow cannot make exactly, the row hash's SHA-256, each
+distinct date and prefecture/city pair once), and encodes the rows in PostgreSQL's binary
+``COPY`` format with pgpq — typed values the server stores without parsing text.
 
 This is a fast path, not a second definition of a valid row. It is taken only for a chunk it
 can prove would read the same through :mod:`nta`'s reader: every line exactly 30 cells, no
 double quote inside a cell or outside a field's own quoting, no carriage return but line ends,
-no NUL, valid UTF-8, and every row passing checks at least as strict as
-:func:`nta.validate_cells` (dates must also read back as themselves). Any other chunk — a bad
+no NUL, valid text in the file's encoding, and every row passing checks at least as strict as
+:func:`nta.validate_cells` (dates by :func:`nta.date_text` itself). Any other chunk — a bad
 row, the header line, the file's unterminated last line — goes through :mod:`nta` as before and
 its records are encoded by :func:`encode_records`, so rejected rows keep their exact reasons.
 """

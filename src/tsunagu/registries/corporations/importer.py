@@ -323,7 +323,7 @@ def _import(
 @dataclass
 class _Batch:
     read: int  # rows of the file
-    records: list[tuple[Any, ...]]  # to store (none if ``copy`` holds them)
+    records: list[tuple[Any, ...]]  # to store (none if ``copy`` or ``binary`` holds them)
     rejected: list[dict[str, Any]]  # corporation_rejected_row values
     copy: str = ""  # the records to store as COPY text (PostgreSQL)
     numbers: Sequence[str] = ()  # the corporate numbers of ``copy``'s or ``binary``'s records
