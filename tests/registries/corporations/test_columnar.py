@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -151,19 +150,12 @@ def test_the_header_chunk_and_the_unterminated_last_line_go_to_the_row_reader() 
 
 @pytest.mark.postgres
 def test_binary_copy_stores_and_rejects_what_the_row_path_does(
-    session: Session, monkeypatch: pytest.MonkeyPatch
+    session: Session, monkeypatch: pytest.MonkeyPatch, copy_statements: list[str]
 ) -> None:
     rows = varied(120)
     rows[70] = line(72, corporateNumber="7010001008845")  # a bad row: its chunk goes by rows
     text = "2024-04-01,121,1,1\r\n" + "\r\n".join([GOOD.rstrip("\n"), *rows]) + "\r\n"
-    statements: list[str] = []
-    real_copy = psycopg.Cursor.copy
-
-    def spy(self: psycopg.Cursor[object], statement: str, *args: object, **kw: object) -> object:
-        statements.append(statement)
-        return real_copy(self, statement, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(psycopg.Cursor, "copy", spy)
+    statements = copy_statements
     monkeypatch.setattr(nta, "BLOCK", 4096)  # about ten rows a chunk
     results = []
     for encoding in ("utf-8", "cp932"):

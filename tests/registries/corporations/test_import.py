@@ -197,23 +197,14 @@ def _stored(session: Session) -> tuple[list[tuple[object, ...]], list[tuple[obje
 
 @pytest.mark.postgres
 def test_copy_path_stores_what_executemany_stores(
-    session: Session, monkeypatch: pytest.MonkeyPatch
+    session: Session, monkeypatch: pytest.MonkeyPatch, copy_statements: list[str]
 ) -> None:
-    import psycopg
-
     from tsunagu.registries.corporations import importer
 
     files = [NTA / "name_ver4_c4.csv", NTA / "num_1_ver4_x4.xml", NTA / "diff_20190404_ver4_c2.csv",
              GBIZ / "basic.7010001008844.2026-07-10.json",
              NTA / "num.7010001008844.2026-07-10.xml"]  # fmt: skip
-    copies: list[str] = []
-    real_copy = psycopg.Cursor.copy
-
-    def spy(self: psycopg.Cursor[object], statement: str, *args: object, **kw: object) -> object:
-        copies.append(statement)
-        return real_copy(self, statement, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(psycopg.Cursor, "copy", spy)
+    copies = copy_statements
     results = []
     for copy_min in (10**9, 1):  # executemany only, then COPY for every batch
         monkeypatch.setattr(importer, "COPY_MIN", copy_min)
