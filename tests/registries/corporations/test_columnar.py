@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -24,7 +26,7 @@ def number(base: int) -> str:
 
 def line(sequence: int, **cells: str) -> str:
     """GOOD (日立製作所) as sequence ``sequence`` with some cells replaced (NTA field names)."""
-    values = next(iter(__import__("csv").reader([GOOD.rstrip("\n")])))
+    values = next(csv.reader([GOOD.rstrip("\n")]))
     values[0] = str(sequence)
     for field, value in cells.items():
         values[nta.FIELDS.index(field)] = value

@@ -24,7 +24,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from datetime import date
-from functools import cache
+from functools import cache, reduce
 from typing import Any
 
 import pgpq
@@ -34,12 +34,11 @@ import pyarrow.csv as pcsv
 from sqlalchemy import Boolean, Date, Integer, String
 
 from . import nta
-from .models import CorporationRecord
+from .importer import HASHED, RECORD_COLUMNS, RECORDS
 from .normalize import LEGAL_FORMS, furigana_key, lg_code, name_key
 
-# Every stored column but the generated id, in table order (importer.RECORD_COLUMNS).
-_COLUMNS = [c for c in CorporationRecord.__table__.columns if c.name != "id"]
-COLUMN_NAMES = tuple(c.name for c in _COLUMNS)
+# Every stored column but the generated id, in table order: a record's layout.
+_COLUMNS = [RECORDS.c[name] for name in RECORD_COLUMNS]
 
 
 def _arrow_type(column: Any) -> pa.DataType:
@@ -67,7 +66,7 @@ def frame() -> tuple[bytes, bytes]:
 
 def copy_statement(table: str) -> str:
     """The ``COPY`` statement that reads :func:`frame`d rows into ``table``."""
-    return f"COPY {table} ({', '.join(COLUMN_NAMES)}) FROM STDIN (FORMAT binary)"
+    return f"COPY {table} ({', '.join(RECORD_COLUMNS)}) FROM STDIN (FORMAT binary)"
 
 
 def _encode(batch: pa.RecordBatch) -> bytes:
@@ -89,7 +88,8 @@ def _encode(batch: pa.RecordBatch) -> bytes:
 
 
 def encode_records(records: Sequence[tuple[Any, ...]]) -> bytes:
-    """Record tuples (:data:`COLUMN_NAMES` order; dates as ISO text, checked) as binary rows."""
+    """Record tuples (importer.RECORD_COLUMNS order; dates as ISO text, checked) as binary
+    rows."""
     if not records:
         return b""
     arrays = []
@@ -122,9 +122,9 @@ _FLAGS = pa.array(["0", "1"])
 _HIHYOJI = pa.array(["0", "1", ""])
 _DATE_FIELDS = frozenset(nta.DATE_FIELDS)
 _REQUIRED_DATES = frozenset(nta.DATE_FIELDS[:2])
-_FLAG_FIELDS = frozenset(("correct", "latest", "hihyoji"))
-# The published cells in the row hash, in importer.HASHED order (all but latest).
-_HASHED = tuple(f for f in nta.FIELDS[1:] if f != "latest")
+_FLAG_FIELDS = frozenset(nta.FIELDS[i + 1] for i in (nta.CORRECT, nta.LATEST, nta.HIHYOJI))
+# The published cells in the row hash, in HASHED order.
+_HASHED = tuple(f for f in nta.FIELDS[1:] if nta.COLUMNS[f] in HASHED)
 
 
 def _matches(data: bytes, pattern: str) -> bool:
@@ -141,16 +141,9 @@ def _check_digits_valid(numbers: pa.Array) -> bool:
     if not _all(pc.match_substring_regex(numbers, _NUMBER)):
         return False
     digit = [pc.cast(pc.utf8_slice_codeunits(numbers, i, i + 1), pa.int32()) for i in range(13)]
-    total = pc.add(pc.multiply(_sum(digit[1::2]), 2), _sum(digit[2::2]))
+    total = pc.add(pc.multiply(reduce(pc.add, digit[1::2]), 2), reduce(pc.add, digit[2::2]))
     check = pc.subtract(9, _mod9(total))
     return _all(pc.equal(digit[0], check))
-
-
-def _sum(arrays: Sequence[pa.Array]) -> pa.Array:
-    total = arrays[0]
-    for array in arrays[1:]:
-        total = pc.add(total, array)
-    return total
 
 
 def _mod9(values: pa.Array) -> pa.Array:

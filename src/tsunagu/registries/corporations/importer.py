@@ -622,24 +622,25 @@ def copy_text(connection: Connection, text: str, table: str = "corporation_recor
         copy.write(text)
 
 
-def copy_binary(connection: Connection, rows: bytes, table: str = "corporation_record") -> None:
-    """Store binary ``COPY`` rows (:mod:`.columnar`) on PostgreSQL."""
-    if not rows:
-        return
+def copy_binary(
+    connection: Connection, blocks: Iterable[bytes], table: str = "corporation_record"
+) -> None:
+    """Store binary ``COPY`` rows (:mod:`.columnar`), given in blocks, on PostgreSQL."""
     from . import columnar  # see _prepare_chunk
 
     dbapi: Any = connection.connection.dbapi_connection  # psycopg 3
     header, trailer = columnar.frame()
     with dbapi.cursor() as cursor, cursor.copy(columnar.copy_statement(table)) as copy:
-        # Three writes rather than one joined stream: no copy of a chunk's megabytes.
+        # Written as they come rather than joined: no copy of a chunk's megabytes.
         copy.write(header)
-        copy.write(rows)
+        for block in blocks:
+            copy.write(block)
         copy.write(trailer)
 
 
 def _store(connection: Connection, batch: _Batch, table: str) -> None:
     if batch.binary:
-        copy_binary(connection, batch.binary, table)
+        copy_binary(connection, (batch.binary,), table)
     elif batch.copy:
         copy_text(connection, batch.copy, table)
     else:
