@@ -287,7 +287,7 @@ def write_doc(size: int, results: dict[str, dict[str, float]], target: int) -> N
         "digits, real ABR prefecture/city codes and names, names from real legal forms and 29 "
         "words (seeded RNG).",
         "- Import: `tsunagu.registries.corporations.import_file` given the file's path (read "
-        "as a stream in 1 MB chunks, each parsed, validated and keyed — row hash, name keys, "
+        "as a stream in 1 MB chunks, each parsed, validated and keyed — name keys, "
         f"lg_code — by one of {importer.default_workers(1 << 40)} worker processes, the "
         "default for a file this size on this machine, and stored by the importing process in "
         "file order), one transaction, into a freshly migrated database — a first "

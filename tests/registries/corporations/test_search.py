@@ -39,7 +39,7 @@ def _records(count: int) -> list[CorporationRecord]:
             update_date=date(2024, 1, 1), change_date=date(2024, 1, 1), name=name, kind="301",
             latest=True, furigana=reading, name_key=name_key(name),
             furigana_key=furigana_key(reading), current=rng.random() < 0.85,
-            hihyoji=rng.random() < 0.1, row_hash=f"{seq}",
+            hihyoji=rng.random() < 0.1,
             close_date=date(2024, 6, 1) if rng.random() < 0.15 else None,
         ))  # fmt: skip
     return out
@@ -219,7 +219,7 @@ def _dense_records(count: int) -> list[CorporationRecord]:
                 update_date=date(2024, 1, 1), change_date=date(2020 + len(process), 1, 1),
                 name=name, kind="301", latest=current, furigana=reading,
                 name_key=name_key(name), furigana_key=furigana_key(reading), current=current,
-                hihyoji=current and rng.random() < 0.05, row_hash=f"{seq}-{process}",
+                hihyoji=current and rng.random() < 0.05,
                 close_date=date(2024, 6, 1) if rng.random() < 0.1 else None,
             ))  # fmt: skip
     return out

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import gc
 import marshal
-from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, inspect, select
+from alembic import command
+from sqlalchemy import Connection, delete, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from tests.registries.corporations.test_import import GBIZ, GOOD, NTA, _stored
 from tsunagu.db import OutboxEvent, events_for
+from tsunagu.db.migrate import alembic_config, migrate_connection
 from tsunagu.kernel import corporate_number_check_digit
 from tsunagu.registries.corporations import ImportProblem, as_of, history, import_file, nta
 from tsunagu.registries.corporations import importer as importer_module
@@ -178,25 +179,56 @@ def test_not_an_nta_file_is_refused_with_nothing_stored(session: Session) -> Non
     assert session.scalar(select(func.count()).select_from(CorporationImport)) == 0
 
 
-def test_the_record_hash_is_the_row_hash_stored_before() -> None:
-    """Rows stored by earlier versions (dates as date objects in the hash) stay comparable."""
-    files = [path.read_bytes() for path in FILES if path.suffix != ".json"]
-    rows = [r for data in files for r in nta.parse_file(data).rows if isinstance(r, nta.Row)]
+# The same event as GOOD with one published column changed.
+EDITS = {
+    "nothing": (GOOD, True),
+    "latest, which ages": (GOOD.replace(",2015-10-05,1,,", ",2015-10-05,0,,"), True),
+    "a close date where there was none (NULL)": (
+        GOOD.replace(",1000005,,,,,,,", ",1000005,,,2024-03-31,,,,"), False),
+    "the correction flag": (GOOD.replace(",01,0,2018", ",01,1,2018"), False),
+    "the reading, the last text column": (GOOD.replace('"ヒタチセイサクショ"', '""'), False),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+@pytest.mark.parametrize("where", ["first load", "against the stored row", "within a file"])
+def test_a_repeated_event_is_unchanged_only_if_every_published_column_but_latest_agrees(
+    session: Session, edit: str, where: str
+) -> None:
+    again, same = EDITS[edit]
+    if where == "against the stored row":
+        import_file(session, csv_file(GOOD), "first.csv")
+        later = csv_file(again).replace(b"2024-04-01", b"2024-05-01", 1)  # another file
+        report = import_file(session, later, "again.csv")
+    else:
+        if where == "within a file":
+            import_file(session, csv_file(row(number(9))), "other.csv")
+        report = import_file(session, csv_file(GOOD, again), "both.csv")
+    assert (report.unchanged, report.rejected) == ((1, 0) if same else (0, 1))
+    if not same:
+        assert "conflicting history" in report.problems[0][1]
+    assert history(session, HITACHI)[0].street_number == "丸の内１丁目６番６号"
+    assert len(history(session, HITACHI)) == 1
+
+
+def test_the_downgrade_computes_the_row_hash_revision_0024_stored(connection: Connection) -> None:
+    """Migration 0025 dropped the stored row hash; going back computes each row's hash as the
+    importer of revision 0024 did. The two digests were made by that importer (b026472)."""
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
     closed = GOOD.replace(",01,0,", ",21,1,").replace(
         ",1000005,,,,,,,", ",1000005,,,2024-03-31,01,,,"
     )
-    rows += nta.parse_file(csv_file(closed)).rows  # type: ignore[arg-type]
-    assert len(rows) > 10 and any(r.values["close_date"] for r in rows)
-    for item in rows:
-        values = item.values
-        as_dates = {key: date.fromisoformat(value) if key.endswith("_date") and value else value
-                    for key, value in values.items()}  # fmt: skip
-        expected = importer_module.row_hash(as_dates)
-        assert (
-            importer_module._record_digest(item.record)
-            == expected
-            == (importer_module.row_hash(values))
-        )
+    import_file(session, csv_file(GOOD, closed), "two.csv")
+    session.flush()
+    command.downgrade(alembic_config(connection), "0024_mesh_access_version")
+    stored = connection.execute(text("SELECT process, row_hash FROM corporation_record"))
+    assert dict(stored.all()) == {
+        "01": "90ae811b47d994e3bd4fd1690b2fa7a612fb726be8f138bb3c59e8c52eb03a63",
+        "21": "fa3e495ec565a876578976d1441c095fbf029dce3ae34c258bfcd8c1f374b771",
+    }
+    migrate_connection(connection)
+    columns = {c["name"] for c in inspect(connection).get_columns("corporation_record")}
+    assert "row_hash" not in columns and "name_key" in columns
 
 
 @pytest.mark.parametrize("enabled", [True, False])

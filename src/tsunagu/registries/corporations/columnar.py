@@ -1,13 +1,13 @@
 """NTA CSV rows as PostgreSQL binary ``COPY`` rows, a column at a time (Apache Arrow).
 
 A first load of a 全件 file on PostgreSQL spent most of its time in Python, a row at a time:
-the csv module, validation, keys and the row hash (about 12 µs a row in each worker), and the
+the csv module, validation, keys and a row hash (about 12 µs a row in each worker), and the
 server then parsed our CSV text again — together 6.7× the raw ``COPY`` of the same file
 (docs/benchmarks.md). Here a worker hands Arrow's CSV reader a whole chunk, checks every cell
 with Arrow's compute functions (C++, a column at a time), computes in Python only what must be
-exactly our own functions (name keys Arrow cannot make exactly, the row hash's SHA-256, each
-distinct date and prefecture/city pair once), and encodes the rows in PostgreSQL's binary
-``COPY`` format with pgpq — typed values the server stores without parsing text.
+exactly our own functions (name keys Arrow cannot make exactly, each distinct date and
+prefecture/city pair once), and encodes the rows in PostgreSQL's binary ``COPY`` format with
+pgpq — typed values the server stores without parsing text.
 
 This is a fast path, not a second definition of a valid row. It is taken only for a chunk it
 can prove would read the same through :mod:`nta`'s reader: every line exactly 30 cells, no
@@ -20,7 +20,6 @@ its records are encoded by :func:`encode_records`, so rejected rows keep their e
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from datetime import date
@@ -34,7 +33,7 @@ import pyarrow.csv as pcsv
 from sqlalchemy import Boolean, Date, Integer, String
 
 from . import nta
-from .importer import HASHED, RECORD_COLUMNS, RECORDS
+from .importer import RECORD_COLUMNS, RECORDS
 from .normalize import LEGAL_FORMS, furigana_key, lg_code, name_key
 
 # Every stored column but the generated id, in table order: a record's layout.
@@ -123,8 +122,6 @@ _HIHYOJI = pa.array(["0", "1", ""])
 _DATE_FIELDS = frozenset(nta.DATE_FIELDS)
 _REQUIRED_DATES = frozenset(nta.DATE_FIELDS[:2])
 _FLAG_FIELDS = frozenset(nta.FIELDS[i + 1] for i in (nta.CORRECT, nta.LATEST, nta.HIHYOJI))
-# The published cells in the row hash, in HASHED order.
-_HASHED = tuple(f for f in nta.FIELDS[1:] if nta.COLUMNS[f] in HASHED)
 
 
 def _matches(data: bytes, pattern: str) -> bool:
@@ -207,7 +204,6 @@ def encode_chunk(
         reading_keys,
         _lg_codes(cells["prefectureCode"], cells["cityCode"]),
         pa.nulls(rows, pa.string()),
-        _row_hashes(cells),
         pa.array([import_id] * rows, pa.int32()),
         pa.array(range(before + 1, before + rows + 1), pa.int32()),
     ]
@@ -280,17 +276,3 @@ def _lg_codes(prefectures: pa.Array, cities: pa.Array) -> pa.Array:
     distinct = pc.unique(pairs)
     codes = [lg_code(*pair.split("\n")) for pair in distinct.to_pylist()]
     return pc.take(pa.array(codes, pa.string()), pc.index_in(pairs, value_set=distinct))
-
-
-def _row_hashes(cells: dict[str, pa.Array]) -> pa.Array:
-    """importer.row_hash of each row: its hashed cells joined by U+001F (flags as True/False,
-    dates as read), then SHA-256 — the one part left a row at a time in Python."""
-    parts = []
-    for f in _HASHED:
-        column = cells[f]
-        if f in _FLAG_FIELDS:
-            column = pc.if_else(pc.equal(column, "1"), "True", "False")
-        parts.append(column)
-    joined = pc.cast(pc.binary_join_element_wise(*parts, "\x1f"), pa.binary())
-    sha256 = hashlib.sha256
-    return pa.array([sha256(text).hexdigest() for text in joined.to_pylist()], pa.string())

@@ -35,10 +35,9 @@ import hashlib
 import io
 import marshal
 import multiprocessing
-import operator
 import os
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -77,13 +76,13 @@ PARALLEL_MIN_BYTES = 8 << 20
 MAX_WORKERS = 4
 # Problems kept in the report (and printed by the CLI); every rejected row is in the table.
 PROBLEMS_KEPT = 1000
-HASHED = tuple(c for c in nta.COLUMNS.values() if c != "latest")  # latest changes with time
+# What makes two rows of one event the same: every published column but latest, which ages.
+CONTENT = tuple(c for c in nta.COLUMNS.values() if c != "latest")
 SUMMARY = ("name", "prefecture_name", "city_name", "street_number", "address_outside",
            "post_code", "close_date", "successor_corporate_number", "process",
            "change_date")  # fmt: skip
 EVENT_KEY = ("corporate_number", "process", "change_date", "update_date", "source")
 UNIQUE_INDEX = "uq_corporation_record_event"
-_DATES = ("update_date", "change_date", "close_date", "assignment_date")
 _SEEN_BITS = 1 << 27  # 16 MB
 
 
@@ -117,51 +116,6 @@ class ImportReport:
             f"{self.file_name} ({self.file_format}): {self.read} rows, {self.inserted} new, "
             f"{self.unchanged} unchanged, {self.rejected} rejected, {self.events} events"
         )
-
-
-def row_hash(values: Mapping[str, Any]) -> str:
-    """Fingerprint of a row's published content (without ``latest``, which ages)."""
-    return _digest(_hashed(values))
-
-
-def _digest(hashed: tuple[Any, ...]) -> str:
-    parts = list(hashed)
-    try:
-        # Validated rows hold text except in a few known columns: convert only those (a date
-        # as ISO text, whether a date or the text it was read from).
-        for index in _NOT_TEXT:
-            value = parts[index]
-            parts[index] = "" if value is None else str(value)
-        text = "\x1f".join(parts)
-    except TypeError:  # not a validated row: convert every value
-        text = "\x1f".join("" if v is None else str(v) for v in hashed)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-_hashed = operator.itemgetter(*HASHED)
-_hashed_record = operator.itemgetter(*(list(nta.COLUMNS.values()).index(c) for c in HASHED))
-_HASHED_FLAGS = tuple(HASHED.index(c) for c in ("correct", "hihyoji"))
-_HASHED_DATES = tuple(HASHED.index(c) for c in _DATES)
-
-
-def _digest_text(record: tuple[Any, ...]) -> str:
-    """The text :func:`row_hash` hashes, of a validated record (flags are booleans, dates text
-    or None); every published cell but the sequence number and ``latest``, as read."""
-    parts = list(_hashed_record(record))
-    for index in _HASHED_FLAGS:
-        parts[index] = "True" if parts[index] else "False"
-    for index in _HASHED_DATES:
-        if parts[index] is None:
-            parts[index] = ""
-    return "\x1f".join(parts)
-
-
-def _record_digest(record: tuple[Any, ...]) -> str:
-    """:func:`row_hash` of a validated record."""
-    return hashlib.sha256(_digest_text(record).encode()).hexdigest()
-
-
-_NOT_TEXT = tuple(i for i, c in enumerate(HASHED) if c in {*_DATES, "correct", "hihyoji"})
 
 
 def _summary(values: Any) -> dict[str, Any]:
@@ -388,7 +342,7 @@ def _in_processes(
     processes, batches in file order; at most two chunks a worker are in flight. With
     ``binary`` (PostgreSQL) the records come as binary ``COPY`` rows (:mod:`.columnar`).
 
-    Python's per-row work (csv, check digits, dates, name keys, row hash) holds the GIL, so a
+    Python's per-row work (csv, check digits, dates, name keys) holds the GIL, so a
     thread cannot share it out (:func:`_ahead` only overlaps it with the database); processes
     can. Fresh ("spawn") processes, not forks of one that may hold threads and connections.
     """
@@ -511,8 +465,8 @@ RECORDS = _table(CorporationRecord)
 # Every stored column but the generated id, in table order; a record tuple holds them all.
 RECORD_COLUMNS = tuple(c.name for c in RECORDS.columns if c.name != "id")
 # The published columns come first, in the NTA's order; then ours.
-OURS = ("source", "current", "name_key", "furigana_key", "lg_code", "machiaza_id", "row_hash",
-        "import_id", "line")  # fmt: skip
+OURS = ("source", "current", "name_key", "furigana_key", "lg_code", "machiaza_id", "import_id",
+        "line")  # fmt: skip
 assert (*nta.COLUMNS.values(), *OURS) == RECORD_COLUMNS  # noqa: S101 - import-time layout check
 _COLUMN_LIST = ", ".join(RECORD_COLUMNS)
 # Nullable columns: COPY ... FORMAT csv reads their quoted empty value as NULL.
@@ -528,8 +482,7 @@ _NAME, _FURIGANA, _PREFECTURE, _CITY = (
 def _record(row: nta.Row, source: str, import_id: int, *, current: bool) -> tuple[Any, ...]:
     record = row.record
     return (*record, source, current, name_key(record[_NAME]), furigana_key(record[_FURIGANA]),
-            lg_code(record[_PREFECTURE], record[_CITY]), None, _record_digest(record),
-            import_id, row.line)  # fmt: skip
+            lg_code(record[_PREFECTURE], record[_CITY]), None, import_id, row.line)  # fmt: skip
 
 
 def insert_records(connection: Connection, records: list[tuple[Any, ...]],
@@ -579,11 +532,9 @@ def copy_line(row: nta.Row, source: str, import_id: int, *, current: bool) -> st
     if len(cells) != len(nta.FIELDS) or not text:
         return None
     sequence, hihyoji = cells[_SEQUENCE], cells[_HIHYOJI]
-    # The hashed text holds every stored published cell (latest is 0 or 1): one quote check.
-    hashed = _digest_text(row.record)
     key, reading = name_key(cells[_NAME_CELL]), furigana_key(cells[_FURIGANA_CELL])
     if (
-        '"' in hashed
+        any('"' in cell for cell in cells[_SEQUENCE + 1 :])  # every cell PostgreSQL reads
         or '"' in key
         or '"' in reading
         or not text.startswith(sequence + ",")
@@ -591,11 +542,10 @@ def copy_line(row: nta.Row, source: str, import_id: int, *, current: bool) -> st
     ):
         return None
     code = lg_code(cells[_PREFECTURE_CELL], cells[_CITY_CELL]) or ""  # "" is NULL here
-    digest = hashlib.sha256(hashed.encode()).hexdigest()
     published = text[len(sequence) + 1 : len(text) - len(hihyoji)]
     flag = "t" if row.record[nta.HIHYOJI] else "f"
     return (f'{published}{flag},"{source}",{"t" if current else "f"},'
-            f'"{key}","{reading}",{code},,{digest},{import_id},{row.line}')  # fmt: skip
+            f'"{key}","{reading}",{code},,{import_id},{row.line}')  # fmt: skip
 
 
 def copy_csv(records: Iterable[tuple[Any, ...]]) -> str:
@@ -655,6 +605,21 @@ def _store(connection: Connection, batch: _Batch, table: str) -> None:
 _ORDER = "(r.source = 'nta') DESC, r.change_date DESC, r.update_date DESC, r.id DESC"
 _SAME_KEY = " AND ".join(f"r.{c} = s.{c}" for c in EVENT_KEY)
 _PARTITION = ", ".join(f"s.{c}" for c in EVENT_KEY)
+# Equality that holds between two NULLs too, as each database spells it.
+_IS = {"sqlite": "IS", "postgresql": "IS NOT DISTINCT FROM"}
+
+
+def _same_content(dialect: str, left: str, right: str) -> str:
+    """SQL that is true where two rows hold the same :data:`CONTENT`: ``left`` and ``right``
+    spell a column ``{c}`` of each (a column, or a window function of one).
+
+    Compared column by column rather than by a stored hash of the row: a hash, 65 bytes of
+    every stored row's 292 and a SHA-256 a row in the import, cost more than comparing the
+    few rows that share an event key (docs/benchmarks.md).
+    """
+    same = _IS[dialect]
+    return "(" + " AND ".join(f"{left.format(c=c)} {same} {right.format(c=c)}"
+                              for c in CONTENT) + ")"  # fmt: skip
 
 
 def _like_records(name: str, *extra: Column[Any]) -> Table:
@@ -802,10 +767,10 @@ class _FirstLoad(_Store):
         repeats.drop(self.connection, checkfirst=True)
         repeats.create(self.connection)
         partition = ", ".join(EVENT_KEY)
+        same = _same_content(self.connection.dialect.name, "FIRST_VALUE({c}) OVER w", "{c}")
         self.connection.exec_driver_sql(
-            "INSERT INTO corp_repeat (id, same) SELECT id, row_hash = first_hash FROM "  # noqa: S608
-            "(SELECT id, row_hash, FIRST_VALUE(row_hash) OVER w AS first_hash, "
-            "ROW_NUMBER() OVER w AS n "
+            "INSERT INTO corp_repeat (id, same) SELECT id, same FROM "  # noqa: S608
+            f"(SELECT id, {same} AS same, ROW_NUMBER() OVER w AS n "
             f"FROM corporation_record WINDOW w AS (PARTITION BY {partition} ORDER BY id)) t "
             "WHERE n > 1"
         )
@@ -857,12 +822,15 @@ class _Staged(_Store):
             run("ANALYZE corp_stage")  # temporary tables get no statistics of their own
         # n(ew), u(nchanged) or c(onflict): against the stored row of the same event key, else
         # against the first row of the file with that key.
+        dialect = self.connection.dialect.name
+        stored = _same_content(dialect, "r.{c}", "s.{c}")
+        first = _same_content(dialect, "FIRST_VALUE(s.{c}) OVER w", "s.{c}")
         run(
             f"INSERT INTO corp_sorted ({_COLUMN_LIST}, status) SELECT "
             + ", ".join(f"s.{c}" for c in RECORD_COLUMNS)
-            + ", CASE WHEN r.row_hash IS NOT NULL THEN (CASE WHEN r.row_hash = s.row_hash "
-            "THEN 'u' ELSE 'c' END) WHEN ROW_NUMBER() OVER w = 1 THEN 'n' "
-            "WHEN FIRST_VALUE(s.row_hash) OVER w = s.row_hash THEN 'u' ELSE 'c' END "
+            + f", CASE WHEN r.id IS NOT NULL THEN (CASE WHEN {stored} "
+            f"THEN 'u' ELSE 'c' END) WHEN ROW_NUMBER() OVER w = 1 THEN 'n' "
+            f"WHEN {first} THEN 'u' ELSE 'c' END "
             f"FROM corp_stage s LEFT JOIN corporation_record r ON {_SAME_KEY} "
             f"WINDOW w AS (PARTITION BY {_PARTITION} ORDER BY s.line)"
         )

@@ -101,7 +101,6 @@ class CorporationRecord(Base):
     furigana_key: Mapped[str] = mapped_column(_bytewise(500), default="")
     lg_code: Mapped[str | None] = mapped_column(String(6))
     machiaza_id: Mapped[str | None] = mapped_column(String(7))
-    row_hash: Mapped[str] = mapped_column(String(64))
     import_id: Mapped[int | None] = mapped_column(Integer)
     line: Mapped[int | None] = mapped_column(Integer)
 
