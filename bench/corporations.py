@@ -186,7 +186,7 @@ def floor_load(server_url: str, path: Path, size: int) -> dict[str, float]:
                 store.begin()
                 with numbers.open(encoding="ascii") as listed:
                     while chunk := listed.readlines(1 << 20):
-                        store.note(number.rstrip("\n") for number in chunk)
+                        store.note([number.rstrip("\n") for number in chunk])
                 if store.written != size:
                     raise RuntimeError(f"{numbers} lists {store.written} rows, not {size}")
                 started = time.perf_counter()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Connection, delete, func, inspect, select, text
 from sqlalchemy.orm import Session
 
@@ -256,3 +258,41 @@ def test_a_worker_chunk_pauses_the_garbage_collector_and_leaves_it_as_it_was(
     finally:
         gc.enable()
     assert during == [False, False]
+
+
+def _sequential_suspects(bits: int, batches: list[list[str]]) -> list[list[str]]:
+    """The bit set's meaning, one number at a time in Python: a number is a suspect if its bit
+    (the top bits of the number times 2**64/φ) was set before it."""
+    shift, seen, out = 64 - (bits.bit_length() - 1), set(), []
+    for batch in batches:
+        out.append([])
+        for number in batch:
+            bit = (int(number) * 0x9E3779B97F4A7C15 % 2**64) >> shift
+            if bit in seen:
+                out[-1].append(number)
+            seen.add(bit)
+    return out
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    bits=st.sampled_from([8, 64, 1 << 12]),
+    batches=st.lists(st.lists(st.integers(0, 40), max_size=30), max_size=6),
+)
+def test_the_bit_set_suspects_every_number_met_before_a_batch_at_a_time(
+    bits: int, batches: list[list[int]]
+) -> None:
+    numbered = [[number(n) for n in batch] for batch in batches]
+    seen = importer_module._BitSet(bits)
+    got = [seen.suspects(batch) for batch in numbered]
+    assert got == _sequential_suspects(bits, numbered)
+    met: set[str] = set()
+    for batch, suspects in zip(numbered, got, strict=True):
+        repeats = [n for i, n in enumerate(batch) if n in met or n in batch[:i]]
+        assert set(repeats) <= set(suspects)
+        met.update(batch)
+
+
+def test_a_bit_set_is_a_power_of_two_of_bits() -> None:
+    with pytest.raises(ValueError, match="power of two"):
+        importer_module._BitSet(1000)

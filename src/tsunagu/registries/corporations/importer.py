@@ -283,10 +283,10 @@ class _Batch:
     numbers: Sequence[str] = ()  # the corporate numbers of ``copy``'s or ``binary``'s records
     binary: bytes = b""  # the records as binary COPY rows (PostgreSQL), made by a worker process
 
-    def corporate_numbers(self) -> Iterable[str]:
+    def corporate_numbers(self) -> Sequence[str]:
         if self.copy or self.binary:
             return self.numbers
-        return (record[0] for record in self.records)
+        return [record[0] for record in self.records]
 
 
 def _prepared(
@@ -689,6 +689,44 @@ _UNMARK = {
 }
 
 
+class _BitSet:
+    """Corporate numbers met so far, as one bit each of a fixed-size set (NumPy).
+
+    A batch's numbers are looked up and added a batch at a time rather than one by one in
+    Python: that loop was most of the importing process's own time in a first load
+    (docs/benchmarks.md). A number's bit is the top bits of the number times 2**64/φ
+    (Fibonacci hashing), which spreads any numbers, sequential ones too, evenly over the set.
+    """
+
+    _GOLDEN = 0x9E3779B97F4A7C15
+
+    def __init__(self, bits: int) -> None:
+        import numpy as np  # only imports use it, as with columnar (see _prepare_chunk)
+
+        if bits < 8 or bits & (bits - 1):
+            raise ValueError(f"a bit set of {bits} bits: a power of two from 8 is needed")
+        self.np = np
+        self.bytes = np.zeros(bits // 8, np.uint8)
+        self.shift = np.uint64(64 - (bits.bit_length() - 1))
+
+    def suspects(self, numbers: Sequence[str]) -> list[str]:
+        """Add ``numbers`` in order; return those whose bit was set before: every number met
+        earlier (here or in an earlier call), and a few others that share a bit with one."""
+        if not numbers:
+            return []
+        np = self.np
+        values = np.fromiter(map(int, numbers), np.uint64, len(numbers))
+        with np.errstate(over="ignore"):  # the product is meant modulo 2**64
+            bits = (values * np.uint64(self._GOLDEN)) >> self.shift
+        where, mask = bits >> np.uint64(3), np.left_shift(1, bits & np.uint64(7)).astype(np.uint8)
+        met = (self.bytes[where] & mask) != 0
+        # Within the batch, every number after the first with its bit was met before too.
+        first = np.zeros(len(bits), bool)
+        first[np.unique(bits, return_index=True)[1]] = True
+        np.bitwise_or.at(self.bytes, where, mask)
+        return [numbers[i] for i in np.flatnonzero(met | ~first)]
+
+
 class _FirstLoad(_Store):
     """Into an empty registry: straight into the table, indexes built once at the end."""
 
@@ -698,9 +736,9 @@ class _FirstLoad(_Store):
         self.suspected = 0
         # Numbers met before, as bits of their hash: a 全件 file has about 5 million distinct
         # numbers, too many to keep as a set (hundreds of MB); a bit set of fixed size never
-        # misses a number met twice and wrongly suspects only a few percent (the bits are
-        # what Python's hash() spreads them over), whose rows the last query then reads.
-        self.seen = bytearray(_SEEN_BITS // 8)
+        # misses a number met twice and wrongly suspects only a few percent, whose rows the
+        # last query then reads.
+        self.seen = _BitSet(_SEEN_BITS)
         self.suspects = Table("corp_suspect", MetaData(),
                               Column("corporate_number", RECORDS.c.corporate_number.type),
                               prefixes=["TEMPORARY"])  # fmt: skip
@@ -723,17 +761,10 @@ class _FirstLoad(_Store):
         _store(self.connection, batch, "corporation_record")
         self.note(batch.corporate_numbers())
 
-    def note(self, numbers: Iterable[str]) -> None:
+    def note(self, numbers: Sequence[str]) -> None:
         """Count the stored rows of ``numbers``; keep those perhaps met before as suspects."""
-        seen, mask = self.seen, _SEEN_BITS - 1
-        suspects = []
-        for number in numbers:
-            self.written += 1
-            bit = hash(number) & mask
-            if seen[bit >> 3] & (1 << (bit & 7)):
-                suspects.append({"corporate_number": number})
-            else:
-                seen[bit >> 3] |= 1 << (bit & 7)
+        self.written += len(numbers)
+        suspects = [{"corporate_number": number} for number in self.seen.suspects(numbers)]
         if suspects:
             self.connection.execute(insert(self.suspects), suspects)
             self.suspected += len(suspects)
