@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import marshal
+import re
 from pathlib import Path
 
 import pytest
@@ -296,3 +297,20 @@ def test_the_bit_set_suspects_every_number_met_before_a_batch_at_a_time(
 def test_a_bit_set_is_a_power_of_two_of_bits() -> None:
     with pytest.raises(ValueError, match="power of two"):
         importer_module._BitSet(1000)
+
+
+def test_a_first_load_gathers_statistics_of_the_columns_queries_and_indexes_name(
+    session: Session,
+) -> None:
+    columns = {c.name for c in importer_module.RECORDS.columns}
+    for index in importer_module.RECORDS.indexes:
+        where = index.dialect_options["postgresql"]["where"]
+        condition = "" if where is None else str(where)
+        named = {c.name for c in index.columns} | (set(re.findall(r"\w+", condition)) & columns)
+        assert named <= set(importer_module.PLANNED), index.name
+    import_file(session, csv_file(GOOD, row(number(1)), row(number(2))), "first.csv")
+    if session.get_bind().dialect.name == "postgresql":
+        analyzed = session.scalars(
+            text("SELECT attname FROM pg_stats WHERE tablename = 'corporation_record'")
+        )
+        assert set(analyzed) == set(importer_module.PLANNED)
