@@ -158,15 +158,14 @@ def floor_load(server_url: str, path: Path, size: int) -> dict[str, float]:
         ):
             reader = nta.open_file(stream, None)
             # The import's own path (private to it): chunks keyed by worker processes.
-            batches = importer._in_processes(
-                reader, importer.default_workers(1 << 40) or 1, import_id, "nta",
-                current=True, binary=True,
-            )  # fmt: skip
-            for batch in batches:
-                if batch.rejected or not batch.binary:
-                    raise RuntimeError("the generated file should make COPY rows of every row")
-                out.write(batch.binary)
-                listed.writelines(number + "\n" for number in batch.numbers)
+            with importer._worker_pool(importer.default_workers(1 << 40) or 1) as pool:
+                batches = importer._in_processes(reader, pool, import_id, "nta", current=True,
+                                                 binary=True)  # fmt: skip
+                for batch in batches:
+                    if batch.rejected or not batch.binary:
+                        raise RuntimeError("the generated file should make COPY rows of every row")
+                    out.write(batch.binary)
+                    listed.writelines(number + "\n" for number in batch.numbers)
         engine = make_engine(url)
         try:
             migrate(engine)

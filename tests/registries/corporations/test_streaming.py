@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import hashlib
+import io
 import marshal
+import multiprocessing
 import re
 from pathlib import Path
 
@@ -314,3 +317,53 @@ def test_a_first_load_gathers_statistics_of_the_columns_queries_and_indexes_name
             text("SELECT attname FROM pg_stats WHERE tablename = 'corporation_record'")
         )
         assert set(analyzed) == set(importer_module.PLANNED)
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# Text with line ends, and the byte sequences where validators differ: surrogates (ED A0 80),
+# overlong forms (C0 AF, E0 80 AF), beyond U+10FFFF (F4 90 80 80), truncated sequences.
+_PIECES = st.one_of(
+    st.text(max_size=20).map(str.encode),
+    st.sampled_from([b"\n", b"\xed\xa0\x80", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xf4\x90\x80\x80",
+                     b"\xe6\x97", b"\x80", b"\xff", "日立".encode("cp932")]),
+)  # fmt: skip
+
+
+@settings(deadline=None, max_examples=300)
+@given(pieces=st.lists(_PIECES, max_size=12), cuts=st.lists(st.integers(0, 200), max_size=4))
+def test_the_utf8_check_agrees_with_python_whatever_the_blocks(
+    pieces: list[bytes], cuts: list[int]
+) -> None:
+    data = b"".join(pieces)
+    check = importer_module._Utf8Check()
+    at = 0
+    for cut in sorted(min(c, len(data)) for c in cuts):
+        check.feed(data[at:cut])
+        at = max(at, cut)
+    check.feed(data[at:])
+    assert check.finish() == _decodes(data)
+
+
+def test_the_survey_hashes_and_measures_the_rest_of_the_stream_and_leaves_it_there() -> None:
+    data = csv_file(GOOD, row(number(1)))
+    stream = io.BytesIO(b"ignored" + data)
+    stream.seek(7)
+    assert importer_module._survey(stream) == (hashlib.sha256(data).hexdigest(), len(data), True)
+    assert stream.tell() == 7
+    sjis = io.BytesIO(data.replace("日立製作所".encode(), "日立製作所".encode("cp932")))
+    assert importer_module._survey(sjis)[2] is False
+
+
+def test_an_import_with_workers_of_a_file_already_imported_stops_them(session: Session) -> None:
+    data = csv_file(GOOD, row(number(1)))
+    assert import_file(session, data, "a.csv", workers=2).inserted == 2
+    again = import_file(session, data, "b.csv", workers=2)
+    assert again.already_imported and again.read == 0
+    assert multiprocessing.active_children() == []
