@@ -158,7 +158,8 @@ def floor_load(server_url: str, path: Path, size: int) -> dict[str, float]:
         ):
             reader = nta.open_file(stream, None)
             # The import's own path (private to it): chunks keyed by worker processes.
-            with importer._worker_pool(importer.default_workers(1 << 40) or 1) as pool:
+            workers = importer.default_workers(1 << 40) or 1
+            with importer._worker_pool(workers, binary=True) as pool:
                 batches = importer._in_processes(reader, pool, import_id, "nta", current=True,
                                                  binary=True)  # fmt: skip
                 for batch in batches:
@@ -768,7 +769,11 @@ def main() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"corporations_{size}.csv"
     if not path.exists():
-        generate(size, path)
+        # Written under another name and renamed when whole: a run stopped while generating
+        # left a truncated file, which the next run took as its data.
+        partial = path.with_suffix(".partial")
+        generate(size, partial)
+        partial.replace(path)
     results = {}
     sqlite = DATA / "corporations.sqlite3"
     sqlite.unlink(missing_ok=True)

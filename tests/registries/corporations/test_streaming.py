@@ -8,6 +8,8 @@ import io
 import marshal
 import multiprocessing
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -336,13 +338,14 @@ _PIECES = st.one_of(
 )  # fmt: skip
 
 
+@pytest.mark.parametrize("arrow", [True, False])
 @settings(deadline=None, max_examples=300)
 @given(pieces=st.lists(_PIECES, max_size=12), cuts=st.lists(st.integers(0, 200), max_size=4))
 def test_the_utf8_check_agrees_with_python_whatever_the_blocks(
-    pieces: list[bytes], cuts: list[int]
+    arrow: bool, pieces: list[bytes], cuts: list[int]
 ) -> None:
     data = b"".join(pieces)
-    check = importer_module._Utf8Check()
+    check = importer_module._Utf8Check(arrow=arrow)
     at = 0
     for cut in sorted(min(c, len(data)) for c in cuts):
         check.feed(data[at:cut])
@@ -367,3 +370,26 @@ def test_an_import_with_workers_of_a_file_already_imported_stops_them(session: S
     again = import_file(session, data, "b.csv", workers=2)
     assert again.already_imported and again.read == 0
     assert multiprocessing.active_children() == []
+
+
+def test_a_small_file_is_imported_without_loading_arrow(tmp_path: Path) -> None:
+    """Arrow (about 45 MB) is for large files and PostgreSQL's worker processes only: the web
+    app and the CLI importing a small file do not load it."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from sqlalchemy.orm import Session\n"
+        "from tsunagu.db import make_engine, migrate\n"
+        "from tsunagu.registries.corporations import import_file\n"
+        f"engine = make_engine('sqlite:///{tmp_path / 'small.sqlite3'}')\n"
+        "migrate(engine)\n"
+        "with Session(engine) as session:\n"
+        f"    report = import_file(session, Path({str(NTA / 'name_ver4_c4.csv')!r}), 'c4.csv')\n"
+        "    session.commit()\n"
+        "assert report.inserted > 0, report.summary()\n"
+        "print(sorted(m for m in ('pyarrow', 'pgpq') if m in sys.modules))\n"
+    )
+    done = subprocess.run(  # noqa: S603 - our own script
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

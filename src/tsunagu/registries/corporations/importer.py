@@ -29,6 +29,7 @@ the rest is set-based SQL:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gc
 import hashlib
@@ -146,15 +147,16 @@ def _opened(source: Source) -> Iterator[BinaryIO]:
         yield source
 
 
-def _survey(stream: BinaryIO) -> tuple[str, int, bool]:
+def _survey(stream: BinaryIO, *, large: bool = False) -> tuple[str, int, bool]:
     """The SHA-256 of the rest of ``stream``, its size in bytes, and whether it is all UTF-8;
     the stream stays put. One read of the file for both: the hashing runs in a thread
-    (``hashlib`` releases the GIL on large blocks) while this one checks the text.
+    (``hashlib`` releases the GIL on large blocks) while this one checks the text (by Arrow
+    if ``large``).
     """
     start = stream.tell()
     digest = hashlib.sha256()
     size = 0
-    text = _Utf8Check()
+    text = _Utf8Check(arrow=large)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="corporation-sha256") as hasher:
         while block := stream.read(nta.BLOCK):
             hashed = hasher.submit(digest.update, block)
@@ -169,16 +171,19 @@ class _Utf8Check:
     """Whether bytes fed in blocks are all UTF-8, checked by Apache Arrow's validator.
 
     Python can only tell by decoding, which made a string of every block: 1.2 s for a
-    900 MB file, against about 0.4 s here (docs/benchmarks.md). Each block is checked up to
+    900 MB file, against about 0.5 s here (docs/benchmarks.md). Each block is checked up to
     its last line end, so that no character is cut; the rest goes with the next block.
     Arrow's check is the strict one Python's codec applies (no surrogates, no overlong forms,
-    nothing above U+10FFFF), tested against ``bytes.decode`` with random bytes.
+    nothing above U+10FFFF), tested against ``bytes.decode`` with random bytes. Without
+    ``arrow`` (small files: the web app and CLI need not load Arrow for them) the codec checks.
     """
 
-    def __init__(self) -> None:
-        import pyarrow as pa  # imported here: only large-file imports use it (see _prepare_chunk)
+    def __init__(self, *, arrow: bool = True) -> None:
+        self.pa: Any = None
+        if arrow:
+            import pyarrow as pa  # imported here: see _prepare_chunk
 
-        self.pa = pa
+            self.pa = pa
         self.rest = b""
         self.valid = True
 
@@ -202,6 +207,12 @@ class _Utf8Check:
 
     def _check(self, data: memoryview) -> bool:
         pa = self.pa
+        if pa is None:
+            try:
+                codecs.utf_8_decode(data, "strict", True)
+            except UnicodeDecodeError:
+                return False
+            return True
         offsets = pa.py_buffer(struct.pack("<ii", 0, len(data)))
         text = pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)])
         try:
@@ -248,8 +259,9 @@ def import_file(
         if workers > 0 and not head.lstrip(b"\xef\xbb\xbf \r\n\t").startswith((b"<", b"{")):
             # A CSV file for worker processes: they start (and import Arrow) while this one
             # reads the file for its SHA-256, not after.
-            pool = stack.enter_context(_worker_pool(workers))
-        sha, size, utf8 = _survey(stream)
+            binary = session.get_bind().dialect.name == "postgresql"
+            pool = stack.enter_context(_worker_pool(workers, binary=binary))
+        sha, size, utf8 = _survey(stream, large=size >= PARALLEL_MIN_BYTES)
         if session.scalar(select(CorporationImport.id).where(CorporationImport.sha256 == sha)):
             report.already_imported = True
             return report
@@ -399,22 +411,24 @@ class _Pool:
 
 
 @contextmanager
-def _worker_pool(workers: int) -> Iterator[_Pool]:
+def _worker_pool(workers: int, *, binary: bool) -> Iterator[_Pool]:
     """``workers`` fresh processes ("spawn"), not forks of one that may hold threads and
-    connections, each started and importing what a chunk needs right away; shut down after."""
+    connections, each started and importing what a chunk needs (with ``binary``, Arrow) right
+    away; shut down after."""
     context = multiprocessing.get_context("spawn")
     executor = ProcessPoolExecutor(workers, mp_context=context)
     try:
         for _ in range(workers):  # each submit starts a process while none is idle
-            executor.submit(_warm_up)
+            executor.submit(_warm_up, binary)
         yield _Pool(executor, workers)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _warm_up() -> None:
+def _warm_up(binary: bool) -> None:
     """In a new worker process: import what reading a chunk needs (Arrow: about 0.2 s)."""
-    from . import columnar  # noqa: F401 - imported for its side effect, see _prepare_chunk
+    if binary:
+        from . import columnar  # noqa: F401 - imported for its side effect, see _prepare_chunk
 
 
 def _in_processes(
