@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -105,6 +106,8 @@ BROKEN = {
     "successor's check digit": line(2, successorCorporateNumber="7010001008845"),
     "12 digits": line(2, corporateNumber="010001008844"),
     "full-width digits": line(2, corporateNumber="７０１０００１００８８４４"),
+    # ":" is "0" + 10: in place of a 1 the check digit's sum stays the same modulo 9.
+    "a colon for a digit": line(2, corporateNumber="70:0001008844"),
     "process": line(2, process="02"),
     "correct": line(2, correct="2"),
     "latest": line(2, latest="x"),
@@ -119,6 +122,7 @@ BROKEN = {
     "29 columns": line(2).rsplit(",", 1)[0],
     "doubled quote": line(2, name='株式会社""日立""'),
     "quote in an unquoted cell": line(2, nameImageId='1"2'),
+    "quote ending an unquoted cell": line(2, nameImageId='12"'),
     "text after a closing quote": line(2).replace('"東京都"', '"東京"都'),
     "carriage return in a line": line(2).replace(",301,", ",3\r01,"),
     "NUL": line(2, nameImageId="\x00"),
@@ -199,3 +203,10 @@ def test_name_keys_take_the_fast_path_for_plain_names_only() -> None:
     simple = pc.match_substring_regex(pa.array(names), columnar._SIMPLE_NAME).to_pylist()
     assert simple == [True, True, True, True, False, False, False]
     assert columnar.name_keys(pa.array(names)).to_pylist() == [name_key(n) for n in names]
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.lists(st.sampled_from([b'"', b",", b"\n", b"a", "日".encode()]), max_size=12))
+def test_an_odd_quote_is_what_the_regular_expression_finds(parts: list[bytes]) -> None:
+    data = b"".join(parts)
+    assert columnar._odd_quote(data) == bool(re.search(rb'[^,\n]"[^,\n]', data))
