@@ -374,7 +374,7 @@ HISTORY = [
     "over the bytes now: 0.06, 0.16 and 0.04 µs. A worker's CPU a row over 38 chunks of this "
     "file: 4.19 → 3.16 / 3.24 µs, of which name keys 0.87, pgpq's encoding 0.65, Arrow's CSV "
     "reader 0.57, the other checks and dates 0.35, `lg_code` 0.23. Where a 5,000,000-row "
-    "first load's 37 s went before (00:00 UTC, timed inside one import): 2.9 s until the "
+    "first load's 37 s went before (23:58 UTC, timed inside one import): 2.9 s until the "
     "first batch, 24 s storing batches (the two workers, the importing process and the "
     "PostgreSQL backend sharing the two cores: 25 s of worker CPU, 7 s of the importing "
     "process's), 10 to 11.5 s of index builds (event key 2.7 to 3.9 s, name 5.1 to 5.5 s, "
