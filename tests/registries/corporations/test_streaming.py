@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -393,3 +394,21 @@ def test_a_small_file_is_imported_without_loading_arrow(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_workers_end_before_the_indexes_are_built(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle worker processes would hold their memory through a first load's index builds."""
+    alive: list[int] = []
+    finish = importer_module._FirstLoad.finish
+
+    def counting(self: Any, *args: Any) -> Any:
+        alive.append(len(multiprocessing.active_children()))
+        return finish(self, *args)
+
+    monkeypatch.setattr(importer_module._FirstLoad, "finish", counting)
+    monkeypatch.setattr(nta, "BLOCK", 600)  # several chunks
+    data = csv_file(*(row(number(n)) for n in range(1, 9)))
+    assert import_file(session, data, "eight.csv", workers=2).inserted == 8
+    assert alive == [0]

@@ -472,8 +472,9 @@ def _in_processes(
                 yield _Batch(read, marshal.loads(payload), rejected)  # noqa: S302
         reader.check_count()
     finally:
-        for future in pending:  # an import that stops early leaves no chunk queued
-            future.cancel()
+        # Done with them (or stopped early): the processes end now, not after the index builds
+        # that follow (their memory back, no chunk left queued). Shutting down again is a no-op.
+        pool.executor.shutdown(wait=True, cancel_futures=True)
 
 
 # What a worker process sends back: header (if in the chunk), rows read, the records (binary
