@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +140,41 @@ def test_corp_import_streams_a_file_reports_bad_rows_and_refuses_a_cut_one(
     assert code == 2 and "--workers" in err
     code, out, err = run(cli_env, "corp", "import", str(tmp_path / "missing.csv"))
     assert code == 2 and "not found" in err
+
+
+def _holding(root: Path) -> list[int]:
+    """Processes with a file under ``root`` open (the federation's children keep their logs)."""
+    pids = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            links = [os.readlink(fd) for fd in fd_dir.iterdir()]
+        except OSError:  # gone, or not ours to read
+            continue
+        if any(link.startswith(str(root)) for link in links):
+            pids.append(int(fd_dir.parent.name))
+    return pids
+
+
+def test_sigterm_while_the_federation_sets_up_stops_it_there(tmp_path: Path) -> None:
+    """A service manager's stop during a first start (minutes of seed data) is not held off
+    until everything serves; the processes started so far are stopped."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = tmp_path / "federation"
+    up = subprocess.Popen(  # noqa: S603 - our own command line
+        [sys.executable, "-m", "tsunagu", "up", "--dir", str(root), "--no-seed", "--port",
+         str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert up.stderr is not None
+    seen = []
+    for line in up.stderr:  # setting up: the hub is starting, the nodes not yet
+        seen.append(line)
+        if line.startswith("hub: starting"):
+            break
+    up.send_signal(signal.SIGTERM)
+    _, rest = up.communicate(timeout=120)
+    assert "tsunagu serving" not in "".join(seen) + rest
+    assert "wakayama: starting" not in rest
+    assert up.returncode == 0
+    assert _holding(root) == []

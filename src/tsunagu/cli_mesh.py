@@ -308,10 +308,16 @@ def up(root: str, seed: bool, port: int | None) -> None:
     stopping = False
 
     def stop(_signum: int, _frame: Any) -> None:
+        # Whenever it comes: a first start sets up for minutes (the seed data), and a service
+        # manager's SIGTERM must not wait for that. Once stopping, signals that come while the
+        # processes are being stopped change nothing.
         nonlocal stopping
-        stopping = True
+        if not stopping:
+            stopping = True
+            federation.interrupt()
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # Ctrl-C the same way
     try:
         description = federation.start()
         description["file"] = str(Path(root) / "federation.json")

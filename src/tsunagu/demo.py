@@ -130,6 +130,9 @@ class Federation:
     extra_env: dict[str, str] = field(default_factory=dict)
     log: Any = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # See interrupt(): a stop asked for while a process was being started.
+    _spawning: bool = field(default=False, init=False, repr=False)
+    _interrupted: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
@@ -205,12 +208,28 @@ class Federation:
     def spawn(self, name: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
         logs = self.root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        with (logs / f"{name}.log").open("ab") as out:  # the child keeps its own descriptor
-            process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
-                [*TSUNAGU, *args], env=env, stdout=out, stderr=out, start_new_session=True
-            )
-        self.processes[name] = process
+        self._spawning = True
+        try:
+            with (logs / f"{name}.log").open("ab") as out:  # the child keeps its own descriptor
+                process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
+                    [*TSUNAGU, *args], env=env, stdout=out, stderr=out, start_new_session=True
+                )
+            self.processes[name] = process
+        finally:
+            self._spawning = False
+        if self._interrupted:
+            raise KeyboardInterrupt
         return process
+
+    def interrupt(self) -> None:
+        """Stop setting up, as Ctrl-C would: raises KeyboardInterrupt, for a signal handler to
+        call. While a process is being started the interruption waits until it is in
+        :attr:`processes`, so that :meth:`stop` stops it too: raised in the middle of
+        ``Popen``, it left the new process running, known to no one."""
+        if self._spawning:
+            self._interrupted = True
+        else:
+            raise KeyboardInterrupt
 
     def log_progress(self, name: str) -> str:
         """The latest progress bar (tqdm) or line a process wrote to its log, for people."""
