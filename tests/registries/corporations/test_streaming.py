@@ -355,14 +355,15 @@ def test_the_utf8_check_agrees_with_python_whatever_the_blocks(
     assert check.finish() == _decodes(data)
 
 
-def test_the_survey_hashes_and_measures_the_rest_of_the_stream_and_leaves_it_there() -> None:
+@pytest.mark.parametrize("large", [True, False])
+def test_the_survey_hashes_the_rest_of_the_stream_and_leaves_it_there(large: bool) -> None:
     data = csv_file(GOOD, row(number(1)))
     stream = io.BytesIO(b"ignored" + data)
     stream.seek(7)
-    assert importer_module._survey(stream) == (hashlib.sha256(data).hexdigest(), len(data), True)
+    assert importer_module._survey(stream, large=large) == (hashlib.sha256(data).hexdigest(), True)
     assert stream.tell() == 7
     sjis = io.BytesIO(data.replace("日立製作所".encode(), "日立製作所".encode("cp932")))
-    assert importer_module._survey(sjis)[2] is False
+    assert importer_module._survey(sjis, large=large)[1] is False
 
 
 def test_an_import_with_workers_of_a_file_already_imported_stops_them(session: Session) -> None:

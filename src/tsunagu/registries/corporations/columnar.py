@@ -135,9 +135,14 @@ def _odd_quote(data: bytes) -> bool:
     return bool(inner.any())
 
 
+def _offsets(column: pa.Array) -> np.ndarray:
+    """Where each cell of a string column starts in its bytes, and where the last one ends."""
+    return np.frombuffer(column.buffers()[1], np.int32)[column.offset :][: len(column) + 1]
+
+
 def _octets(column: pa.Array) -> np.ndarray:
     """The bytes of a string column's cells, one after another (no copy)."""
-    offsets = np.frombuffer(column.buffers()[1], np.int32)[column.offset :][: len(column) + 1]
+    offsets = _offsets(column)
     values = column.buffers()[2]
     if values is None or offsets[-1] == offsets[0]:
         return np.zeros(0, np.uint8)
@@ -157,8 +162,7 @@ def _all(mask: pa.Array) -> bool:
 def _check_digits_valid(numbers: pa.Array) -> bool:
     """Every value 13 ASCII digits whose first is the check digit (kernel.ids): computed over
     the column's bytes as a matrix of 13 digits a row (NumPy), not digit by digit in Python."""
-    offsets = np.frombuffer(numbers.buffers()[1], np.int32)[numbers.offset :][: len(numbers) + 1]
-    if not (np.diff(offsets) == 13).all():
+    if not (np.diff(_offsets(numbers)) == 13).all():
         return False
     digits = _octets(numbers).reshape(-1, 13).astype(np.int32) - _ZERO
     if ((digits < 0) | (digits > 9)).any():

@@ -147,24 +147,22 @@ def _opened(source: Source) -> Iterator[BinaryIO]:
         yield source
 
 
-def _survey(stream: BinaryIO, *, large: bool = False) -> tuple[str, int, bool]:
-    """The SHA-256 of the rest of ``stream``, its size in bytes, and whether it is all UTF-8;
-    the stream stays put. One read of the file for both: the hashing runs in a thread
+def _survey(stream: BinaryIO, *, large: bool = False) -> tuple[str, bool]:
+    """The SHA-256 of the rest of ``stream`` and whether it is all UTF-8; the stream stays
+    put. One read of the file for both: the hashing runs in a thread
     (``hashlib`` releases the GIL on large blocks) while this one checks the text (by Arrow
     if ``large``).
     """
     start = stream.tell()
     digest = hashlib.sha256()
-    size = 0
     text = _Utf8Check(arrow=large)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="corporation-sha256") as hasher:
         while block := stream.read(nta.BLOCK):
             hashed = hasher.submit(digest.update, block)
             text.feed(block)
-            size += len(block)
             hashed.result()
     stream.seek(start)
-    return digest.hexdigest(), size, text.finish()
+    return digest.hexdigest(), text.finish()
 
 
 class _Utf8Check:
@@ -255,18 +253,19 @@ def import_file(
         stream.seek(start)
         if workers is None:
             workers = default_workers(size)
+        json = head.lstrip().startswith(b"{")  # perhaps a gBizINFO answer
         pool = None
-        if workers > 0 and not head.lstrip(b"\xef\xbb\xbf \r\n\t").startswith((b"<", b"{")):
+        if workers > 0 and not json and not nta.is_xml(head):
             # A CSV file for worker processes: they start (and import Arrow) while this one
             # reads the file for its SHA-256, not after.
             binary = session.get_bind().dialect.name == "postgresql"
             pool = stack.enter_context(_worker_pool(workers, binary=binary))
-        sha, size, utf8 = _survey(stream, large=size >= PARALLEL_MIN_BYTES)
+        sha, utf8 = _survey(stream, large=size >= PARALLEL_MIN_BYTES)
         if session.scalar(select(CorporationImport.id).where(CorporationImport.sha256 == sha)):
             report.already_imported = True
             return report
         try:
-            if head.lstrip().startswith(b"{"):
+            if json:
                 whole = stream.read()
                 stream.seek(start)
                 if gbizinfo.is_gbizinfo(whole):

@@ -486,13 +486,18 @@ def _raw(element: ET.Element) -> str:
         element.tail = tail
 
 
+def is_xml(head: bytes) -> bool:
+    """Whether a file that begins with ``head`` is XML rather than CSV (by its first byte)."""
+    return head.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"<")
+
+
 def open_file(stream: BinaryIO, encoding: str | None = None) -> Reader:
     """A reader for CSV or XML by content; ``stream`` must be seekable (the encoding is chosen
     by reading the whole file first unless given)."""
     start = stream.tell()
     head = stream.read(4096)
     stream.seek(start)
-    if head.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"<"):
+    if is_xml(head):
         return XmlReader(stream)
     return CsvReader(stream, encoding or choose_encoding(stream))
 
