@@ -524,8 +524,8 @@ def _prepare_chunk(
         if was_enabled:
             gc.enable()
     if binary:
-        numbers = [record[0] for record in batch.records]
-        return header, batch.read, columnar.encode_records(batch.records), numbers, batch.rejected
+        records, numbers = batch.records, list(batch.corporate_numbers())
+        return header, batch.read, columnar.encode_records(records), numbers, batch.rejected
     return header, batch.read, marshal.dumps(batch.records), [], batch.rejected
 
 
